@@ -1,0 +1,205 @@
+// Package event builds the enrichment events custom-misp sends to Wazuh.
+//
+// The JSON shape is a public schema: the bundled rules, community rules and
+// dashboards read these fields, so names and types only ever grow. Every
+// field sits under "misp" except the first key, "integration", which the
+// root rule anchors on. No top-level key is one of analysisd's static fields
+// (srcip, url, id, ...), and identifiers are strings because analysisd turns
+// numbers into strings anyway and clamps them to 32 bits.
+package event
+
+import (
+	"regexp"
+	"strings"
+
+	"github.com/custom-misp/custom-misp/internal/ioc"
+	"github.com/custom-misp/custom-misp/internal/misp"
+)
+
+// Integration is the value of the top-level "integration" key.
+const Integration = "misp"
+
+// Message is one enrichment event as sent to the Wazuh queue.
+type Message struct {
+	Integration string  `json:"integration"`
+	MISP        Payload `json:"misp"`
+}
+
+// Payload is everything under "misp". A match event fills the indicator and
+// attribute fields; an error event fills Error, Message and HTTPStatus.
+type Payload struct {
+	// Match events.
+	Value             string   `json:"value,omitempty"`            // the MISP attribute value (may be a composite, e.g. 198.51.100.7|8443)
+	Type              string   `json:"type,omitempty"`             // the MISP attribute type
+	Category          string   `json:"category,omitempty"`         // the MISP attribute category
+	EventID           string   `json:"event_id,omitempty"`         // MISP event id
+	EventUUID         string   `json:"event_uuid,omitempty"`       // MISP event uuid
+	EventInfo         string   `json:"event_info,omitempty"`       // MISP event title
+	EventDate         string   `json:"event_date,omitempty"`       // MISP event date (YYYY-MM-DD)
+	ThreatLevel       string   `json:"threat_level,omitempty"`     // high, medium, low or undefined
+	Published         *bool    `json:"published,omitempty"`        // whether the MISP event is published
+	Org               string   `json:"org,omitempty"`              // creator organisation of the event
+	AttributeID       string   `json:"attribute_id,omitempty"`     // MISP attribute id
+	AttributeUUID     string   `json:"attribute_uuid,omitempty"`   // MISP attribute uuid
+	Comment           string   `json:"comment,omitempty"`          // the attribute's comment
+	ToIDs             *bool    `json:"to_ids,omitempty"`           // attribute is marked for detection
+	TLP               string   `json:"tlp,omitempty"`              // clear, white, green, amber, amber+strict or red
+	Tags              []string `json:"tags,omitempty"`             // attribute and event tags
+	Techniques        []string `json:"mitre_techniques,omitempty"` // ATT&CK ids from misp-galaxy:mitre-attack-pattern tags
+	Permalink         string   `json:"permalink,omitempty"`        // link to the event in MISP
+	MatchedAttributes string   `json:"matched_attributes,omitempty"`
+	MatchedEvents     string   `json:"matched_events,omitempty"`
+	Indicator         string   `json:"indicator,omitempty"`      // the normalised value we looked up
+	IndicatorKind     string   `json:"indicator_kind,omitempty"` // ip, domain, url, md5, sha1, sha256, sha512, imphash
+	IndicatorRaw      string   `json:"indicator_raw,omitempty"`  // the value as it stood in the alert
+	AlertField        string   `json:"alert_field,omitempty"`    // where in the alert it stood
+	Cached            *bool    `json:"cached,omitempty"`         // answered from the local cache, not MISP
+
+	// Error events.
+	Error      string `json:"error,omitempty"`       // error class, see misp.Class
+	Message    string `json:"message,omitempty"`     // one key-free line
+	HTTPStatus string `json:"http_status,omitempty"` // MISP's HTTP status, when there was one
+	Indicators string `json:"indicators,omitempty"`  // how many indicators were not looked up
+
+	// Both.
+	Source    Source `json:"source"`
+	Truncated bool   `json:"truncated,omitempty"` // fields were dropped to fit Wazuh's 64 KiB datagram
+}
+
+// Source identifies the alert an event enriches.
+type Source struct {
+	AlertID     string `json:"alert_id,omitempty"`
+	RuleID      string `json:"rule_id,omitempty"`
+	RuleLevel   string `json:"rule_level,omitempty"`
+	Description string `json:"description,omitempty"`
+}
+
+// ThreatLevel turns MISP's threat_level_id into the word analysts use.
+func ThreatLevel(id string) string {
+	switch id {
+	case "1":
+		return "high"
+	case "2":
+		return "medium"
+	case "3":
+		return "low"
+	}
+	return "undefined"
+}
+
+var attackID = regexp.MustCompile(`\b(T\d{4}(?:\.\d{3})?)"?$`)
+
+// Technique returns the ATT&CK technique id carried by a galaxy tag such as
+// misp-galaxy:mitre-attack-pattern="Spearphishing Attachment - T1566.001".
+func Technique(tag string) (string, bool) {
+	if !strings.HasPrefix(tag, "misp-galaxy:mitre-attack-pattern=") {
+		return "", false
+	}
+	m := attackID.FindStringSubmatch(tag)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
+}
+
+// TLP returns the TLP level named by a tag (tlp:amber → amber).
+func TLP(tag string) (string, bool) {
+	t := strings.ToLower(tag)
+	if !strings.HasPrefix(t, "tlp:") {
+		return "", false
+	}
+	return strings.TrimPrefix(t, "tlp:"), true
+}
+
+// tlpRank orders TLP levels so that the most restrictive one wins.
+var tlpRank = map[string]int{"clear": 1, "white": 1, "green": 2, "amber": 3, "amber+strict": 4, "red": 5}
+
+// Match builds the event for one indicator. attrs are the attributes MISP
+// returned for it, best first (see Rank); the first one is described in
+// full and the rest are counted.
+func Match(ind ioc.Indicator, attrs []misp.Attribute, baseURL string, src Source) Message {
+	a := attrs[0]
+	toIDs := bool(a.ToIDs)
+	published := bool(a.Event.Published)
+	p := Payload{
+		Value:         string(a.Value),
+		Type:          string(a.Type),
+		Category:      string(a.Category),
+		EventID:       string(a.EventID),
+		EventUUID:     string(a.Event.UUID),
+		EventInfo:     string(a.Event.Info),
+		EventDate:     string(a.Event.Date),
+		ThreatLevel:   ThreatLevel(string(a.Event.ThreatLevelID)),
+		Published:     &published,
+		Org:           string(a.Event.Orgc.Name),
+		AttributeID:   string(a.ID),
+		AttributeUUID: string(a.UUID),
+		Comment:       string(a.Comment),
+		ToIDs:         &toIDs,
+		Indicator:     ind.Value,
+		IndicatorKind: string(ind.Kind),
+		IndicatorRaw:  ind.Raw,
+		AlertField:    ind.Field,
+		Source:        src,
+	}
+	if p.EventID == "" {
+		p.EventID = string(a.Event.ID)
+	}
+	if p.EventUUID != "" && baseURL != "" {
+		p.Permalink = strings.TrimRight(baseURL, "/") + "/events/view/" + p.EventUUID
+	}
+	p.Tags, p.TLP, p.Techniques = tagsOf(a)
+	events := map[string]bool{}
+	for _, x := range attrs {
+		events[string(x.EventID)] = true
+	}
+	p.MatchedAttributes = itoa(len(attrs))
+	p.MatchedEvents = itoa(len(events))
+	return Message{Integration: Integration, MISP: p}
+}
+
+// tagsOf merges attribute and event tags (without duplicates, attribute
+// tags first) and derives the TLP level and ATT&CK ids from them.
+func tagsOf(a misp.Attribute) (tags []string, tlp string, techniques []string) {
+	seen := map[string]bool{}
+	add := func(list []misp.Tag) {
+		for _, t := range list {
+			name := string(t.Name)
+			if name == "" || seen[name] {
+				continue
+			}
+			seen[name] = true
+			tags = append(tags, name)
+			if level, ok := TLP(name); ok && tlpRank[level] > tlpRank[tlp] {
+				tlp = level
+			}
+			if id, ok := Technique(name); ok && !containsString(techniques, id) {
+				techniques = append(techniques, id)
+			}
+		}
+	}
+	add(a.Tags)
+	add(a.Event.Tags)
+	return tags, tlp, techniques
+}
+
+// Failure builds the error event for a lookup that could not be made.
+func Failure(class misp.Class, status int, message string, indicators int, src Source) Message {
+	p := Payload{Error: string(class), Message: message, Source: src}
+	if status != 0 {
+		p.HTTPStatus = itoa(status)
+	}
+	if indicators > 0 {
+		p.Indicators = itoa(indicators)
+	}
+	return Message{Integration: Integration, MISP: p}
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

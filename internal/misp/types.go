@@ -1,0 +1,86 @@
+package misp
+
+import (
+	"fmt"
+	"time"
+)
+
+// Class is the kind of failure a lookup can end in. The values travel in
+// enrichment events as misp.error and the Wazuh rules match on them, so
+// they are part of the public schema: never rename one.
+type Class string
+
+// Error classes.
+const (
+	ClassAuth        Class = "auth"         // 401/403: bad, expired, disabled or IP-restricted key
+	ClassRateLimited Class = "rate_limited" // 429
+	ClassUnavailable Class = "unavailable"  // 5xx, connection refused, DNS failure
+	ClassTimeout     Class = "timeout"      // request or run deadline exceeded
+	ClassTLS         Class = "tls"          // certificate or handshake failure
+	ClassBadResponse Class = "bad_response" // unexpected status, not JSON, too large, wrong shape
+	ClassConfig      Class = "config"       // our own configuration is unusable
+)
+
+// Error is a failed MISP call. Message is one line, safe to log and to put in
+// an event: it never contains the API key, a request body or a whole response.
+type Error struct {
+	Class   Class
+	Status  int       // HTTP status, 0 when no response arrived
+	Message string    // what happened, e.g. MISP's own reason for a 403
+	Reset   time.Time // for ClassRateLimited: when MISP says the window ends (zero if unknown)
+}
+
+func (e *Error) Error() string {
+	if e.Status != 0 {
+		return fmt.Sprintf("misp %s: status %d: %s", e.Class, e.Status, e.Message)
+	}
+	return fmt.Sprintf("misp %s: %s", e.Class, e.Message)
+}
+
+// Attribute is one MISP attribute as returned by /attributes/restSearch with
+// includeContext and includeEventTags. MISP 2.5 sends ids and timestamps as
+// strings and booleans as JSON booleans, but older servers differ, so the
+// flexible types below accept string, number or bool.
+type Attribute struct {
+	ID             FlexString `json:"id"`
+	EventID        FlexString `json:"event_id"`
+	ObjectID       FlexString `json:"object_id"`
+	ObjectRelation FlexString `json:"object_relation"`
+	Category       FlexString `json:"category"`
+	Type           FlexString `json:"type"`
+	Value          FlexString `json:"value"`
+	ToIDs          FlexBool   `json:"to_ids"`
+	UUID           FlexString `json:"uuid"`
+	Timestamp      FlexString `json:"timestamp"`
+	Comment        FlexString `json:"comment"`
+	Deleted        FlexBool   `json:"deleted"`
+	Event          Event      `json:"Event"`
+	Tags           []Tag      `json:"Tag"`
+}
+
+// Event is the event context of an attribute (includeContext).
+type Event struct {
+	ID            FlexString `json:"id"`
+	UUID          FlexString `json:"uuid"`
+	Info          FlexString `json:"info"`
+	Date          FlexString `json:"date"`
+	ThreatLevelID FlexString `json:"threat_level_id"`
+	Analysis      FlexString `json:"analysis"`
+	Published     FlexBool   `json:"published"`
+	Timestamp     FlexString `json:"timestamp"`
+	Orgc          Org        `json:"Orgc"`
+	Tags          []Tag      `json:"Tag"`
+}
+
+// Org is a MISP organisation.
+type Org struct {
+	ID   FlexString `json:"id"`
+	Name FlexString `json:"name"`
+	UUID FlexString `json:"uuid"`
+}
+
+// Tag is a MISP tag; Inherited is set on event tags copied onto an attribute.
+type Tag struct {
+	Name      FlexString `json:"name"`
+	Inherited FlexBool   `json:"inherited"`
+}
