@@ -10,6 +10,8 @@ package event
 
 import (
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/custom-misp/custom-misp/internal/ioc"
@@ -61,9 +63,13 @@ type Payload struct {
 	HTTPStatus string `json:"http_status,omitempty"` // MISP's HTTP status, when there was one
 	Indicators string `json:"indicators,omitempty"`  // how many indicators were not looked up
 
-	// Both.
-	Source    Source `json:"source"`
-	Truncated bool   `json:"truncated,omitempty"` // fields were dropped to fit Wazuh's 64 KiB datagram
+	// Operator jobs (custom-misp feeds fetch run by a Wazuh command wodle).
+	Operation string `json:"operation,omitempty"` // e.g. feeds_fetch
+	Result    string `json:"result,omitempty"`    // ok or failed
+
+	// All events.
+	Source    *Source `json:"source,omitempty"`
+	Truncated bool    `json:"truncated,omitempty"` // fields were dropped to fit Wazuh's 64 KiB datagram
 }
 
 // Source identifies the alert an event enriches.
@@ -140,7 +146,7 @@ func Match(ind ioc.Indicator, attrs []misp.Attribute, baseURL string, src Source
 		IndicatorKind: string(ind.Kind),
 		IndicatorRaw:  ind.Raw,
 		AlertField:    ind.Field,
-		Source:        src,
+		Source:        &src,
 	}
 	if p.EventID == "" {
 		p.EventID = string(a.Event.ID)
@@ -153,8 +159,8 @@ func Match(ind ioc.Indicator, attrs []misp.Attribute, baseURL string, src Source
 	for _, x := range attrs {
 		events[string(x.EventID)] = true
 	}
-	p.MatchedAttributes = itoa(len(attrs))
-	p.MatchedEvents = itoa(len(events))
+	p.MatchedAttributes = strconv.Itoa(len(attrs))
+	p.MatchedEvents = strconv.Itoa(len(events))
 	return Message{Integration: Integration, MISP: p}
 }
 
@@ -173,7 +179,7 @@ func tagsOf(a misp.Attribute) (tags []string, tlp string, techniques []string) {
 			if level, ok := TLP(name); ok && tlpRank[level] > tlpRank[tlp] {
 				tlp = level
 			}
-			if id, ok := Technique(name); ok && !containsString(techniques, id) {
+			if id, ok := Technique(name); ok && !slices.Contains(techniques, id) {
 				techniques = append(techniques, id)
 			}
 		}
@@ -185,21 +191,12 @@ func tagsOf(a misp.Attribute) (tags []string, tlp string, techniques []string) {
 
 // Failure builds the error event for a lookup that could not be made.
 func Failure(class misp.Class, status int, message string, indicators int, src Source) Message {
-	p := Payload{Error: string(class), Message: message, Source: src}
+	p := Payload{Error: string(class), Message: message, Source: &src}
 	if status != 0 {
-		p.HTTPStatus = itoa(status)
+		p.HTTPStatus = strconv.Itoa(status)
 	}
 	if indicators > 0 {
-		p.Indicators = itoa(indicators)
+		p.Indicators = strconv.Itoa(indicators)
 	}
 	return Message{Integration: Integration, MISP: p}
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

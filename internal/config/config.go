@@ -1,0 +1,448 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Limits on files we read; both are written by root or integratord and a
+// legitimate one is a few hundred bytes.
+const (
+	MaxOptionsSize = 64 << 10
+	MaxKeyFileSize = 4 << 10
+)
+
+// Defaults, chosen for a manager where integratord waits for every run.
+const (
+	DefaultTimeout          = 10 * time.Second // integratord 4.8's own default
+	DefaultRetries          = 3                // integratord 4.8's own default
+	DefaultDeadline         = 20 * time.Second // hard cap on one run, whatever MISP does
+	DefaultMaxIOCs          = 50
+	DefaultMaxEvents        = 10
+	DefaultLimit            = 100
+	DefaultCacheTTL         = 6 * time.Hour
+	DefaultCacheNegativeTTL = 15 * time.Minute
+	DefaultCacheLockWait    = 100 * time.Millisecond
+	DefaultCacheMaxEntries  = 100000
+	maxDeadline             = 10 * time.Minute
+	maxIOCsCeiling          = 1000
+	maxEventsCeiling        = 100
+	maxLimitCeiling         = 1000
+)
+
+// Options is the JSON of the <options> element of the <integration> block.
+// Unknown keys are an error, so a typo never silently changes behaviour.
+type Options struct {
+	APIKeyFile         string   `json:"api_key_file"`
+	CAFile             string   `json:"ca_file"`
+	ClientCert         string   `json:"client_cert"`
+	ClientKey          string   `json:"client_key"`
+	InsecureSkipVerify bool     `json:"insecure_skip_verify"`
+	AllowHTTP          bool     `json:"allow_http"`
+	Proxy              string   `json:"proxy"`
+	ToIDs              *bool    `json:"to_ids"`
+	Published          *bool    `json:"published"`
+	EnforceWarninglist *bool    `json:"enforce_warninglist"`
+	Tags               []string `json:"tags"`
+	ExcludeTags        []string `json:"exclude_tags"`
+	Exclude            []string `json:"exclude"`
+	AllowSuffixes      []string `json:"allow_suffixes"`
+	MaxIOCsPerAlert    int      `json:"max_iocs_per_alert"`
+	MaxEventsPerAlert  int      `json:"max_events_per_alert"`
+	Limit              int      `json:"limit"`
+	Deadline           Duration `json:"deadline"`
+	Timeout            Duration `json:"timeout"`
+	Retries            *int     `json:"retries"`
+	Cache              string   `json:"cache"`
+	CachePath          string   `json:"cache_path"`
+	CacheTTL           Duration `json:"cache_ttl"`
+	CacheNegativeTTL   Duration `json:"cache_negative_ttl"`
+	CacheMaxEntries    int      `json:"cache_max_entries"`
+	CacheLockWait      Duration `json:"cache_lock_wait"`
+	WazuhHome          string   `json:"wazuh_home"`
+	SocketPath         string   `json:"socket_path"`
+	LogFile            string   `json:"log_file"`
+}
+
+// Config is everything one run needs, validated.
+type Config struct {
+	AlertFile string
+	MISPURL   string
+	APIKey    string // never log, print or store this
+	Debug     bool
+
+	CAFile, ClientCert, ClientKey string
+	InsecureSkipVerify            bool
+	AllowHTTP                     bool
+	Proxy                         string
+
+	ToIDs, Published   *bool // nil: no filter
+	EnforceWarninglist bool
+	Tags, ExcludeTags  []string
+	Exclude            []string
+	AllowSuffixes      []string
+
+	MaxIOCs, MaxEvents, Limit int
+	Timeout, Deadline         time.Duration
+	Retries                   int
+
+	CacheOn                    bool
+	CachePath                  string
+	CacheTTL, CacheNegativeTTL time.Duration
+	CacheMaxEntries            int
+	CacheLockWait              time.Duration
+
+	WazuhHome, SocketPath, LogFile string
+}
+
+// FieldError is a configuration error about one field.
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+// Default returns the configuration before any input is applied. home is
+// the Wazuh installation directory (the one above integrations/).
+func Default(home string) Config {
+	t := true
+	return Config{
+		ToIDs:              &t,
+		EnforceWarninglist: true,
+		MaxIOCs:            DefaultMaxIOCs,
+		MaxEvents:          DefaultMaxEvents,
+		Limit:              DefaultLimit,
+		Timeout:            DefaultTimeout,
+		Deadline:           DefaultDeadline,
+		Retries:            DefaultRetries,
+		CacheOn:            true,
+		CacheTTL:           DefaultCacheTTL,
+		CacheNegativeTTL:   DefaultCacheNegativeTTL,
+		CacheMaxEntries:    DefaultCacheMaxEntries,
+		CacheLockWait:      DefaultCacheLockWait,
+		WazuhHome:          home,
+	}
+}
+
+// Load builds the configuration of one integratord run: defaults, then the
+// command line, then the options file, then Validate.
+func Load(a Args, home string) (Config, error) {
+	c := Default(home)
+	c.AlertFile = a.AlertFile
+	c.APIKey = strings.TrimSpace(a.APIKey)
+	c.MISPURL = strings.TrimSpace(a.HookURL)
+	c.Debug = a.Debug
+	if a.Timeout > 0 {
+		c.Timeout = a.Timeout
+	}
+	if a.Retries >= 0 {
+		c.Retries = a.Retries
+	}
+	var err error
+	if a.OptionsFile != "" {
+		var o Options
+		if o, err = ReadOptions(a.OptionsFile); err == nil {
+			err = c.Apply(o)
+		}
+	}
+	// Paths are derived even from a bad configuration, so that the error
+	// can still be logged and reported to Wazuh.
+	c.DerivePaths()
+	if err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// ReadOptions decodes an options file strictly.
+func ReadOptions(path string) (Options, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Options{}, fmt.Errorf("options file: %w", errors.Unwrap(err))
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxOptionsSize+1))
+	if err != nil {
+		return Options{}, fmt.Errorf("options file: %w", err)
+	}
+	if len(data) > MaxOptionsSize {
+		return Options{}, fmt.Errorf("options file: larger than %d bytes", MaxOptionsSize)
+	}
+	return ParseOptions(data)
+}
+
+// ParseOptions decodes the options JSON strictly: unknown keys and trailing
+// data are errors. An empty document means no options.
+func ParseOptions(data []byte) (Options, error) {
+	var o Options
+	if len(bytes.TrimSpace(data)) == 0 {
+		return o, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&o); err != nil {
+		return o, fmt.Errorf("options: %s", jsonReason(data, err))
+	}
+	if dec.More() {
+		return o, errors.New("options: unexpected data after the JSON object")
+	}
+	return o, nil
+}
+
+// jsonReason turns encoding/json's errors into a short line that names the
+// key; it never quotes the document.
+func jsonReason(data []byte, err error) string {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		return fmt.Sprintf("%s: want %s, got JSON %s", typeErr.Field, typeErr.Type, typeErr.Value)
+	case errors.As(err, &syntaxErr):
+		return fmt.Sprintf("not valid JSON at byte %d: %s", syntaxErr.Offset, syntaxErr.Error())
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown key " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	}
+	// Errors from our own decoders (Duration) carry no key: find it.
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(data, &raw) == nil {
+		for k, v := range raw {
+			var probe Options
+			one, _ := json.Marshal(map[string]json.RawMessage{k: v})
+			if e := json.Unmarshal(one, &probe); e != nil {
+				return k + ": " + e.Error()
+			}
+		}
+	}
+	return err.Error()
+}
+
+// Apply overlays options on the configuration.
+func (c *Config) Apply(o Options) error {
+	setStr := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	setInt := func(dst *int, v int) {
+		if v != 0 {
+			*dst = v
+		}
+	}
+	setDur := func(dst *time.Duration, v Duration) {
+		if v != 0 {
+			*dst = time.Duration(v)
+		}
+	}
+	if o.APIKeyFile != "" {
+		key, err := readKeyFile(o.APIKeyFile)
+		if err != nil {
+			return err
+		}
+		c.APIKey = key
+	}
+	setStr(&c.CAFile, o.CAFile)
+	setStr(&c.ClientCert, o.ClientCert)
+	setStr(&c.ClientKey, o.ClientKey)
+	c.InsecureSkipVerify = o.InsecureSkipVerify
+	c.AllowHTTP = o.AllowHTTP
+	setStr(&c.Proxy, o.Proxy)
+	if o.ToIDs != nil {
+		if *o.ToIDs {
+			c.ToIDs = o.ToIDs
+		} else {
+			c.ToIDs = nil // to_ids false: context attributes too, not only them
+		}
+	}
+	c.Published = o.Published
+	if o.Published != nil && !*o.Published {
+		c.Published = nil // published false: drafts too
+	}
+	if o.EnforceWarninglist != nil {
+		c.EnforceWarninglist = *o.EnforceWarninglist
+	}
+	c.Tags = o.Tags
+	c.ExcludeTags = o.ExcludeTags
+	c.Exclude = o.Exclude
+	c.AllowSuffixes = o.AllowSuffixes
+	setInt(&c.MaxIOCs, o.MaxIOCsPerAlert)
+	setInt(&c.MaxEvents, o.MaxEventsPerAlert)
+	setInt(&c.Limit, o.Limit)
+	setDur(&c.Deadline, o.Deadline)
+	setDur(&c.Timeout, o.Timeout)
+	if o.Retries != nil {
+		c.Retries = *o.Retries
+	}
+	switch o.Cache {
+	case "", "on":
+	case "off":
+		c.CacheOn = false
+	default:
+		return &FieldError{"cache", fmt.Sprintf("want \"on\" or \"off\", got %q", o.Cache)}
+	}
+	setStr(&c.CachePath, o.CachePath)
+	setDur(&c.CacheTTL, o.CacheTTL)
+	setDur(&c.CacheNegativeTTL, o.CacheNegativeTTL)
+	setInt(&c.CacheMaxEntries, o.CacheMaxEntries)
+	setDur(&c.CacheLockWait, o.CacheLockWait)
+	setStr(&c.WazuhHome, o.WazuhHome)
+	setStr(&c.SocketPath, o.SocketPath)
+	setStr(&c.LogFile, o.LogFile)
+	return nil
+}
+
+// readKeyFile reads an API key from a file the admin keeps root:wazuh 0640.
+func readKeyFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", &FieldError{"api_key_file", errors.Unwrap(err).Error() + ": " + path}
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxKeyFileSize+1))
+	if err != nil {
+		return "", &FieldError{"api_key_file", err.Error()}
+	}
+	if len(data) > MaxKeyFileSize {
+		return "", &FieldError{"api_key_file", fmt.Sprintf("%s is larger than %d bytes; it should hold only the key", path, MaxKeyFileSize)}
+	}
+	key := strings.TrimSpace(string(data))
+	if key == "" {
+		return "", &FieldError{"api_key_file", path + " is empty"}
+	}
+	return key, nil
+}
+
+// DerivePaths fills the paths that default to places under the Wazuh home.
+func (c *Config) DerivePaths() {
+	if c.SocketPath == "" {
+		c.SocketPath = filepath.Join(c.WazuhHome, "queue", "sockets", "queue")
+	}
+	if c.LogFile == "" {
+		c.LogFile = filepath.Join(c.WazuhHome, "logs", "integrations.log")
+	}
+	if c.CachePath == "" {
+		c.CachePath = filepath.Join(c.WazuhHome, "var", "custom-misp", "cache.db")
+	}
+}
+
+// Validate checks the whole configuration once; the error names the field.
+func (c *Config) Validate() error {
+	if c.MISPURL == "" {
+		return &FieldError{"hook_url", "empty: set <hook_url> to the MISP base URL, e.g. https://misp.example.org"}
+	}
+	u, err := url.Parse(c.MISPURL)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return &FieldError{"hook_url", fmt.Sprintf("%q is not an absolute http(s) URL", redactURL(c.MISPURL))}
+	}
+	if u.User != nil {
+		return &FieldError{"hook_url", "must not contain user:password; MISP authenticates with the API key"}
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return &FieldError{"hook_url", "must be the MISP base URL, without query or fragment"}
+	}
+	if u.Scheme == "http" && !c.AllowHTTP {
+		return &FieldError{"hook_url", fmt.Sprintf("%q is not https; the API key would cross the network in clear text (set \"allow_http\": true to accept that)", redactURL(c.MISPURL))}
+	}
+	if c.APIKey == "" {
+		return &FieldError{"api_key", "empty: set <api_key> or \"api_key_file\" in <options>"}
+	}
+	if strings.ContainsAny(c.APIKey, " \t\r\n") {
+		return &FieldError{"api_key", "contains white space"}
+	}
+	if (c.ClientCert == "") != (c.ClientKey == "") {
+		return &FieldError{"client_cert", "client_cert and client_key go together"}
+	}
+	if c.Proxy != "" {
+		p, err := url.Parse(c.Proxy)
+		if err != nil || p.Host == "" || (p.Scheme != "http" && p.Scheme != "https") {
+			return &FieldError{"proxy", fmt.Sprintf("%q is not an http(s) proxy URL", redactURL(c.Proxy))}
+		}
+	}
+	for _, f := range []struct {
+		name   string
+		v, max int
+	}{
+		{"max_iocs_per_alert", c.MaxIOCs, maxIOCsCeiling},
+		{"max_events_per_alert", c.MaxEvents, maxEventsCeiling},
+		{"limit", c.Limit, maxLimitCeiling},
+		{"cache_max_entries", c.CacheMaxEntries, 100_000_000},
+	} {
+		if f.v < 1 || f.v > f.max {
+			return &FieldError{f.name, fmt.Sprintf("want 1 to %d, got %d", f.max, f.v)}
+		}
+	}
+	for _, f := range []struct {
+		name     string
+		v        time.Duration
+		min, max time.Duration
+	}{
+		{"deadline", c.Deadline, time.Second, maxDeadline},
+		{"timeout", c.Timeout, time.Second, time.Hour},
+		{"cache_ttl", c.CacheTTL, time.Minute, 30 * 24 * time.Hour},
+		{"cache_negative_ttl", c.CacheNegativeTTL, time.Second, 7 * 24 * time.Hour},
+		{"cache_lock_wait", c.CacheLockWait, time.Millisecond, 5 * time.Second},
+	} {
+		if f.v < f.min || f.v > f.max {
+			return &FieldError{f.name, fmt.Sprintf("want %s to %s, got %s", f.min, f.max, f.v)}
+		}
+	}
+	if c.Retries < 0 || c.Retries > 10 {
+		return &FieldError{"retries", fmt.Sprintf("want 0 to 10, got %d", c.Retries)}
+	}
+	for _, list := range []struct {
+		name string
+		v    []string
+	}{{"tags", c.Tags}, {"exclude_tags", c.ExcludeTags}} {
+		for _, t := range list.v {
+			if t == "" || strings.HasPrefix(t, "!") || strings.Contains(t, "&&") || strings.Contains(t, "||") {
+				return &FieldError{list.name, fmt.Sprintf("%q: tags must be plain names (use exclude_tags to negate)", t)}
+			}
+		}
+	}
+	return nil
+}
+
+// redactURL drops user info from a URL before it goes into a message.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		if len(s) > 80 {
+			return s[:80] + "…"
+		}
+		return s
+	}
+	u.User = nil
+	u.RawQuery, u.Fragment = "", ""
+	return u.String()
+}
+
+// Duration is a time.Duration written in JSON as "30s", "6h" or a number of
+// seconds.
+type Duration time.Duration
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var n float64
+	if err := json.Unmarshal(b, &n); err == nil {
+		*d = Duration(n * float64(time.Second))
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return errors.New("want a duration such as \"30s\" or a number of seconds")
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("want a duration such as \"30s\", got %q", s)
+	}
+	*d = Duration(v)
+	return nil
+}

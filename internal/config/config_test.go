@@ -1,0 +1,152 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const redir = "> /dev/null 2>&1"
+
+func TestParseArgs_IntegratordShapes(t *testing.T) {
+	// argv shapes from integrator.c as documented in
+	// shared/reference/wazuh-integration-contract.md §1 (argv[0] removed).
+	tests := []struct {
+		name string
+		argv []string
+		want Args
+	}{
+		{"4.3-4.6 quiet", []string{"/tmp/a.alert", "KEY", "https://misp", " " + redir}, Args{AlertFile: "/tmp/a.alert", APIKey: "KEY", HookURL: "https://misp", Retries: -1}},
+		{"4.3-4.6 debug", []string{"/tmp/a.alert", "KEY", "https://misp", "debug"}, Args{AlertFile: "/tmp/a.alert", APIKey: "KEY", HookURL: "https://misp", Debug: true, Retries: -1}},
+		{"4.7 quiet with options", []string{"/tmp/a.alert", "KEY", "https://misp", "", "/tmp/a.options", redir}, Args{AlertFile: "/tmp/a.alert", APIKey: "KEY", HookURL: "https://misp", OptionsFile: "/tmp/a.options", Retries: -1}},
+		{"4.7 debug no options", []string{"/tmp/a.alert", "KEY", "https://misp", "debug", ""}, Args{AlertFile: "/tmp/a.alert", APIKey: "KEY", HookURL: "https://misp", Debug: true, Retries: -1}},
+		{"4.14 quiet", []string{"/tmp/a.alert", "KEY", "https://misp", "", "/tmp/a.options", "10", "3", redir}, Args{AlertFile: "/tmp/a.alert", APIKey: "KEY", HookURL: "https://misp", OptionsFile: "/tmp/a.options", Timeout: 10 * time.Second, Retries: 3}},
+		{"4.14 debug", []string{"/tmp/a.alert", "KEY", "https://misp", "debug", "", "5", "0"}, Args{AlertFile: "/tmp/a.alert", APIKey: "KEY", HookURL: "https://misp", Debug: true, Timeout: 5 * time.Second, Retries: 0}},
+		{"4.14 no key no hook", []string{"/tmp/a.alert", "", "", "", "", "10", "3", redir}, Args{AlertFile: "/tmp/a.alert", Timeout: 10 * time.Second, Retries: 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseArgs(tt.argv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ParseArgs mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseArgs_Bad(t *testing.T) {
+	tests := []struct {
+		name string
+		argv []string
+		want string
+	}{
+		{"too few", []string{"/tmp/a.alert", "KEY"}, "expected at least 3 arguments (alert file, api key, hook url), got 2"},
+		{"too many", []string{"a", "b", "c", "", "", "10", "3", "x"}, "expected at most 7 arguments, got 8 (a space inside api_key or hook_url shifts them)"},
+		{"key shifted into debug", []string{"/tmp/a.alert", "SECRET", "PART", "OF-KEY", "", "10", "3"}, `argv[4] must be "debug" or empty (a space inside api_key or hook_url shifts the arguments)`},
+		{"timeout not a number", []string{"a", "k", "u", "", "", "ten", "3"}, "argv[6] (timeout) must be whole seconds from 1 to 3600"},
+		{"retries negative", []string{"a", "k", "u", "", "", "10", "-1"}, "argv[7] (retries) must be a whole number from 0 to 10"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseArgs(tt.argv)
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("ParseArgs error = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoad_DefaultsAndOptions(t *testing.T) {
+	keyFile := writeFile(t, "key", "  FILEKEY0123456789\n")
+	opts := writeFile(t, "o.options", `{"api_key_file":"`+keyFile+`","to_ids":false,"published":true,"deadline":"5s","cache_ttl":3600,"tags":["tlp:red"],"socket_path":"/run/q"}`+"\n")
+	cfg, err := Load(Args{AlertFile: "/tmp/a", APIKey: "ARGKEY", HookURL: "https://misp.example.org", OptionsFile: opts, Retries: -1}, "/var/ossec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.APIKey != "FILEKEY0123456789" {
+		t.Error("api_key_file did not win over the argv key")
+	}
+	if cfg.ToIDs != nil || cfg.Published == nil || !*cfg.Published {
+		t.Errorf("to_ids/published: got %v/%v", cfg.ToIDs, cfg.Published)
+	}
+	if cfg.Deadline != 5*time.Second || cfg.CacheTTL != time.Hour || cfg.Timeout != DefaultTimeout || cfg.Retries != DefaultRetries {
+		t.Errorf("durations: deadline %v cache_ttl %v timeout %v retries %d", cfg.Deadline, cfg.CacheTTL, cfg.Timeout, cfg.Retries)
+	}
+	if cfg.SocketPath != "/run/q" || cfg.LogFile != "/var/ossec/logs/integrations.log" || cfg.CachePath != "/var/ossec/var/custom-misp/cache.db" {
+		t.Errorf("paths: %q %q %q", cfg.SocketPath, cfg.LogFile, cfg.CachePath)
+	}
+	if !cfg.EnforceWarninglist || !cfg.CacheOn {
+		t.Error("enforce_warninglist and cache default to on")
+	}
+}
+
+func TestLoad_BadConfig(t *testing.T) {
+	// One fixture per validation rule, with the exact operator message.
+	tests := []struct {
+		name    string
+		hook    string
+		key     string
+		options string
+		want    string
+	}{
+		{"no hook", "", "K", "", "hook_url: empty: set <hook_url> to the MISP base URL, e.g. https://misp.example.org"},
+		{"relative hook", "misp.local", "K", "", `hook_url: "misp.local" is not an absolute http(s) URL`},
+		{"http refused", "http://misp.example.org", "K", "", `hook_url: "http://misp.example.org" is not https; the API key would cross the network in clear text (set "allow_http": true to accept that)`},
+		{"query in hook", "https://misp.example.org/?key=SECRET", "K", "", "hook_url: must be the MISP base URL, without query or fragment"},
+		{"userinfo", "https://u:SECRET@misp.example.org", "K", "", "hook_url: must not contain user:password; MISP authenticates with the API key"},
+		{"no key", "https://m.example.org", "", "", `api_key: empty: set <api_key> or "api_key_file" in <options>`},
+		{"unknown option", "https://m.example.org", "K", `{"tls_verify":false}`, `options: unknown key "tls_verify"`},
+		{"wrong type", "https://m.example.org", "K", `{"to_ids":"yes"}`, "options: to_ids: want bool, got JSON string"},
+		{"bad duration", "https://m.example.org", "K", `{"deadline":"soon"}`, `options: deadline: want a duration such as "30s", got "soon"`},
+		{"not json", "https://m.example.org", "K", `to_ids=1`, "options: not valid JSON at byte 2: invalid character 'o' in literal true (expecting 'r')"},
+		{"trailing data", "https://m.example.org", "K", `{} {}`, "options: unexpected data after the JSON object"},
+		{"deadline too long", "https://m.example.org", "K", `{"deadline":"1h"}`, "deadline: want 1s to 10m0s, got 1h0m0s"},
+		{"max iocs zero", "https://m.example.org", "K", `{"max_iocs_per_alert":-1}`, "max_iocs_per_alert: want 1 to 1000, got -1"},
+		{"cache word", "https://m.example.org", "K", `{"cache":"no"}`, `cache: want "on" or "off", got "no"`},
+		{"negated tag", "https://m.example.org", "K", `{"tags":["!tlp:white"]}`, `tags: "!tlp:white": tags must be plain names (use exclude_tags to negate)`},
+		{"half a client cert", "https://m.example.org", "K", `{"client_cert":"/c.pem"}`, "client_cert: client_cert and client_key go together"},
+		{"bad proxy", "https://m.example.org", "K", `{"proxy":"socks5://p:1080"}`, `proxy: "socks5://p:1080" is not an http(s) proxy URL`},
+		{"missing key file", "https://m.example.org", "", `{"api_key_file":"/nonexistent/key"}`, "api_key_file: no such file or directory: /nonexistent/key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := Args{AlertFile: "/tmp/a", APIKey: tt.key, HookURL: tt.hook, Retries: -1}
+			if tt.options != "" {
+				a.OptionsFile = writeFile(t, "x.options", tt.options)
+			}
+			cfg, err := Load(a, "/var/ossec")
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("Load error:\n got %v\nwant %s", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "SECRET") {
+				t.Errorf("error leaks a secret: %v", err)
+			}
+			if cfg.SocketPath == "" || cfg.LogFile == "" {
+				t.Error("paths not derived on a bad configuration; the error could not be reported")
+			}
+		})
+	}
+}
+
+func TestLoad_HTTPAllowedExplicitly(t *testing.T) {
+	opts := writeFile(t, "o", `{"allow_http":true}`)
+	if _, err := Load(Args{AlertFile: "a", APIKey: "K", HookURL: "http://misp.lab:8080", OptionsFile: opts, Retries: -1}, "/h"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,180 @@
+// Package wazuh speaks to the Wazuh manager: it formats enrichment events as
+// analysisd expects them on the queue socket and sends them, one unix
+// datagram each.
+package wazuh
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/custom-misp/custom-misp/internal/event"
+)
+
+// MaxDatagram is the largest message analysisd reads from its queue socket
+// (OS_MAXSTR-1 in analysisd.c, prefix included). A longer datagram is cut by
+// the kernel without an error and its JSON no longer decodes, so we never
+// send one.
+const MaxDatagram = 65535
+
+// writeTimeout bounds one send: analysisd drains the socket continuously; if
+// it stops, we must not hang integratord.
+const writeTimeout = 2 * time.Second
+
+// Errors a caller maps to exit codes.
+var (
+	ErrSocketMissing = errors.New("wazuh queue socket not found")
+	ErrNotRunning    = errors.New("wazuh is not running (queue socket refused the connection)")
+	ErrTooLong       = errors.New("message too long for the wazuh queue")
+)
+
+// Agent is the agent an alert came from; its id, name and address become
+// the location of our events so that the enrichment alert is attributed to
+// the same agent.
+type Agent struct {
+	ID, Name, IP string
+}
+
+// Location returns the location part of a queue message, exactly as Wazuh's
+// own integrations build it: "misp" for the manager (agent 000) or no agent,
+// otherwise "[id] (name) ip->misp" with '|' and ':' escaped (analysisd 4.4+
+// splits the message at the first unescaped ':').
+func Location(a Agent) string {
+	if a.ID == "" || a.ID == "000" {
+		return event.Integration
+	}
+	ip := a.IP
+	if ip == "" {
+		ip = "any"
+	}
+	loc := "[" + a.ID + "] (" + a.Name + ") " + ip
+	loc = strings.ReplaceAll(loc, "|", "||")
+	loc = strings.ReplaceAll(loc, ":", "|:")
+	return loc + "->" + event.Integration
+}
+
+// Format renders one queue message: "1:<location>:<json>". The event is
+// shrunk (see Fit) so that the whole message fits in MaxDatagram.
+func Format(location string, m event.Message) ([]byte, error) {
+	prefix := "1:" + location + ":"
+	body, err := Fit(m, MaxDatagram-len(prefix))
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(prefix), body...), nil
+}
+
+// Marshal renders an event as compact JSON with the key order of the
+// structs and without HTML escaping (analysisd reads '<' as is).
+func Marshal(m event.Message) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+// shrinkSteps cut an event down, least useful first: the tag list, then
+// ever shorter free-text fields. Each step marks the event truncated.
+var shrinkSteps = []func(p *event.Payload){
+	func(p *event.Payload) { p.Tags = nil },
+	func(p *event.Payload) { cutText(p, 1024) },
+	func(p *event.Payload) { p.Techniques = nil; cutText(p, 128) },
+}
+
+func cutText(p *event.Payload, n int) {
+	for _, s := range []*string{&p.EventInfo, &p.Comment, &p.IndicatorRaw, &p.Value, &p.Indicator, &p.Message, &p.Permalink, &p.AlertField, &p.Org, &p.Category} {
+		*s = cut(*s, n)
+	}
+	if p.Source != nil {
+		src := *p.Source
+		src.Description = cut(src.Description, n)
+		p.Source = &src
+	}
+}
+
+// cut shortens s to at most n bytes without splitting a UTF-8 sequence.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && s[i]&0xC0 == 0x80 {
+		i--
+	}
+	return s[:i] + "…"
+}
+
+// Fit marshals m, shrinking it step by step until it is at most max bytes.
+func Fit(m event.Message, max int) ([]byte, error) {
+	body, err := Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	for _, step := range shrinkSteps {
+		if len(body) <= max {
+			return body, nil
+		}
+		step(&m.MISP)
+		m.MISP.Truncated = true
+		if body, err = Marshal(m); err != nil {
+			return nil, err
+		}
+	}
+	if len(body) > max {
+		return nil, fmt.Errorf("%w: %d bytes after shrinking, limit %d", ErrTooLong, len(body), max)
+	}
+	return body, nil
+}
+
+// Sender writes messages to the analysisd queue socket.
+type Sender struct {
+	conn *net.UnixConn
+}
+
+// Dial connects to the queue socket at path.
+func Dial(path string) (*Sender, error) {
+	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		return nil, socketError(path, err)
+	}
+	return &Sender{conn: conn}, nil
+}
+
+// Send writes one message as one datagram.
+func (s *Sender) Send(msg []byte) error {
+	if len(msg) > MaxDatagram {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLong, len(msg), MaxDatagram)
+	}
+	if err := s.conn.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
+		return socketError(s.conn.RemoteAddr().String(), err)
+	}
+	if _, err := s.conn.Write(msg); err != nil {
+		return socketError(s.conn.RemoteAddr().String(), err)
+	}
+	return nil
+}
+
+// Close closes the connection.
+func (s *Sender) Close() error { return s.conn.Close() }
+
+func socketError(path string, err error) error {
+	switch {
+	case errors.Is(err, syscall.ENOENT):
+		return fmt.Errorf("%w: %s", ErrSocketMissing, path)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("%w: %s", ErrNotRunning, path)
+	case errors.Is(err, syscall.EMSGSIZE):
+		return fmt.Errorf("%w: %s", ErrTooLong, path)
+	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
+		return fmt.Errorf("wazuh queue socket %s: permission denied (run as the wazuh user, as integratord does)", path)
+	}
+	return fmt.Errorf("wazuh queue socket %s: %w", path, err)
+}

@@ -1,0 +1,147 @@
+package wazuh
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/custom-misp/custom-misp/internal/event"
+	"github.com/custom-misp/custom-misp/internal/misp"
+)
+
+func TestLocation(t *testing.T) {
+	// Expected strings follow Wazuh 4.14.7 integrations/virustotal.py:309-316:
+	// "[id] (name) ip" with '|'→'||' then ':'→'|:', then "->" + name.
+	tests := []struct {
+		name  string
+		agent Agent
+		want  string
+	}{
+		{"no agent", Agent{}, "misp"},
+		{"manager", Agent{ID: "000", Name: "wazuh-manager"}, "misp"},
+		{"agent ipv4", Agent{ID: "003", Name: "WS-FIN-0042", IP: "10.20.30.41"}, "[003] (WS-FIN-0042) 10.20.30.41->misp"},
+		{"agent without ip", Agent{ID: "007", Name: "ids01"}, "[007] (ids01) any->misp"},
+		{"agent ipv6", Agent{ID: "016", Name: "ws6", IP: "fd00:20::16"}, "[016] (ws6) fd00|:20|:|:16->misp"},
+		{"pipe and colon in name", Agent{ID: "001", Name: "a|b:c", IP: "10.0.0.1"}, "[001] (a||b|:c) 10.0.0.1->misp"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Location(tt.agent); got != tt.want {
+				t.Errorf("Location(%+v) = %q, want %q", tt.agent, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFormat_PrefixAndKeyOrder(t *testing.T) {
+	m := event.Failure(misp.ClassTimeout, 0, "deadline exceeded", 2, event.Source{AlertID: "1.2", RuleID: "554"})
+	got, err := Format("misp", m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `1:misp:{"integration":"misp","misp":{"error":"timeout","message":"deadline exceeded","indicators":"2","source":{"alert_id":"1.2","rule_id":"554"}}}`
+	if string(got) != want {
+		t.Errorf("Format:\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestFormat_ShrinksToDatagramLimit(t *testing.T) {
+	big := strings.Repeat("x", 40000)
+	tags := make([]string, 0, 3000)
+	for i := 0; i < 3000; i++ {
+		tags = append(tags, "misp-galaxy:threat-actor=\"some actor with a long name\"")
+	}
+	p := event.Payload{Value: "evil.example", EventInfo: big, Comment: big, Tags: tags, Source: &event.Source{Description: "d"}}
+	m := event.Message{Integration: "misp", MISP: p}
+	loc := Location(Agent{ID: "001", Name: "n", IP: "10.0.0.1"})
+	got, err := Format(loc, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) > MaxDatagram {
+		t.Fatalf("message is %d bytes, limit %d", len(got), MaxDatagram)
+	}
+	body := got[len("1:"+loc+":"):]
+	var back event.Message
+	if err := json.Unmarshal(body, &back); err != nil {
+		t.Fatalf("shrunk event is not JSON: %v", err)
+	}
+	if !back.MISP.Truncated {
+		t.Error("shrunk event is not marked truncated")
+	}
+	if back.MISP.Value != "evil.example" {
+		t.Errorf("value changed: %q", back.MISP.Value)
+	}
+	if back.MISP.Tags != nil {
+		t.Error("tags were kept although they are dropped first")
+	}
+}
+
+func TestFormat_SmallEventUntouched(t *testing.T) {
+	m := event.Message{Integration: "misp", MISP: event.Payload{Value: "a<b>&c", Tags: []string{"tlp:red"}}}
+	got, err := Format("misp", m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(got, []byte("truncated")) {
+		t.Errorf("small event marked truncated: %s", got)
+	}
+	if !bytes.Contains(got, []byte(`"a<b>&c"`)) {
+		t.Errorf("HTML-escaped: %s", got)
+	}
+}
+
+func TestSender_RealSocket(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "queue")
+	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if err := ln.SetReadBuffer(1 << 20); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Dial(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	msg := append([]byte("1:misp:"), bytes.Repeat([]byte("a"), MaxDatagram-len("1:misp:"))...)
+	if err := s.Send(msg); err != nil {
+		t.Fatalf("send of exactly %d bytes: %v", MaxDatagram, err)
+	}
+	buf := make([]byte, 1<<17)
+	ln.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := ln.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != MaxDatagram {
+		t.Errorf("received %d bytes, want %d", n, MaxDatagram)
+	}
+	if err := s.Send(append(msg, 'b')); !errors.Is(err, ErrTooLong) {
+		t.Errorf("send of %d bytes: got %v, want ErrTooLong", MaxDatagram+1, err)
+	}
+}
+
+func TestDial_Errors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Dial(filepath.Join(dir, "missing")); !errors.Is(err, ErrSocketMissing) {
+		t.Errorf("missing socket: got %v, want ErrSocketMissing", err)
+	}
+	// A socket file nobody listens on any more: what a stopped analysisd leaves.
+	path := filepath.Join(dir, "stale")
+	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	if _, err := Dial(path); !errors.Is(err, ErrNotRunning) {
+		t.Errorf("stale socket: got %v, want ErrNotRunning", err)
+	}
+}
