@@ -1,0 +1,62 @@
+# custom-misp: see README.md. `make demo` and `make test` need only Go.
+GO         ?= go
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS    := -s -w -X main.version=$(VERSION)
+BIN        := bin/custom-misp
+WAZUH_HOME ?= /var/ossec
+FUZZTIME   ?= 30s
+
+.PHONY: all build test check demo bench fuzz install clean
+
+all: check test build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/custom-misp
+
+# The race detector needs cgo; without a C compiler the tests still run.
+test:
+	@if CGO_ENABLED=1 $(GO) env CC >/dev/null 2>&1 && command -v "$$($(GO) env CC)" >/dev/null 2>&1; then \
+		$(GO) test -race -count=1 ./...; \
+	else \
+		echo "no C compiler: running tests without -race"; $(GO) test -count=1 ./...; \
+	fi
+
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	@cp go.mod /tmp/custom-misp-go.mod.bak; cp go.sum /tmp/custom-misp-go.sum.bak; \
+	$(GO) mod tidy; \
+	if ! cmp -s go.mod /tmp/custom-misp-go.mod.bak || ! cmp -s go.sum /tmp/custom-misp-go.sum.bak; then \
+		echo "go mod tidy changed go.mod/go.sum: commit the tidy result"; exit 1; fi
+
+demo: build
+	$(GO) run ./internal/demo -bin $(BIN) -alerts testdata/alerts
+
+bench: build
+	$(GO) run ./internal/bench -bin $(BIN) -out BENCHMARKS.md
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/cache ./internal/alert ./internal/ioc
+
+fuzz:
+	$(GO) test ./internal/ioc -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/ioc -run '^$$' -fuzz '^FuzzClassify$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/alert -run '^$$' -fuzz '^FuzzExtract$$' -fuzztime $(FUZZTIME)
+
+# install puts the binary, rules and decoder into a Wazuh manager. The binary
+# must be root:wazuh 0750: integratord refuses a file the wazuh user can
+# write. An existing options or key file is never overwritten.
+install: build
+	install -d -m 0750 -o root -g wazuh $(WAZUH_HOME)/integrations
+	install -m 0750 -o root -g wazuh $(BIN) $(WAZUH_HOME)/integrations/custom-misp
+	install -m 0660 -o wazuh -g wazuh decoders/0005-misp_decoders.xml $(WAZUH_HOME)/etc/decoders/
+	install -m 0660 -o wazuh -g wazuh rules/0990-misp_rules.xml $(WAZUH_HOME)/etc/rules/
+	@if [ "$(SYSMON_LEVELS)" = 1 ]; then \
+		install -m 0660 -o wazuh -g wazuh rules/0991-misp_sysmon_levels.xml $(WAZUH_HOME)/etc/rules/; \
+		echo "installed the Sysmon level overrides (more alerts: see rules/README.md)"; fi
+	install -d -m 0770 -o root -g wazuh $(WAZUH_HOME)/var/custom-misp
+	@key=$(WAZUH_HOME)/etc/custom-misp.key; \
+	if [ -e "$$key" ]; then echo "kept existing $$key"; \
+	else install -m 0640 -o root -g wazuh /dev/null "$$key"; echo "created empty $$key: write the MISP auth key into it"; fi
+	@echo "next: add ossec-snippets/integration-4.8plus.xml to ossec.conf, then: systemctl restart wazuh-manager"
+
+clean:
+	rm -rf bin

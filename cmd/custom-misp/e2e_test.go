@@ -1,0 +1,368 @@
+package main
+
+// End-to-end tests: the real binary, built once with the release flags, is
+// started exactly as integratord starts it (argv[0] "integrations", empty
+// strings as real empty arguments, the redirect as a plain argument) against
+// a fake MISP over real HTTPS and a real unix datagram socket. Scripts live
+// in testdata/script; custom commands are documented in scriptCmds.
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/custom-misp/custom-misp/internal/mispfake"
+)
+
+// testKey is the fake MISP's key. It is distinctive so that the key-leak
+// check cannot miss it.
+const testKey = "TestKeyK3yK3yK3yK3yK3yK3yK3yK3yK3ySECRET"
+
+var builtBinary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "custom-misp-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	builtBinary = filepath.Join(dir, "custom-misp")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-X main.version=e2e", "-o", builtBinary, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the binary: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func TestScripts(t *testing.T) {
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testscript.Run(t, testscript.Params{
+		Dir:   "testdata/script",
+		Setup: func(env *testscript.Env) error { return setupWorld(env, repo) },
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"integratord": cmdIntegratord,
+			"custom-misp": cmdCustomMISP,
+			"datagrams":   cmdDatagrams,
+			"fault":       cmdFault,
+			"requests":    cmdRequests,
+			"status":      cmdStatus,
+			"nokey":       cmdNoKey,
+			"mkoptions":   cmdMkOptions,
+			"bigresponse": cmdBigResponse,
+			"stopqueue":   cmdStopQueue,
+			"tookunder":   cmdTookUnder,
+		},
+	})
+}
+
+// world is one script's fake MISP and queue socket.
+type world struct {
+	fake   *mispfake.Server
+	srv    *httptest.Server
+	queue  *net.UnixConn
+	sock   string
+	status int
+	took   time.Duration
+}
+
+func worldOf(ts *testscript.TestScript) *world {
+	return ts.Value("world").(*world)
+}
+
+func setupWorld(env *testscript.Env, repo string) error {
+	fake, err := mispfake.New(mispfake.Options{Keys: map[string]mispfake.Key{testKey: {}}})
+	if err != nil {
+		return err
+	}
+	srv := httptest.NewUnstartedServer(fake)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // handshake failures are expected in TLS tests
+	srv.StartTLS()
+	// Socket paths are limited to ~104 bytes; $WORK can be longer.
+	sockDir, err := os.MkdirTemp("", "q")
+	if err != nil {
+		return err
+	}
+	sock := filepath.Join(sockDir, "queue")
+	queue, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		return err
+	}
+	queue.SetReadBuffer(4 << 20)
+	w := &world{fake: fake, srv: srv, queue: queue, sock: sock}
+	env.Values["world"] = w
+	env.Defer(func() {
+		queue.Close()
+		fake.Close()
+		srv.Close()
+		os.RemoveAll(sockDir)
+	})
+	ca := filepath.Join(env.WorkDir, "misp-ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		return err
+	}
+	env.Setenv("MISP_URL", srv.URL)
+	env.Setenv("MISP_KEY", testKey)
+	env.Setenv("QUEUE", sock)
+	env.Setenv("CA", ca)
+	env.Setenv("ALERTS", filepath.Join(repo, "testdata", "alerts"))
+	env.Setenv("BIN", builtBinary)
+	env.Setenv("REDIRECT", "> /dev/null 2>&1")
+	return nil
+}
+
+// integratord ARGS... runs the binary with argv[0] "integrations" and ARGS
+// verbatim. Its combined output is the command's stdout and is appended to
+// $WORK/outputs for the key-leak check; `status N` asserts the exit code.
+func cmdIntegratord(ts *testscript.TestScript, neg bool, args []string) {
+	runBinary(ts, neg, append([]string{"integrations"}, args...))
+}
+
+// custom-misp ARGS... runs the binary as an operator would.
+func cmdCustomMISP(ts *testscript.TestScript, neg bool, args []string) {
+	runBinary(ts, neg, append([]string{"custom-misp"}, args...))
+}
+
+func runBinary(ts *testscript.TestScript, neg bool, argv []string) {
+	cmd := &exec.Cmd{Path: builtBinary, Args: argv, Dir: ts.Getenv("WORK"), Env: []string{"PATH=/usr/bin:/bin"}}
+	if k := ts.Getenv("CUSTOM_MISP_API_KEY"); k != "" {
+		cmd.Env = append(cmd.Env, "CUSTOM_MISP_API_KEY="+k)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	w := worldOf(ts)
+	w.took = time.Since(start)
+	w.status = 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			ts.Fatalf("running the binary: %v", err)
+		}
+		w.status = ee.ExitCode()
+	}
+	fmt.Fprint(ts.Stdout(), stdout.String())
+	fmt.Fprint(ts.Stderr(), stderr.String())
+	appendFile(ts, "outputs", stdout.String()+stderr.String())
+	if w.status != 0 && !neg {
+		ts.Fatalf("exit status %d", w.status)
+	}
+	if w.status == 0 && neg {
+		ts.Fatalf("unexpected success")
+	}
+}
+
+// status N asserts the exit code of the last binary run.
+func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: status N")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	if got := worldOf(ts).status; (got == want) == neg {
+		ts.Fatalf("exit status %d, want %s%d", got, map[bool]string{true: "not ", false: ""}[neg], want)
+	}
+}
+
+// datagrams FILE drains the queue socket into FILE, one datagram a line,
+// and appends them to $WORK/sent for the key-leak check.
+func cmdDatagrams(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: datagrams FILE")
+	}
+	w := worldOf(ts)
+	var out strings.Builder
+	buf := make([]byte, 1<<17)
+	for {
+		w.queue.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		n, err := w.queue.Read(buf)
+		if err != nil {
+			break
+		}
+		if n > 65535 {
+			ts.Fatalf("datagram of %d bytes: over Wazuh's 65535-byte limit", n)
+		}
+		out.Write(buf[:n])
+		out.WriteByte('\n')
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(out.String()), 0o644))
+	appendFile(ts, "sent", out.String())
+}
+
+// fault KEY=VALUE... queues a fault in the fake MISP (mispfake.Fault):
+// status=N reset=N times=N hang delay=DURATION drop body-file=FILE
+// body-size=N path=PREFIX.
+func cmdFault(ts *testscript.TestScript, neg bool, args []string) {
+	f := mispfake.Fault{Path: "/attributes/restSearch"}
+	for _, a := range args {
+		k, v, _ := strings.Cut(a, "=")
+		var err error
+		switch k {
+		case "status":
+			f.Status, err = strconv.Atoi(v)
+		case "reset":
+			f.Reset, err = strconv.Atoi(v)
+		case "times":
+			f.Times, err = strconv.Atoi(v)
+		case "hang":
+			f.Hang = true
+		case "drop":
+			f.Drop = true
+		case "delay":
+			f.Delay, err = time.ParseDuration(v)
+		case "body-file":
+			f.Body = ts.ReadFile(v)
+		case "body-size":
+			f.BodySize, err = strconv.ParseInt(v, 10, 64)
+		case "path":
+			f.Path = v
+		default:
+			ts.Fatalf("fault: unknown %q", k)
+		}
+		ts.Check(err)
+	}
+	worldOf(ts).fake.Inject(f)
+}
+
+// requests N asserts how many requests the fake MISP has received so far.
+func cmdRequests(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: requests N")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	if got := len(worldOf(ts).fake.Requests()); (got == want) == neg {
+		ts.Fatalf("fake MISP received %d requests, want %d", got, want)
+	}
+}
+
+// nokey fails if the API key appears in anything the binary wrote: the
+// datagrams, its output, the log file and the cache store.
+func cmdNoKey(ts *testscript.TestScript, neg bool, args []string) {
+	work := ts.Getenv("WORK")
+	var checked int
+	err := filepath.Walk(work, func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		if filepath.Base(path) == "key" { // the api_key_file itself
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		checked++
+		if bytes.Contains(b, []byte(testKey)) {
+			return fmt.Errorf("the API key appears in %s", path)
+		}
+		return nil
+	})
+	ts.Check(err)
+	if checked == 0 {
+		ts.Fatalf("nokey: nothing to check")
+	}
+}
+
+// mkoptions FILE [JSON] writes an options file pointing the binary at this
+// script's queue, log, cache and CA, merged with the JSON object given.
+func cmdMkOptions(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: mkoptions FILE [JSON]")
+	}
+	work := ts.Getenv("WORK")
+	opts := map[string]any{
+		"socket_path": ts.Getenv("QUEUE"),
+		"log_file":    filepath.Join(work, "integrations.log"),
+		"cache_path":  filepath.Join(work, "cache.db"),
+		"ca_file":     ts.Getenv("CA"),
+	}
+	if len(args) == 2 {
+		var extra map[string]any
+		ts.Check(json.Unmarshal([]byte(args[1]), &extra))
+		for k, v := range extra {
+			if v == nil {
+				delete(opts, k)
+				continue
+			}
+			opts[k] = v
+		}
+	}
+	b, err := json.Marshal(opts)
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), append(b, '\n'), 0o644))
+}
+
+// bigresponse FILE VALUE TYPE INFO_BYTES TAGS writes a restSearch answer
+// with one attribute whose event info and tag list are huge, to exercise
+// the datagram size limit.
+func cmdBigResponse(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 5 {
+		ts.Fatalf("usage: bigresponse FILE VALUE TYPE INFO_BYTES TAGS")
+	}
+	size, err := strconv.Atoi(args[3])
+	ts.Check(err)
+	ntags, err := strconv.Atoi(args[4])
+	ts.Check(err)
+	tags := make([]map[string]any, 0, ntags)
+	for i := 0; i < ntags; i++ {
+		tags = append(tags, map[string]any{"id": strconv.Itoa(i + 100), "name": fmt.Sprintf("misp-galaxy:threat-actor=\"Actor number %d with a long name\"", i), "inherited": 1})
+	}
+	resp := map[string]any{"response": map[string]any{"Attribute": []any{map[string]any{
+		"id": "900", "event_id": "90", "category": "Network activity", "type": args[2], "to_ids": true,
+		"uuid": "5e1b7e4c-0000-4000-8000-000000000900", "timestamp": "1795683600", "value": args[1], "comment": "",
+		"Event": map[string]any{"id": "90", "uuid": "5e1b7e4c-0000-4000-8000-000000000090", "info": strings.Repeat("A", size),
+			"threat_level_id": "1", "date": "2026-11-26", "published": true, "Orgc": map[string]any{"id": "1", "name": "TESTORG"}},
+		"Tag": tags,
+	}}}}
+	b, err := json.Marshal(resp)
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), b, 0o644))
+}
+
+// stopqueue closes the queue listener, leaving the socket file behind, as a
+// stopped analysisd does.
+func cmdStopQueue(ts *testscript.TestScript, neg bool, args []string) {
+	ts.Check(worldOf(ts).queue.Close())
+}
+
+// tookunder DURATION asserts that the last binary run ended in time.
+func cmdTookUnder(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: tookunder DURATION")
+	}
+	max, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	if took := worldOf(ts).took; took >= max {
+		ts.Fatalf("the run took %s, want under %s", took.Round(time.Millisecond), max)
+	}
+}
+
+func appendFile(ts *testscript.TestScript, name, s string) {
+	f, err := os.OpenFile(ts.MkAbs(name), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	ts.Check(err)
+	_, err = f.WriteString(s)
+	ts.Check(err)
+	ts.Check(f.Close())
+}

@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"strconv"
+
+	"github.com/custom-misp/custom-misp/internal/alert"
+	"github.com/custom-misp/custom-misp/internal/cache"
+	"github.com/custom-misp/custom-misp/internal/config"
+	"github.com/custom-misp/custom-misp/internal/enrich"
+	"github.com/custom-misp/custom-misp/internal/event"
+	"github.com/custom-misp/custom-misp/internal/ioc"
+	"github.com/custom-misp/custom-misp/internal/misp"
+	"github.com/custom-misp/custom-misp/internal/wazuh"
+)
+
+// version is stamped by the Makefile (-ldflags -X main.version=...).
+var version = ""
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
+
+const usage = `usage:
+  custom-misp ALERT_FILE API_KEY HOOK_URL [debug] [OPTIONS_FILE] [TIMEOUT] [RETRIES]
+                         how Wazuh's integratord runs it, once per alert
+  custom-misp check [-options FILE] [-url URL] [-debug] ALERT_FILE
+                         look one alert up and print the events instead of sending them
+  custom-misp version    print the version
+`
+
+// run dispatches on the first argument. integratord calls us with argv[0]
+// "integrations" and the alert file first, so anything that is not a known
+// subcommand is integratord mode.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) >= 2 {
+		switch args[1] {
+		case "version", "-version", "--version":
+			fmt.Fprintln(stdout, "custom-misp", versionString())
+			return exitOK
+		case "help", "-h", "-help", "--help":
+			fmt.Fprint(stdout, usage)
+			return exitOK
+		case "check":
+			return report(stderr, check(ctx, args[2:], stdout))
+		}
+	}
+	return report(stdout, integratord(ctx, args[1:]))
+}
+
+// integratord handles one alert exactly as Wazuh's integratord invokes us.
+func integratord(ctx context.Context, argv []string) error {
+	a, err := config.ParseArgs(argv)
+	if err != nil {
+		return fail(exitUsage, fmt.Errorf("bad arguments: %w", err), "run by integratord as: custom-misp ALERT_FILE API_KEY HOOK_URL [debug] [OPTIONS_FILE] [TIMEOUT] [RETRIES]")
+	}
+	cfg, cfgErr := config.Load(a, wazuh.Home())
+	log := wazuh.NewLog(cfg.LogFile, cfg.Debug)
+	defer log.Close()
+	if cfgErr != nil {
+		log.Errorf("configuration: %v", cfgErr)
+		reportConfigError(&cfg, cfgErr, log)
+		return fail(exitConfig, fmt.Errorf("configuration: %w", cfgErr), "fix the <integration> block or its <options>; see README \"Options\"")
+	}
+	sendTo := func(al *alert.Alert, events []event.Message) error {
+		return send(cfg.SocketPath, al, events)
+	}
+	return handle(ctx, &cfg, log, sendTo)
+}
+
+// handle reads the alert, enriches it and hands the events to emit; it is
+// the part integratord mode and `check` share.
+func handle(ctx context.Context, cfg *config.Config, log *wazuh.Log, emit func(*alert.Alert, []event.Message) error) error {
+	if cfg.InsecureSkipVerify {
+		log.Warnf("insecure_skip_verify is set: the MISP server's certificate is not verified; use ca_file instead")
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Deadline)
+	defer cancel()
+
+	al, err := alert.Read(cfg.AlertFile)
+	if err != nil {
+		log.Errorf("%v", err)
+		return alertError(err)
+	}
+	policy, err := ioc.NewPolicy(cfg.Exclude, cfg.AllowSuffixes)
+	if err != nil {
+		return fail(exitConfig, fmt.Errorf("configuration: %w", err), "")
+	}
+	var opened *cache.Cache
+	env := enrich.Env{
+		Log:    log,
+		Policy: policy,
+		Client: func() (enrich.Searcher, error) { return newClient(cfg, log) },
+		OpenCache: func() enrich.Cache {
+			if !cfg.CacheOn {
+				return enrich.NoCache{}
+			}
+			c, warn := cache.Open(cacheOptions(cfg))
+			if warn != nil {
+				log.Warnf("cache: %v", warn)
+			}
+			opened = c
+			return c
+		},
+	}
+	res, err := enrich.Run(ctx, cfg, al, env)
+	if opened != nil {
+		if cerr := opened.Close(); cerr != nil {
+			log.Warnf("cache: %v", cerr)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	log.Debugf("alert %s: %d indicators (%d cached, %d asked), %d matched, %d events%s",
+		al.ID, res.Indicators, res.Cached, res.Asked, res.Matched, len(res.Events), skipped(res.Skipped))
+	if len(res.Events) == 0 {
+		return nil
+	}
+	return emit(al, res.Events)
+}
+
+func skipped(why string) string {
+	if why == "" {
+		return ""
+	}
+	return "; " + why
+}
+
+// cacheOptions maps the configuration to the cache's. The scope covers
+// everything that changes MISP's answer, so changing a filter or the key
+// starts from a clean slate instead of serving answers to another question.
+func cacheOptions(cfg *config.Config) cache.Options {
+	filters := fmt.Sprintf("to_ids=%s published=%s warninglist=%t tags=%q exclude_tags=%q limit=%d",
+		boolPtr(cfg.ToIDs), boolPtr(cfg.Published), cfg.EnforceWarninglist, cfg.Tags, cfg.ExcludeTags, cfg.Limit)
+	return cache.Options{
+		Path:        cfg.CachePath,
+		Scope:       cache.Scope(cfg.MISPURL, cfg.APIKey, filters),
+		TTL:         cfg.CacheTTL,
+		NegativeTTL: cfg.CacheNegativeTTL,
+		MaxEntries:  cfg.CacheMaxEntries,
+		LockWait:    cfg.CacheLockWait,
+	}
+}
+
+func boolPtr(b *bool) string {
+	if b == nil {
+		return "any"
+	}
+	return strconv.FormatBool(*b)
+}
+
+// newClient builds the MISP client from the configuration.
+func newClient(cfg *config.Config, log *wazuh.Log) (*misp.Client, error) {
+	return misp.New(misp.Config{
+		BaseURL:            cfg.MISPURL,
+		APIKey:             cfg.APIKey,
+		Timeout:            cfg.Timeout,
+		Retries:            cfg.Retries,
+		CAFile:             cfg.CAFile,
+		ClientCert:         cfg.ClientCert,
+		ClientKey:          cfg.ClientKey,
+		InsecureSkipVerify: cfg.InsecureSkipVerify,
+		Proxy:              cfg.Proxy,
+		AllowHTTP:          cfg.AllowHTTP,
+		UserAgent:          "custom-misp/" + versionString(),
+		Logf:               log.Debugf,
+	})
+}
+
+// send writes the events to the analysisd queue socket, one datagram each,
+// attributed to the alert's agent.
+func send(path string, al *alert.Alert, events []event.Message) error {
+	loc := wazuh.Location(wazuh.Agent{ID: al.Agent.ID, Name: al.Agent.Name, IP: al.Agent.IP})
+	msgs := make([][]byte, 0, len(events))
+	for _, m := range events {
+		b, err := wazuh.Format(loc, m)
+		if err != nil {
+			return socketError(err)
+		}
+		msgs = append(msgs, b)
+	}
+	s, err := wazuh.Dial(path)
+	if err != nil {
+		return socketError(err)
+	}
+	defer s.Close()
+	for _, b := range msgs {
+		if err := s.Send(b); err != nil {
+			return socketError(err)
+		}
+	}
+	return nil
+}
+
+func socketError(err error) error {
+	switch {
+	case errors.Is(err, wazuh.ErrSocketMissing):
+		return fail(exitNoSocket, err, "is the Wazuh manager installed here? set \"socket_path\" or \"wazuh_home\" if it lives elsewhere")
+	case errors.Is(err, wazuh.ErrNotRunning):
+		return fail(exitNotRunning, err, "start the manager: systemctl start wazuh-manager")
+	case errors.Is(err, wazuh.ErrTooLong):
+		return fail(exitTooLong, err, "")
+	}
+	return fail(exitSocket, err, "")
+}
+
+func alertError(err error) error {
+	switch {
+	case errors.Is(err, alert.ErrNotFound):
+		return fail(exitAlertFile, err, "")
+	case errors.Is(err, alert.ErrNotJSON):
+		return fail(exitAlertData, err, "set <alert_format>json</alert_format> in the <integration> block")
+	case errors.Is(err, alert.ErrEmpty), errors.Is(err, alert.ErrTooLarge), errors.Is(err, alert.ErrShape):
+		return fail(exitAlertData, err, "")
+	}
+	return fail(exitAlertData, err, "")
+}
+
+// reportConfigError tells Wazuh, as an error event, that the integration is
+// misconfigured: otherwise the only trace is a line in ossec.log and every
+// alert goes unenriched in silence. Best effort; the exit code says the rest.
+func reportConfigError(cfg *config.Config, cfgErr error, log *wazuh.Log) {
+	if cfg.SocketPath == "" {
+		return
+	}
+	agent := wazuh.Agent{}
+	src := event.Source{}
+	if al, err := alert.Read(cfg.AlertFile); err == nil {
+		if al.IsOwnEnrichment() {
+			return
+		}
+		agent = wazuh.Agent{ID: al.Agent.ID, Name: al.Agent.Name, IP: al.Agent.IP}
+		src = event.Source{AlertID: al.ID, RuleID: al.RuleID, RuleLevel: strconv.Itoa(al.RuleLevel), Description: al.RuleDescription}
+	}
+	m := event.Failure(misp.ClassConfig, 0, "configuration: "+cfgErr.Error(), 0, src)
+	b, err := wazuh.Format(wazuh.Location(agent), m)
+	if err != nil {
+		return
+	}
+	s, err := wazuh.Dial(cfg.SocketPath)
+	if err != nil {
+		log.Errorf("could not report the configuration error to Wazuh: %v", err)
+		return
+	}
+	defer s.Close()
+	if err := s.Send(b); err != nil {
+		log.Errorf("could not report the configuration error to Wazuh: %v", err)
+	}
+}

@@ -1,0 +1,264 @@
+// Package enrich is one integratord run: from an alert to the enrichment
+// events for it. It ties extraction, the cache, the MISP client and the
+// event schema together; reading arguments and sending to Wazuh stay with
+// the caller.
+package enrich
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/custom-misp/custom-misp/internal/alert"
+	"github.com/custom-misp/custom-misp/internal/cache"
+	"github.com/custom-misp/custom-misp/internal/config"
+	"github.com/custom-misp/custom-misp/internal/event"
+	"github.com/custom-misp/custom-misp/internal/ioc"
+	"github.com/custom-misp/custom-misp/internal/misp"
+)
+
+// Searcher looks values up in MISP (*misp.Client).
+type Searcher interface {
+	Search(ctx context.Context, q misp.Query) ([]misp.Attribute, error)
+}
+
+// Cache remembers MISP's answers and its health across runs
+// (*cache.Cache); NoCache when caching is off.
+type Cache interface {
+	Get(ind ioc.Indicator) (attrs []misp.Attribute, ok bool)
+	Put(ind ioc.Indicator, attrs []misp.Attribute)
+	// Gate says whether MISP may be asked now, and if not why and until when.
+	Gate() cache.Gate
+	Failed(class misp.Class, reset time.Time)
+	Succeeded()
+	ShouldReport(class misp.Class) bool
+}
+
+// Logger receives the run's log lines (wazuh.Log).
+type Logger interface {
+	Debugf(format string, args ...any)
+	Warnf(format string, args ...any)
+}
+
+// Env is what a run needs from the outside world.
+type Env struct {
+	Log Logger
+	// OpenCache is called once, only when the alert has indicators, so
+	// that a run with nothing to look up never touches the disk.
+	OpenCache func() Cache
+	// Client is called only when MISP must be asked.
+	Client func() (Searcher, error)
+	Policy *ioc.Policy
+}
+
+// Result says what a run did, for the debug log and tests.
+type Result struct {
+	Skipped    string // why nothing was done, if so
+	Indicators int
+	Capped     int
+	Cached     int
+	Asked      int
+	Matched    int
+	Events     []event.Message
+}
+
+// Run enriches one alert. Failures to reach MISP become error events in the
+// result, not errors: the caller only gets an error for what it must exit
+// non-zero on (none today; the signature leaves room).
+func Run(ctx context.Context, cfg *config.Config, a *alert.Alert, env Env) (Result, error) {
+	var res Result
+	if a.IsOwnEnrichment() {
+		res.Skipped = "alert is a MISP enrichment itself"
+		return res, nil
+	}
+	inds, capped := alert.Extract(a, env.Policy, cfg.MaxIOCs)
+	res.Indicators, res.Capped = len(inds), capped
+	if capped > 0 {
+		env.Log.Warnf("alert %s: %d indicators over max_iocs_per_alert=%d were not looked up", a.ID, capped, cfg.MaxIOCs)
+	}
+	if len(inds) == 0 {
+		res.Skipped = "no indicators"
+		return res, nil
+	}
+	src := event.Source{AlertID: a.ID, RuleID: a.RuleID, RuleLevel: strconv.Itoa(a.RuleLevel), Description: a.RuleDescription}
+
+	store := env.OpenCache()
+	found := make(map[ioc.Indicator][]misp.Attribute, len(inds))
+	fromCache := make(map[ioc.Indicator]bool, len(inds))
+	var unknown []ioc.Indicator
+	for _, ind := range inds {
+		if attrs, ok := store.Get(key(ind)); ok {
+			res.Cached++
+			fromCache[ind] = true
+			found[ind] = attrs
+			continue
+		}
+		unknown = append(unknown, ind)
+	}
+
+	var failure *event.Message
+	fail := func(class misp.Class, status int, msg string) {
+		env.Log.Warnf("alert %s: %d indicators not looked up: %s", a.ID, len(unknown), msg)
+		if store.ShouldReport(class) {
+			m := event.Failure(class, status, msg, len(unknown), src)
+			failure = &m
+		}
+	}
+	if len(unknown) > 0 {
+		res.Asked = len(unknown)
+		if g := store.Gate(); !g.Allow {
+			// MISP said to wait (429) or kept failing: leave it alone.
+			// Cached answers above are still used.
+			res.Asked = 0
+			fail(g.Class, 0, "MISP calls paused until "+g.Until.UTC().Format(time.RFC3339)+" after earlier "+string(g.Class)+" errors")
+		} else if attrs, err := ask(ctx, cfg, env, unknown); err != nil {
+			class, status, msg, reset := describe(err)
+			store.Failed(class, reset)
+			fail(class, status, msg)
+		} else {
+			store.Succeeded()
+			for _, ind := range unknown {
+				mine := matching(ind, attrs)
+				found[ind] = mine
+				store.Put(key(ind), mine)
+			}
+		}
+	}
+
+	for _, ind := range inds {
+		attrs := found[ind]
+		if len(attrs) == 0 {
+			continue
+		}
+		res.Matched++
+		if len(res.Events) >= cfg.MaxEvents {
+			continue
+		}
+		m := event.Match(ind, attrs, cfg.MISPURL, src)
+		if fromCache[ind] {
+			t := true
+			m.MISP.Cached = &t
+		}
+		res.Events = append(res.Events, m)
+	}
+	if res.Matched > cfg.MaxEvents {
+		env.Log.Warnf("alert %s: %d indicators matched, only max_events_per_alert=%d events sent", a.ID, res.Matched, cfg.MaxEvents)
+	}
+	if failure != nil {
+		res.Events = append(res.Events, *failure)
+	}
+	return res, nil
+}
+
+// key is the cache identity of an indicator: where it was found does not
+// change MISP's answer.
+func key(ind ioc.Indicator) ioc.Indicator {
+	return ioc.Indicator{Kind: ind.Kind, Value: ind.Value}
+}
+
+// ask makes the one MISP request of this run, for every indicator the
+// cache could not answer.
+func ask(ctx context.Context, cfg *config.Config, env Env, unknown []ioc.Indicator) ([]misp.Attribute, error) {
+	client, err := env.Client()
+	if err != nil {
+		return nil, err
+	}
+	q := misp.Query{
+		ToIDs:              cfg.ToIDs,
+		Published:          cfg.Published,
+		EnforceWarninglist: cfg.EnforceWarninglist,
+		Tags:               cfg.Tags,
+		ExcludeTags:        cfg.ExcludeTags,
+		Limit:              cfg.Limit,
+	}
+	kinds := map[ioc.Kind]bool{}
+	for _, ind := range unknown {
+		q.Values = append(q.Values, ind.Value)
+		if !kinds[ind.Kind] {
+			kinds[ind.Kind] = true
+			q.Types = append(q.Types, ind.Kind.MISPTypes()...)
+		}
+	}
+	slices.Sort(q.Types)
+	q.Types = slices.Compact(q.Types)
+	env.Log.Debugf("asking MISP about %d values", len(q.Values))
+	return client.Search(ctx, q)
+}
+
+// describe turns any error of the lookup into the fields of an error event.
+func describe(err error) (class misp.Class, status int, msg string, reset time.Time) {
+	var me *misp.Error
+	if errors.As(err, &me) {
+		return me.Class, me.Status, me.Message, me.Reset
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return misp.ClassTimeout, 0, "run deadline exceeded", time.Time{}
+	}
+	return misp.ClassBadResponse, 0, err.Error(), time.Time{}
+}
+
+// matching returns the attributes that answer for ind, best first. MISP
+// matches either half of a composite (filename|sha256, ip-dst|port,
+// domain|ip), case-insensitively, so we do the same to share out the
+// answer of one batched request.
+func matching(ind ioc.Indicator, attrs []misp.Attribute) []misp.Attribute {
+	var mine []misp.Attribute
+	for _, a := range attrs {
+		v := string(a.Value)
+		if strings.EqualFold(v, ind.Value) {
+			mine = append(mine, a)
+			continue
+		}
+		if first, second, ok := strings.Cut(v, "|"); ok && (strings.EqualFold(first, ind.Value) || strings.EqualFold(second, ind.Value)) {
+			mine = append(mine, a)
+		}
+	}
+	slices.SortStableFunc(mine, better)
+	return mine
+}
+
+// better orders attributes for an analyst: detection-grade first, then the
+// most severe event, then the newest.
+func better(a, b misp.Attribute) int {
+	if a.ToIDs != b.ToIDs {
+		if a.ToIDs {
+			return -1
+		}
+		return 1
+	}
+	if c := cmp.Compare(threatRank(string(a.Event.ThreatLevelID)), threatRank(string(b.Event.ThreatLevelID))); c != 0 {
+		return c
+	}
+	return -compareNumeric(string(a.Timestamp), string(b.Timestamp))
+}
+
+// compareNumeric compares decimal strings (MISP timestamps) without parsing.
+func compareNumeric(a, b string) int {
+	if c := cmp.Compare(len(a), len(b)); c != 0 {
+		return c
+	}
+	return strings.Compare(a, b)
+}
+
+func threatRank(id string) int {
+	switch id {
+	case "1", "2", "3":
+		return int(id[0] - '0')
+	}
+	return 4
+}
+
+// NoCache is the Cache used when caching is off: it remembers nothing and
+// never holds MISP back.
+type NoCache struct{}
+
+func (NoCache) Get(ioc.Indicator) ([]misp.Attribute, bool) { return nil, false }
+func (NoCache) Put(ioc.Indicator, []misp.Attribute)        {}
+func (NoCache) Gate() cache.Gate                           { return cache.Gate{Allow: true} }
+func (NoCache) Failed(misp.Class, time.Time)               {}
+func (NoCache) Succeeded()                                 {}
+func (NoCache) ShouldReport(misp.Class) bool               { return true }
