@@ -200,3 +200,10 @@ func Failure(class misp.Class, status int, message string, indicators int, src S
 	}
 	return Message{Integration: Integration, MISP: p}
 }
+
+// Job builds the event an operator job prints for Wazuh, e.g. the daily
+// `custom-misp feeds fetch` run by a command wodle: result is "ok" or
+// "failed", message one key-free line.
+func Job(operation, result, message string) Message {
+	return Message{Integration: Integration, MISP: Payload{Operation: operation, Result: result, Message: message}}
+}
