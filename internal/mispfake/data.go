@@ -1,0 +1,509 @@
+package mispfake
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/netip"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxEventFile caps one event file. The biggest embedded event is about
+// 230 KiB; a multi-megabyte file is a mistake, not data.
+const maxEventFile = 16 << 20
+
+// text decodes a JSON string, number, bool or null. Real event exports
+// differ in how they type ids and flags ("1", 1, true), and feed-style
+// exports omit fields altogether, so the loader accepts any of them.
+type text struct {
+	s    string
+	null bool
+	set  bool
+}
+
+func (t *text) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	t.set = true
+	switch {
+	case bytes.Equal(b, []byte("null")):
+		t.null = true
+	case len(b) > 0 && b[0] == '"':
+		return json.Unmarshal(b, &t.s)
+	case bytes.Equal(b, []byte("true")):
+		t.s = "1"
+	case bytes.Equal(b, []byte("false")):
+		t.s = "0"
+	default:
+		var n json.Number
+		if err := json.Unmarshal(b, &n); err != nil {
+			return fmt.Errorf("want string, number, bool or null, got %.20s", b)
+		}
+		t.s = n.String()
+	}
+	return nil
+}
+
+// or returns the value, or def when the field is absent, null or empty.
+func (t text) or(def string) string {
+	if t.s == "" {
+		return def
+	}
+	return t.s
+}
+
+// bool reads MISP's flag spellings.
+func (t text) bool() bool {
+	switch strings.ToLower(t.s) {
+	case "1", "true":
+		return true
+	}
+	return false
+}
+
+// ptr is the value as a JSON string, or nil (JSON null) when absent or null.
+func (t text) ptr() *string {
+	if !t.set || t.null {
+		return nil
+	}
+	s := t.s
+	return &s
+}
+
+type rawFile struct {
+	Event *rawEvent `json:"Event"`
+}
+
+type rawEvent struct {
+	ID               text        `json:"id"`
+	OrgcID           text        `json:"orgc_id"`
+	OrgID            text        `json:"org_id"`
+	Date             text        `json:"date"`
+	ThreatLevelID    text        `json:"threat_level_id"`
+	Info             text        `json:"info"`
+	Published        text        `json:"published"`
+	UUID             text        `json:"uuid"`
+	Analysis         text        `json:"analysis"`
+	Timestamp        text        `json:"timestamp"`
+	Distribution     text        `json:"distribution"`
+	PublishTimestamp text        `json:"publish_timestamp"`
+	SharingGroupID   text        `json:"sharing_group_id"`
+	ExtendsUUID      text        `json:"extends_uuid"`
+	Orgc             *rawOrg     `json:"Orgc"`
+	Tag              []rawTag    `json:"Tag"`
+	Attribute        []rawAttr   `json:"Attribute"`
+	Object           []rawObject `json:"Object"`
+}
+
+type rawOrg struct {
+	ID    text `json:"id"`
+	Name  text `json:"name"`
+	UUID  text `json:"uuid"`
+	Local text `json:"local"`
+}
+
+type rawTag struct {
+	ID             text            `json:"id"`
+	Name           text            `json:"name"`
+	Colour         text            `json:"colour"`
+	NumericalValue json.RawMessage `json:"numerical_value"`
+	IsGalaxy       text            `json:"is_galaxy"`
+	Local          text            `json:"local"`
+}
+
+type rawObject struct {
+	ID             text      `json:"id"`
+	Distribution   text      `json:"distribution"`
+	SharingGroupID text      `json:"sharing_group_id"`
+	Attribute      []rawAttr `json:"Attribute"`
+}
+
+type rawAttr struct {
+	ID                 text     `json:"id"`
+	ObjectRelation     text     `json:"object_relation"`
+	Category           text     `json:"category"`
+	Type               text     `json:"type"`
+	ToIDs              text     `json:"to_ids"`
+	UUID               text     `json:"uuid"`
+	Timestamp          text     `json:"timestamp"`
+	Distribution       text     `json:"distribution"`
+	SharingGroupID     text     `json:"sharing_group_id"`
+	Comment            text     `json:"comment"`
+	Deleted            text     `json:"deleted"`
+	DisableCorrelation text     `json:"disable_correlation"`
+	FirstSeen          text     `json:"first_seen"`
+	LastSeen           text     `json:"last_seen"`
+	Value              text     `json:"value"`
+	Tag                []rawTag `json:"Tag"`
+}
+
+// event, org, tag, object and attribute are the fake's database rows.
+// They are built once by load and never written afterwards, so searches
+// read them without locking.
+type event struct {
+	id, orgID, date, threatLevelID, info, uuid, analysis string
+	timestamp, distribution, publishTimestamp            string
+	sharingGroupID, extendsUUID                          string
+	published                                            bool
+	orgc                                                 *org
+	tags                                                 []*tag
+	publishTS, eventTS                                   int64
+}
+
+type org struct {
+	id, name, uuid string
+	local          bool
+}
+
+type tag struct {
+	id, name, colour string
+	numerical        json.RawMessage // JSON null or a number, as MISP stores it
+	galaxy, local    bool
+}
+
+type object struct {
+	id, distribution, sharingGroupID string
+}
+
+type attribute struct {
+	id, objectID, category, typ, uuid, timestamp string
+	distribution, sharingGroupID, comment, value string
+	objectRelation, firstSeen, lastSeen          *string
+	toIDs, deleted, disableCorrelation           bool
+	num, ts                                      int64
+	halves                                       []string // value1 and value2, normalised for comparison
+	ev                                           *event
+	obj                                          *object
+	tags                                         []*tag
+}
+
+// store is everything the fake knows, plus a value index for the common
+// exact-match search.
+type store struct {
+	events []*event
+	attrs  []*attribute // sorted by numeric id, MISP's natural order
+	byHalf map[string][]*attribute
+}
+
+// allocator hands out ids: the one from the file when it is free, else a
+// fresh one above every id seen in any file. Events from different MISP
+// instances reuse ids, and feed exports have none.
+type allocator struct {
+	reserved map[string]bool
+	claimed  map[string]bool
+	next     int64
+}
+
+func newAllocator() *allocator {
+	return &allocator{reserved: map[string]bool{}, claimed: map[string]bool{}, next: 1}
+}
+
+func (a *allocator) reserve(id string) {
+	if id == "" {
+		return
+	}
+	a.reserved[id] = true
+	if n, err := strconv.ParseInt(id, 10, 64); err == nil && n >= a.next {
+		a.next = n + 1
+	}
+}
+
+func (a *allocator) take(id string) string {
+	if id != "" && !a.claimed[id] {
+		a.claimed[id] = true
+		return id
+	}
+	for a.reserved[strconv.FormatInt(a.next, 10)] || a.claimed[strconv.FormatInt(a.next, 10)] {
+		a.next++
+	}
+	id = strconv.FormatInt(a.next, 10)
+	a.claimed[id] = true
+	return id
+}
+
+// loader carries the registries that make one MISP instance out of events
+// exported from many: one tags table, one organisations table.
+type loader struct {
+	eventIDs, attrIDs, objIDs, tagIDs, orgIDs *allocator
+	tags                                      map[string]*tag
+	orgs                                      map[string]*org
+}
+
+type parsed struct {
+	name string
+	ev   *rawEvent
+}
+
+// load reads every *.json file at the root of fsys, in name order, as one
+// MISP event ({"Event": {...}}).
+func load(fsys fs.FS) (*store, error) {
+	names, err := fs.Glob(fsys, "*.json")
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("list events: no *.json files")
+	}
+	slices.Sort(names)
+	var files []parsed
+	for _, name := range names {
+		f, err := readEvent(fsys, name)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, parsed{name, f})
+	}
+
+	l := &loader{
+		eventIDs: newAllocator(), attrIDs: newAllocator(), objIDs: newAllocator(),
+		tagIDs: newAllocator(), orgIDs: newAllocator(),
+		tags: map[string]*tag{}, orgs: map[string]*org{},
+	}
+	for _, o := range builtinOrgs() {
+		l.orgIDs.reserve(o.id)
+		l.orgIDs.take(o.id)
+		l.orgs[o.uuid] = o
+	}
+	// Pass 1: reserve every id a file brings, so fresh ids never collide.
+	for _, f := range files {
+		l.eventIDs.reserve(f.ev.ID.s)
+		for _, t := range f.ev.Tag {
+			l.tagIDs.reserve(t.ID.s)
+		}
+		if f.ev.Orgc != nil {
+			l.orgIDs.reserve(f.ev.Orgc.ID.s)
+		}
+		for _, a := range f.ev.Attribute {
+			l.reserveAttr(a)
+		}
+		for _, o := range f.ev.Object {
+			l.objIDs.reserve(o.ID.s)
+			for _, a := range o.Attribute {
+				l.reserveAttr(a)
+			}
+		}
+	}
+
+	s := &store{byHalf: map[string][]*attribute{}}
+	for _, f := range files {
+		ev := l.event(f)
+		s.events = append(s.events, ev)
+		for i, ra := range f.ev.Attribute {
+			s.add(l.attribute(f.name, fmt.Sprintf("a%d", i), ra, ev, nil))
+		}
+		for i, ro := range f.ev.Object {
+			obj := &object{
+				id:             l.objIDs.take(ro.ID.s),
+				distribution:   ro.Distribution.or("5"),
+				sharingGroupID: ro.SharingGroupID.or("0"),
+			}
+			for j, ra := range ro.Attribute {
+				s.add(l.attribute(f.name, fmt.Sprintf("o%d.a%d", i, j), ra, ev, obj))
+			}
+		}
+	}
+	slices.SortStableFunc(s.attrs, func(a, b *attribute) int { return cmpInt(a.num, b.num) })
+	return s, nil
+}
+
+func readEvent(fsys fs.FS, name string) (*rawEvent, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("event %s: %w", name, err)
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(io.LimitReader(f, maxEventFile+1)); err != nil {
+		return nil, fmt.Errorf("event %s: %w", name, err)
+	}
+	if buf.Len() > maxEventFile {
+		return nil, fmt.Errorf("event %s: larger than %d bytes", name, maxEventFile)
+	}
+	var rf rawFile
+	if err := json.Unmarshal(buf.Bytes(), &rf); err != nil {
+		return nil, fmt.Errorf("event %s: %w", name, err)
+	}
+	if rf.Event == nil {
+		return nil, fmt.Errorf("event %s: no top-level \"Event\" object", name)
+	}
+	return rf.Event, nil
+}
+
+func (l *loader) reserveAttr(a rawAttr) {
+	l.attrIDs.reserve(a.ID.s)
+	for _, t := range a.Tag {
+		l.tagIDs.reserve(t.ID.s)
+	}
+}
+
+func (l *loader) event(f parsed) *event {
+	r := f.ev
+	ev := &event{
+		id:               l.eventIDs.take(r.ID.s),
+		orgID:            r.OrgID.or(adminOrgID),
+		threatLevelID:    r.ThreatLevelID.or("4"),
+		info:             r.Info.s,
+		uuid:             r.UUID.or(stableUUID(f.name, "event")),
+		analysis:         r.Analysis.or("0"),
+		timestamp:        r.Timestamp.or("0"),
+		distribution:     r.Distribution.or("3"),
+		publishTimestamp: r.PublishTimestamp.or("0"),
+		sharingGroupID:   r.SharingGroupID.or("0"),
+		extendsUUID:      r.ExtendsUUID.s,
+		published:        r.Published.bool(),
+		orgc:             l.org(r.Orgc, r.OrgcID.s),
+	}
+	ev.eventTS, _ = strconv.ParseInt(ev.timestamp, 10, 64)
+	ev.publishTS, _ = strconv.ParseInt(ev.publishTimestamp, 10, 64)
+	ev.date = r.Date.or(unixDate(ev.eventTS))
+	for _, t := range r.Tag {
+		ev.tags = append(ev.tags, l.tag(t))
+	}
+	return ev
+}
+
+func (l *loader) attribute(file, where string, r rawAttr, ev *event, obj *object) *attribute {
+	a := &attribute{
+		id:                 l.attrIDs.take(r.ID.s),
+		objectID:           "0",
+		category:           r.Category.s,
+		typ:                r.Type.s,
+		uuid:               r.UUID.or(stableUUID(file, where)),
+		timestamp:          r.Timestamp.or(ev.timestamp),
+		distribution:       r.Distribution.or("5"),
+		sharingGroupID:     r.SharingGroupID.or("0"),
+		comment:            r.Comment.s,
+		value:              r.Value.s,
+		objectRelation:     r.ObjectRelation.ptr(),
+		firstSeen:          r.FirstSeen.ptr(),
+		lastSeen:           r.LastSeen.ptr(),
+		toIDs:              r.ToIDs.bool(),
+		deleted:            r.Deleted.bool(),
+		disableCorrelation: r.DisableCorrelation.bool(),
+		ev:                 ev,
+		obj:                obj,
+	}
+	if obj != nil {
+		a.objectID = obj.id
+	}
+	if a.objectRelation != nil && *a.objectRelation == "" {
+		a.objectRelation = nil
+	}
+	a.num, _ = strconv.ParseInt(a.id, 10, 64)
+	a.ts, _ = strconv.ParseInt(a.timestamp, 10, 64)
+	a.halves = splitValue(a.typ, a.value)
+	for _, t := range r.Tag {
+		a.tags = append(a.tags, l.tag(t))
+	}
+	return a
+}
+
+// tag returns the instance's tag of that name, creating it on first use:
+// MISP has one tags table, so the same name has one id everywhere.
+func (l *loader) tag(r rawTag) *tag {
+	key := strings.ToLower(r.Name.s)
+	if t, ok := l.tags[key]; ok {
+		return t
+	}
+	t := &tag{
+		id:        l.tagIDs.take(r.ID.s),
+		name:      r.Name.s,
+		colour:    r.Colour.or("#ffffff"),
+		numerical: json.RawMessage("null"),
+		galaxy:    r.IsGalaxy.bool() || strings.HasPrefix(key, "misp-galaxy:"),
+		local:     r.Local.bool(),
+	}
+	if n := bytes.TrimSpace(r.NumericalValue); len(n) > 0 {
+		t.numerical = n
+	}
+	l.tags[key] = t
+	return t
+}
+
+// org returns the instance's organisation for an event's Orgc, matched by
+// uuid (then name), creating it on first use.
+func (l *loader) org(r *rawOrg, orgcID string) *org {
+	if r == nil {
+		return l.orgs[adminOrgUUID]
+	}
+	key := r.UUID.s
+	if key == "" {
+		key = "name:" + r.Name.s
+	}
+	if o, ok := l.orgs[key]; ok {
+		return o
+	}
+	o := &org{
+		id:    l.orgIDs.take(r.ID.or(orgcID)),
+		name:  r.Name.s,
+		uuid:  r.UUID.or(stableUUID("org", r.Name.s)),
+		local: r.Local.bool(),
+	}
+	l.orgs[key] = o
+	return o
+}
+
+func (s *store) add(a *attribute) {
+	s.attrs = append(s.attrs, a)
+	seen := map[string]bool{}
+	for _, h := range a.halves {
+		if !seen[h] {
+			seen[h] = true
+			s.byHalf[h] = append(s.byHalf[h], a)
+		}
+	}
+}
+
+// splitValue gives the values MISP stores as value1 and value2: composite
+// types ("ip-dst|port", "filename|sha256") are split at the first '|', so
+// a search for either half finds the attribute. Values are lowercased
+// because MISP's value columns use a case-insensitive collation.
+func splitValue(typ, value string) []string {
+	if strings.Contains(typ, "|") {
+		if v1, v2, ok := strings.Cut(value, "|"); ok {
+			return []string{normValue(v1), normValue(v2)}
+		}
+	}
+	return []string{normValue(value)}
+}
+
+// normValue is the comparison form of a stored or searched value:
+// lowercase, and IPv6 compressed as MISP does with inet_pton/inet_ntop.
+func normValue(v string) string {
+	if strings.Contains(v, ":") {
+		if ip, err := netip.ParseAddr(v); err == nil && ip.Is6() {
+			return ip.String()
+		}
+	}
+	return strings.ToLower(v)
+}
+
+// stableUUID derives a fixed UUID for a file that has none, so answers do
+// not change between runs.
+func stableUUID(parts ...string) string {
+	h := sha1.Sum([]byte("mispfake/" + path.Join(parts...)))
+	h[6] = h[6]&0x0f | 0x50 // version 5
+	h[8] = h[8]&0x3f | 0x80 // RFC 4122 variant
+	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
+}
+
+// unixDate is an epoch as MISP's event date (YYYY-MM-DD, UTC).
+func unixDate(sec int64) string {
+	return time.Unix(sec, 0).UTC().Format(time.DateOnly)
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
