@@ -9,7 +9,6 @@
 package event
 
 import (
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -80,6 +79,24 @@ type Source struct {
 	Description string `json:"description,omitempty"`
 }
 
+// MaxInfo caps the event title we copy: rule descriptions quote it, and
+// analysisd falls back to the raw "$(misp.event_info)" text when an
+// expanded description passes 1024 bytes.
+const MaxInfo = 300
+
+// Cut shortens s to at most n bytes, without splitting a UTF-8 sequence,
+// and marks the cut with an ellipsis.
+func Cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && s[i]&0xC0 == 0x80 {
+		i--
+	}
+	return s[:i] + "…"
+}
+
 // ThreatLevel turns MISP's threat_level_id into the word analysts use.
 func ThreatLevel(id string) string {
 	switch id {
@@ -93,19 +110,42 @@ func ThreatLevel(id string) string {
 	return "undefined"
 }
 
-var attackID = regexp.MustCompile(`\b(T\d{4}(?:\.\d{3})?)"?$`)
-
 // Technique returns the ATT&CK technique id carried by a galaxy tag such as
-// misp-galaxy:mitre-attack-pattern="Spearphishing Attachment - T1566.001".
+// misp-galaxy:mitre-attack-pattern="Spearphishing Attachment - T1566.001":
+// the last word of the value when it has the form Tnnnn or Tnnnn.nnn.
+// (Parsed by hand: a package-level regexp would cost every run its
+// compilation, and most runs never see a tag.)
 func Technique(tag string) (string, bool) {
-	if !strings.HasPrefix(tag, "misp-galaxy:mitre-attack-pattern=") {
+	const prefix = "misp-galaxy:mitre-attack-pattern="
+	if !strings.HasPrefix(tag, prefix) {
 		return "", false
 	}
-	m := attackID.FindStringSubmatch(tag)
-	if m == nil {
+	v := strings.TrimSuffix(strings.TrimPrefix(tag[len(prefix):], `"`), `"`)
+	id := v[strings.LastIndexAny(v, " -")+1:]
+	if !isTechniqueID(id) {
 		return "", false
 	}
-	return m[1], true
+	return id, true
+}
+
+// isTechniqueID reports whether s is T followed by four digits, optionally
+// followed by a dot and three digits.
+func isTechniqueID(s string) bool {
+	if len(s) != 5 && len(s) != 9 || s[0] != 'T' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if i == 5 {
+			if s[i] != '.' {
+				return false
+			}
+			continue
+		}
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // TLP returns the TLP level named by a tag (tlp:amber → amber).
@@ -133,7 +173,7 @@ func Match(ind ioc.Indicator, attrs []misp.Attribute, baseURL string, src Source
 		Category:      string(a.Category),
 		EventID:       string(a.EventID),
 		EventUUID:     string(a.Event.UUID),
-		EventInfo:     string(a.Event.Info),
+		EventInfo:     Cut(string(a.Event.Info), MaxInfo),
 		EventDate:     string(a.Event.Date),
 		ThreatLevel:   ThreatLevel(string(a.Event.ThreatLevelID)),
 		Published:     &published,

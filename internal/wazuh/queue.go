@@ -91,25 +91,13 @@ var shrinkSteps = []func(p *event.Payload){
 
 func cutText(p *event.Payload, n int) {
 	for _, s := range []*string{&p.EventInfo, &p.Comment, &p.IndicatorRaw, &p.Value, &p.Indicator, &p.Message, &p.Permalink, &p.AlertField, &p.Org, &p.Category} {
-		*s = cut(*s, n)
+		*s = event.Cut(*s, n)
 	}
 	if p.Source != nil {
 		src := *p.Source
-		src.Description = cut(src.Description, n)
+		src.Description = event.Cut(src.Description, n)
 		p.Source = &src
 	}
-}
-
-// cut shortens s to at most n bytes without splitting a UTF-8 sequence.
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	i := n
-	for i > 0 && s[i]&0xC0 == 0x80 {
-		i--
-	}
-	return s[:i] + "…"
 }
 
 // Fit marshals m, shrinking it step by step until it is at most max bytes.
