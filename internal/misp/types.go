@@ -28,7 +28,15 @@ type Error struct {
 	Status  int       // HTTP status, 0 when no response arrived
 	Message string    // what happened, e.g. MISP's own reason for a 403
 	Reset   time.Time // for ClassRateLimited: when MISP says the window ends (zero if unknown)
+
+	// cause is the underlying transport error, if any, for errors.As (the
+	// doctor command digs the unverified certificate chain out of it). It
+	// is not part of Error(): its text may be long.
+	cause error
 }
+
+// Unwrap returns the transport error behind e, or nil.
+func (e *Error) Unwrap() error { return e.cause }
 
 func (e *Error) Error() string {
 	if e.Status != 0 {

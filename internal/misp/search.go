@@ -1,0 +1,225 @@
+package misp
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/custom-misp/custom-misp/internal/ioc"
+)
+
+// Search limits.
+const (
+	DefaultLimit = 100 // attributes per search when Query.Limit is 0
+	// MaxLimit caps Query.Limit: MISP builds the whole page in PHP memory,
+	// and MaxLimit attributes with context already make a few MiB.
+	MaxLimit = 1000
+	// MaxValues caps the values of one search: they become one SQL IN list,
+	// and very long lists are slow on MISP (MISP/MISP#8267).
+	MaxValues = 1000
+	// maxValueLen caps one value: long URLs exist, 8 KiB ones are noise.
+	maxValueLen = 8 << 10
+
+	searchPath = "/attributes/restSearch"
+	// searchOrder makes "the first Limit attributes" the most recently
+	// changed ones rather than an arbitrary set (MISP has no default
+	// order). "timestamp" is Attribute.timestamp, one of the fields MISP
+	// 2.5 allows in order.
+	searchOrder = "timestamp desc"
+)
+
+// Query is one restSearch over attributes. Values are ORed; the other
+// filters narrow the result.
+type Query struct {
+	Values             []string // normalised indicators; each must pass ioc.Safe
+	Types              []string // MISP attribute types; empty means all
+	ToIDs              *bool    // nil: either
+	Published          *bool    // nil: either (drafts included)
+	EnforceWarninglist bool     // drop attributes on an enabled warninglist
+	Tags               []string // any of these tags, on the event or the attribute
+	ExcludeTags        []string // none of these tags
+	Limit              int      // 0 means DefaultLimit; at most MaxLimit
+}
+
+// searchBody is the JSON MISP 2.5 reads; flags are 0/1 like PyMISP and the
+// captured requests send them.
+type searchBody struct {
+	ReturnFormat       string   `json:"returnFormat"`
+	Value              []string `json:"value"`
+	Type               []string `json:"type,omitempty"`
+	Tags               []string `json:"tags,omitempty"`
+	ToIDs              *int     `json:"to_ids,omitempty"`
+	Published          *int     `json:"published,omitempty"`
+	EnforceWarninglist int      `json:"enforceWarninglist,omitempty"`
+	IncludeEventTags   int      `json:"includeEventTags"`
+	IncludeContext     int      `json:"includeContext"`
+	Limit              int      `json:"limit"`
+	Page               int      `json:"page"`
+	Order              string   `json:"order"`
+}
+
+// Search looks the values up with POST /attributes/restSearch and returns
+// the matching attributes, soft-deleted ones dropped. No match is an empty
+// result, not an error. A query without values returns nil without asking
+// MISP: an empty value filter would match every attribute.
+func (c *Client) Search(ctx context.Context, q Query) ([]Attribute, error) {
+	if len(q.Values) == 0 {
+		return nil, nil
+	}
+	body, err := q.body()
+	if err != nil {
+		return nil, err
+	}
+	c.debugf("misp: search %d value(s), limit %d", len(q.Values), body.Limit)
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, configErr("search: encode query: %v", err)
+	}
+	raw, h, err := c.do(ctx, http.MethodPost, searchPath, b)
+	if err != nil {
+		return nil, err
+	}
+	attrs, err := decodeSearch(raw)
+	if err != nil {
+		return nil, c.notJSON(h, err)
+	}
+	return attrs, nil
+}
+
+// body validates q and builds the request. Values and tags are checked
+// again here, whatever the caller did, because a stray "!" or "%" would
+// turn a lookup into a negated or wildcard search over all of MISP.
+func (q Query) body() (*searchBody, error) {
+	if len(q.Values) > MaxValues {
+		return nil, configErr("search: %d values, at most %d per request", len(q.Values), MaxValues)
+	}
+	for _, v := range q.Values {
+		if len(v) > maxValueLen {
+			return nil, configErr("search: value of %d bytes, at most %d", len(v), maxValueLen)
+		}
+		if !ioc.Safe(v) || !printableUTF8(v) {
+			return nil, configErr("search: value %q is not safe to send (MISP filter syntax or control characters)", short(v))
+		}
+	}
+	for _, t := range q.Types {
+		if !ioc.Safe(t) || strings.ContainsAny(t, "% ") || !printableUTF8(t) {
+			return nil, configErr("search: type %q is not a MISP attribute type", short(t))
+		}
+	}
+	tags := make([]string, 0, len(q.Tags)+len(q.ExcludeTags))
+	for _, t := range q.Tags {
+		if err := checkTag("tags", t); err != nil {
+			return nil, err
+		}
+		tags = append(tags, t)
+	}
+	for _, t := range q.ExcludeTags {
+		if err := checkTag("exclude_tags", t); err != nil {
+			return nil, err
+		}
+		tags = append(tags, "!"+t)
+	}
+	limit := q.Limit
+	switch {
+	case limit == 0:
+		limit = DefaultLimit
+	case limit < 0 || limit > MaxLimit:
+		return nil, configErr("search: limit %d: want 1 to %d", q.Limit, MaxLimit)
+	}
+	b := &searchBody{
+		ReturnFormat:     "json",
+		Value:            q.Values,
+		Type:             q.Types,
+		Tags:             tags,
+		ToIDs:            flag(q.ToIDs),
+		Published:        flag(q.Published),
+		IncludeEventTags: 1,
+		IncludeContext:   1,
+		Limit:            limit,
+		Page:             1,
+		Order:            searchOrder,
+	}
+	if q.EnforceWarninglist {
+		b.EnforceWarninglist = 1
+	}
+	return b, nil
+}
+
+// checkTag refuses tags MISP would read as filter syntax. MISP matches tag
+// names with SQL LIKE, so "%" anywhere is a wildcard, and a leading "!" is
+// a negation that only ExcludeTags may ask for.
+func checkTag(field, t string) error {
+	if !ioc.Safe(t) || strings.Contains(t, "%") || !printableUTF8(t) || strings.TrimSpace(t) != t {
+		return configErr("%s: tag %q is empty or holds MISP filter syntax (!, %%, &&, ||)", field, short(t))
+	}
+	return nil
+}
+
+func flag(b *bool) *int {
+	if b == nil {
+		return nil
+	}
+	v := 0
+	if *b {
+		v = 1
+	}
+	return &v
+}
+
+func printableUTF8(s string) bool {
+	for _, r := range s {
+		if r < ' ' || r == 0x7f || r == '\uFFFD' {
+			return false
+		}
+	}
+	return true
+}
+
+// short cuts a value for an error message.
+func short(s string) string {
+	const n = 64
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// decodeSearch reads {"response":{"Attribute":[...]}}. Some older MISPs
+// answer a search without results with {"response":[]}; that is accepted
+// as no match too.
+func decodeSearch(raw []byte) ([]Attribute, error) {
+	var env struct {
+		Response json.RawMessage `json:"response"`
+	}
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return nil, err
+	}
+	r := bytes.TrimSpace(env.Response)
+	switch {
+	case len(r) == 0 || bytes.Equal(r, []byte("null")):
+		return nil, fmt.Errorf(`no "response" key`)
+	case bytes.Equal(r, []byte("[]")):
+		return nil, nil
+	case r[0] != '{':
+		return nil, fmt.Errorf(`"response" is not an object`)
+	}
+	var body struct {
+		Attribute []Attribute `json:"Attribute"`
+	}
+	if err := json.Unmarshal(r, &body); err != nil {
+		return nil, err
+	}
+	attrs := body.Attribute[:0]
+	for _, a := range body.Attribute {
+		if !a.Deleted {
+			attrs = append(attrs, a)
+		}
+	}
+	if len(attrs) == 0 {
+		return nil, nil
+	}
+	return attrs, nil
+}
