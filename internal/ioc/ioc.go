@@ -1,5 +1,11 @@
 // Package ioc defines indicators of compromise (kind + normalised value) and
 // the pure functions that classify, normalise and vet them. It does no I/O.
+//
+// Classify says what a bare value looks like; Normalize returns the
+// canonical form MISP stores and rejects values that are not worth a lookup
+// (non-global addresses, special-use names, placeholder hashes, anything
+// MISP would read as filter syntax). Policy adds the operator's exclusions
+// and allowed special-use suffixes on top of Normalize.
 package ioc
 
 // Kind is the class of an indicator.
@@ -25,10 +31,6 @@ type Indicator struct {
 	Raw   string // the value as found in the alert
 	Field string // dotted path of the alert field it came from (e.g. data.win.eventdata.hashes)
 }
-
-// The functions below are the package's contract with the rest of the
-// program. Their first implementations are deliberately small; see the
-// package tests for the behaviour they must have.
 
 // Rank orders kinds by specificity: lower ranks are kept first when an alert
 // carries more indicators than max_iocs_per_alert.
