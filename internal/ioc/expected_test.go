@@ -20,7 +20,7 @@ type expectation struct {
 
 func loadExpected(t testing.TB) map[string]struct{ Must, MustNot []expectation } {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "alerts", "expected.json"))
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "alerts", "expected.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func loadExpected(t testing.TB) map[string]struct{ Must, MustNot []expectation }
 func TestNormalize_Expected(t *testing.T) {
 	var must, raw, mustNot int
 	for file, e := range loadExpected(t) {
-		alert := readAlert(t, filepath.Join("testdata", "alerts", file))
+		alert := readAlert(t, filepath.Join("..", "..", "testdata", "alerts", file))
 		for _, m := range e.Must {
 			if got, ok := Normalize(m.Kind, m.Value); !ok || got != m.Value {
 				t.Errorf("%s: must %s %q: Normalize = %q, %v", file, m.Kind, m.Value, got, ok)

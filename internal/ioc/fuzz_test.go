@@ -26,7 +26,7 @@ var quirkSeeds = []string{
 // alerts, so the fuzz targets never run unseeded.
 func seedValues(t testing.TB) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", "alerts", "*.json"))
+	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "alerts", "*.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no seed alerts in testdata/alerts (%v)", err)
 	}
