@@ -217,12 +217,14 @@ func matching(ind ioc.Indicator, attrs []misp.Attribute) []misp.Attribute {
 			mine = append(mine, a)
 		}
 	}
-	slices.SortStableFunc(mine, better)
+	sortBest(mine)
 	return mine
 }
 
-// better orders attributes for an analyst: detection-grade first, then the
-// most severe event, then the newest.
+// sortBest orders attributes for an analyst: detection-grade first, then
+// the most severe event, then the newest.
+func sortBest(attrs []misp.Attribute) { slices.SortStableFunc(attrs, better) }
+
 func better(a, b misp.Attribute) int {
 	if a.ToIDs != b.ToIDs {
 		if a.ToIDs {

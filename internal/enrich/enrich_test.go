@@ -1,0 +1,67 @@
+package enrich
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/custom-misp/custom-misp/internal/ioc"
+	"github.com/custom-misp/custom-misp/internal/misp"
+)
+
+func TestMatching_SharesOneAnswerOutByValue(t *testing.T) {
+	// One batched answer: MISP matches either half of a composite,
+	// case-insensitively (shared/misp-responses/restsearch_composite_*).
+	attrs := []misp.Attribute{
+		{ID: "1", Value: "198.51.100.7|8443", Type: "ip-dst|port", ToIDs: true},
+		{ID: "2", Value: "evil.example", Type: "domain", ToIDs: true},
+		{ID: "3", Value: "invoice.exe|E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855", Type: "filename|sha256"},
+		{ID: "4", Value: "evil.example|198.51.100.7", Type: "domain|ip"},
+		{ID: "5", Value: "notevil.example", Type: "domain"},
+	}
+	tests := []struct {
+		name string
+		ind  ioc.Indicator
+		want []string
+	}{
+		{"ip in two composites", ioc.Indicator{Kind: ioc.IP, Value: "198.51.100.7"}, []string{"1", "4"}},
+		{"domain whole and half", ioc.Indicator{Kind: ioc.Domain, Value: "evil.example"}, []string{"2", "4"}},
+		{"hash half, other case", ioc.Indicator{Kind: ioc.SHA256, Value: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}, []string{"3"}},
+		{"no substring matches", ioc.Indicator{Kind: ioc.Domain, Value: "example"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, a := range matching(tt.ind, attrs) {
+				got = append(got, string(a.ID))
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("matching (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestBetter_DetectionThenSeverityThenNewest(t *testing.T) {
+	attrs := []misp.Attribute{
+		{ID: "ctx-high", ToIDs: false, Event: misp.Event{ThreatLevelID: "1"}, Timestamp: "1795793792"},
+		{ID: "ioc-low-new", ToIDs: true, Event: misp.Event{ThreatLevelID: "3"}, Timestamp: "1795793799"},
+		{ID: "ioc-high-old", ToIDs: true, Event: misp.Event{ThreatLevelID: "1"}, Timestamp: "999999999"},
+		{ID: "ioc-high-new", ToIDs: true, Event: misp.Event{ThreatLevelID: "1"}, Timestamp: "1795793792"},
+		{ID: "ioc-undefined", ToIDs: true, Event: misp.Event{ThreatLevelID: "4"}, Timestamp: "1795793799"},
+	}
+	got := matching(ioc.Indicator{}, nil) // empty input stays empty
+	if len(got) != 0 {
+		t.Fatalf("matching(nil) = %v", got)
+	}
+	sorted := append([]misp.Attribute(nil), attrs...)
+	sortBest(sorted)
+	var ids []string
+	for _, a := range sorted {
+		ids = append(ids, string(a.ID))
+	}
+	want := []string{"ioc-high-new", "ioc-high-old", "ioc-low-new", "ioc-undefined", "ctx-high"}
+	if diff := cmp.Diff(want, ids); diff != "" {
+		t.Errorf("order (-want +got):\n%s", diff)
+	}
+}
