@@ -1,0 +1,206 @@
+// Package alert reads the one Wazuh alert that integratord hands to the
+// integration, decodes only the fields the program uses, and extracts the
+// indicators it carries.
+package alert
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/tidwall/gjson"
+)
+
+// MaxAlertSize caps how much of the alert file is read. integratord writes
+// one line of alerts.json. analysisd limits an event to OS_MAXSTR (64 KiB),
+// and that event can appear several times in one alert (full_log, the
+// decoded data fields, win.system.message, the previous_output of a
+// frequency rule, a syscheck diff), each growing up to 6x when JSON-escaped.
+// Real alerts stay well under 1 MiB; 4 MiB leaves room for all of that while
+// keeping a hostile or corrupt file from costing real memory.
+const MaxAlertSize = 4 << 20
+
+// maxNesting caps the depth of arrays and objects accepted in an alert. The
+// deepest Wazuh alerts (AWS GuardDuty findings) nest about 10 levels; the
+// cap keeps the recursive JSON validator and walker on a short stack.
+const maxNesting = 64
+
+// Errors a caller branches on to pick an exit code. They are wrapped with
+// context, so test them with errors.Is.
+var (
+	// ErrNotFound means the alert file is missing or unreadable (including an
+	// empty path: integratord passes "" when it could not create the file).
+	ErrNotFound = errors.New("alert file unreadable")
+	// ErrEmpty means the alert file holds nothing but white space.
+	ErrEmpty = errors.New("alert file is empty")
+	// ErrNotJSON means the alert is not valid JSON. When the file is
+	// integratord's key=value text format the error says so, because the fix
+	// is <alert_format>json</alert_format> in the integration block.
+	ErrNotJSON = errors.New("alert is not json")
+	// ErrTooLarge means the alert file exceeds MaxAlertSize.
+	ErrTooLarge = errors.New("alert file too large")
+	// ErrShape means the alert is valid JSON but not a Wazuh alert: not an
+	// object, no rule object, or nested deeper than any real alert.
+	ErrShape = errors.New("alert has the wrong shape")
+)
+
+// Alert is one decoded Wazuh alert: the few fields the program reads
+// directly, plus the parsed document for indicator extraction.
+type Alert struct {
+	ID              string   // alert id ("1795797972.3424")
+	RuleID          string   // rule.id, a string in alerts.json
+	RuleLevel       int      // rule.level
+	RuleDescription string   // rule.description
+	RuleGroups      []string // rule.groups, in the order Wazuh wrote them
+	Agent           Agent    // the agent the alert is about
+	Location        string   // log path, EventChannel, syscheck, a syslog sender IP, ...
+	Root            gjson.Result
+}
+
+// Agent identifies the Wazuh agent an alert came from. Manager-side modules
+// (AWS, Office 365, remote syslog) report agent "000" without an IP.
+type Agent struct {
+	ID   string
+	Name string
+	IP   string
+}
+
+// Read reads and parses the alert file at path, reading at most
+// MaxAlertSize bytes.
+func Read(path string) (*Alert, error) {
+	if path == "" {
+		return nil, fmt.Errorf("%w: no alert file path given", ErrNotFound)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxAlertSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: read %s: %w", ErrNotFound, path, err)
+	}
+	if len(data) > MaxAlertSize {
+		return nil, fmt.Errorf("%w: %s is over %d bytes", ErrTooLarge, path, MaxAlertSize)
+	}
+	a, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return a, nil
+}
+
+// textFormatPrefix starts the file integratord writes when the integration
+// block lacks <alert_format>json</alert_format>.
+var textFormatPrefix = []byte("alertdate='")
+
+// Parse decodes one alert. It validates the JSON but decodes only the
+// fields Alert exposes; indicators are read later from Root.
+func Parse(data []byte) (*Alert, error) {
+	if len(data) > MaxAlertSize {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(data), MaxAlertSize)
+	}
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		return nil, ErrEmpty
+	}
+	if bytes.HasPrefix(data, textFormatPrefix) {
+		return nil, fmt.Errorf("%w: got integratord's text format, add <alert_format>json</alert_format> to the integration block", ErrNotJSON)
+	}
+	if depth := nesting(data); depth > maxNesting {
+		return nil, fmt.Errorf("%w: nested more than %d levels", ErrShape, maxNesting)
+	}
+	if !gjson.ValidBytes(data) {
+		return nil, fmt.Errorf("%w: invalid json in %d bytes", ErrNotJSON, len(data))
+	}
+	root := gjson.ParseBytes(data)
+	if !root.IsObject() {
+		return nil, fmt.Errorf("%w: top level is a %s, not an object", ErrShape, kindName(root))
+	}
+	rule := root.Get("rule")
+	if !rule.IsObject() {
+		return nil, fmt.Errorf("%w: no rule object", ErrShape)
+	}
+	a := &Alert{
+		ID:              root.Get("id").String(),
+		RuleID:          rule.Get("id").String(),
+		RuleLevel:       int(rule.Get("level").Int()),
+		RuleDescription: rule.Get("description").String(),
+		Location:        root.Get("location").String(),
+		Root:            root,
+	}
+	for _, g := range rule.Get("groups").Array() {
+		a.RuleGroups = append(a.RuleGroups, g.String())
+	}
+	agent := root.Get("agent")
+	a.Agent = Agent{
+		ID:   agent.Get("id").String(),
+		Name: agent.Get("name").String(),
+		IP:   agent.Get("ip").String(),
+	}
+	return a, nil
+}
+
+// IsOwnEnrichment reports whether the alert was raised on one of our own
+// enrichment events. A <level>-only integration filter feeds those back to
+// us; looking them up again would loop.
+func (a *Alert) IsOwnEnrichment() bool {
+	if a.Location == "misp" || a.Root.Get("data.integration").String() == "misp" {
+		return true
+	}
+	for _, g := range a.RuleGroups {
+		if g == "misp" {
+			return true
+		}
+	}
+	return false
+}
+
+// nesting returns the deepest array/object nesting in data, stopping early
+// once it passes maxNesting. Brackets inside strings do not count.
+func nesting(data []byte) int {
+	depth, deepest := 0, 0
+	inString, escaped := false, false
+	for _, c := range data {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			switch c {
+			case '\\':
+				escaped = true
+			case '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			if depth > deepest {
+				deepest = depth
+				if deepest > maxNesting {
+					return deepest
+				}
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
+}
+
+func kindName(r gjson.Result) string {
+	switch {
+	case r.IsArray():
+		return "array"
+	case r.Type == gjson.String:
+		return "string"
+	case r.Type == gjson.Number:
+		return "number"
+	case r.Type == gjson.True || r.Type == gjson.False:
+		return "boolean"
+	}
+	return "null"
+}

@@ -1,0 +1,136 @@
+package alert
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+func TestRead_Errors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// The text integratord writes without <alert_format>json</alert_format>
+	// (integrator.c), here for an sshd alert.
+	text := "alertdate='Nov 27, 2026 @ 16:20:11'\nalertlocation='/var/log/auth.log'\nruleid='5710'\nalertlevel='5'\n" +
+		"ruledescription='sshd: Attempt to login using a non-existent user'\nalertlog='Nov 27 16:20:11 lnx-web-01 sshd[1]: Invalid user oracle from 61.177.172.140'\nsrcip='61.177.172.140'\n"
+	huge := append([]byte(`{"rule":{"id":"1"},"data":{"x":"`), bytes.Repeat([]byte("a"), MaxAlertSize)...)
+	huge = append(huge, `"}}`...)
+
+	tests := []struct {
+		name    string
+		path    string
+		want    error
+		wantMsg string // a part of the message
+	}{
+		{"empty path", "", ErrNotFound, "no alert file path"},
+		{"missing file", filepath.Join(dir, "nope.alert"), ErrNotFound, "no such file"},
+		{"directory", dir, ErrNotFound, ""},
+		{"empty file", write("empty.alert", nil), ErrEmpty, ""},
+		{"white space only", write("blank.alert", []byte(" \n\t\n")), ErrEmpty, ""},
+		{"text format", write("text.alert", []byte(text)), ErrNotJSON, "<alert_format>json</alert_format>"},
+		{"not json", write("garbage.alert", []byte("{\"rule\":")), ErrNotJSON, "invalid json"},
+		{"truncated line", write("cut.alert", []byte(`{"rule":{"id":"5710"},"data":{"srcip":"61.1`)), ErrNotJSON, ""},
+		{"too large", write("huge.alert", huge), ErrTooLarge, "over 4194304 bytes"},
+		{"array", write("array.alert", []byte(`[{"rule":{"id":"1"}}]`)), ErrShape, "array"},
+		{"string", write("string.alert", []byte(`"alert"`)), ErrShape, "string"},
+		{"no rule", write("norule.alert", []byte(`{"data":{"srcip":"61.177.172.140"}}`)), ErrShape, "no rule"},
+		{"rule not an object", write("rulestr.alert", []byte(`{"rule":"5710"}`)), ErrShape, "no rule"},
+		{"nested too deep", write("deep.alert", []byte(`{"rule":{},"data":`+strings.Repeat("[", 100)+strings.Repeat("]", 100)+`}`)), ErrShape, "nested"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := Read(tt.path)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Read = %v, %v; want error %v", a, err, tt.want)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tt.wantMsg) {
+				t.Errorf("error %q does not mention %q", msg, tt.wantMsg)
+			}
+			if msg != strings.ToLower(msg[:1])+msg[1:] || strings.HasSuffix(msg, ".") {
+				t.Errorf("error %q: want lower case, no final period", msg)
+			}
+			if strings.Contains(msg, "61.177.172.140") || len(msg) > 300 {
+				t.Errorf("error %q carries alert content", msg)
+			}
+		})
+	}
+}
+
+func TestRead_Fields(t *testing.T) {
+	a, err := Read("../../testdata/alerts/sysmon-eid3-svchost-to-internal-dc.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Alert{
+		ID:              "1795797992.62780",
+		RuleID:          "92105",
+		RuleLevel:       3,
+		RuleDescription: "Possible suspicious access to Windows admin shares",
+		RuleGroups:      []string{"sysmon", "sysmon_eid3_detections", "windows"},
+		Agent:           Agent{ID: "003", Name: "WS-FIN-0042", IP: "10.20.30.41"},
+		Location:        "EventChannel",
+	}
+	if diff := cmp.Diff(want, a, cmpopts.IgnoreFields(Alert{}, "Root")); diff != "" {
+		t.Errorf("Read mismatch (-want +got):\n%s", diff)
+	}
+	if got := a.Root.Get("data.win.eventdata.destinationIp").String(); got != "10.20.1.10" {
+		t.Errorf("Root: destinationIp = %q", got)
+	}
+}
+
+func TestParse_ManagerAgentHasNoIP(t *testing.T) {
+	a, err := Read("../../testdata/alerts/aws-guardduty-ssh-bruteforce-finding.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(Agent{ID: "000", Name: "wazuh-manager"}, a.Agent); diff != "" {
+		t.Errorf("Agent (-want +got):\n%s", diff)
+	}
+}
+
+func TestIsOwnEnrichment(t *testing.T) {
+	tests := []struct {
+		name string
+		json string
+		want bool
+	}{
+		{"our event, agent form", `{"rule":{"id":"100620","groups":["misp"]},"data":{"integration":"misp","misp":{"value":"185.225.74.19"}},"location":"misp"}`, true},
+		{"data.integration only", `{"rule":{"id":"100621","groups":["local"]},"data":{"integration":"misp"},"location":"x"}`, true},
+		{"location only", `{"rule":{"id":"100621","groups":["local"]},"data":{},"location":"misp"}`, true},
+		{"group only", `{"rule":{"id":"100622","groups":["threat_intel","misp"]},"location":"x"}`, true},
+		{"virustotal", `{"rule":{"id":"87105","groups":["virustotal"]},"data":{"integration":"virustotal"},"location":"virustotal"}`, false},
+		{"group misp_custom is not ours", `{"rule":{"id":"1","groups":["misp_custom"]},"location":"/var/log/misp.log"}`, false},
+		{"sysmon", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := []byte(tt.json)
+			if tt.json == "" {
+				var err error
+				if data, err = os.ReadFile("../../testdata/alerts/sysmon-eid22-google-com-aaaa-and-a.json"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			a, err := Parse(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := a.IsOwnEnrichment(); got != tt.want {
+				t.Errorf("IsOwnEnrichment = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
