@@ -1,0 +1,807 @@
+package cache
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/custom-misp/custom-misp/internal/ioc"
+	"github.com/custom-misp/custom-misp/internal/misp"
+)
+
+// holdEnv makes the test binary a helper that holds a store open (see
+// TestOpen_HeldByAnotherProcess).
+const holdEnv = "CUSTOM_MISP_CACHE_TEST_HOLD"
+
+func TestMain(m *testing.M) {
+	if mode, path, ok := strings.Cut(os.Getenv(holdEnv), ":"); ok {
+		os.Exit(holdStore(path, mode == "ro"))
+	}
+	os.Exit(m.Run())
+}
+
+// holdStore opens path for writing (exclusive lock) or reading (shared
+// lock), says "ready", and keeps the lock until stdin closes.
+func holdStore(path string, readOnly bool) int {
+	db, err := bolt.Open(path, 0o660, &bolt.Options{Timeout: 5 * time.Second, ReadOnly: readOnly})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println("ready")
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	_ = db.Close()
+	return 0
+}
+
+// clock is an injectable Now.
+type clock struct{ t time.Time }
+
+func (k *clock) Now() time.Time          { return k.t }
+func (k *clock) Advance(d time.Duration) { k.t = k.t.Add(d) }
+func newClock() *clock                   { return &clock{t: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)} }
+func testOptions(t *testing.T, k *clock) Options {
+	t.Helper()
+	return Options{
+		Path:  filepath.Join(t.TempDir(), "state", "cache.db"),
+		Scope: Scope("https://misp.example", "test-key", "to_ids=1"),
+		Now:   k.Now,
+	}
+}
+
+// run is one process lifetime: open (which must not warn), f, close.
+func run(t *testing.T, o Options, f func(c *Cache)) {
+	t.Helper()
+	c, warn := Open(o)
+	if warn != nil {
+		t.Fatalf("Open: unexpected warning: %v", warn)
+	}
+	f(c)
+	if err := c.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
+
+// realAttributes returns the attributes of a real MISP 2.5.1 restSearch
+// answer (includeContext, includeEventTags) for value.
+func realAttributes(t testing.TB, value string) []misp.Attribute {
+	t.Helper()
+	var out []misp.Attribute
+	for _, a := range allRealAttributes(t) {
+		if string(a.Value) == value {
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no attribute %q in testdata", value)
+	}
+	return out
+}
+
+var (
+	hitIP  = ioc.Indicator{Kind: ioc.IP, Value: "203.0.113.5"}
+	missIP = ioc.Indicator{Kind: ioc.IP, Value: "198.51.100.99"}
+)
+
+func TestCache_Expiry(t *testing.T) {
+	tests := []struct {
+		name   string
+		hit    bool          // MISP's answer was a hit (else a miss)
+		after  time.Duration // time between Put and Get
+		reopen bool          // Get in a later run
+		wantOK bool
+	}{
+		{name: "hit same run", hit: true, wantOK: true},
+		{name: "hit next run", hit: true, after: time.Minute, reopen: true, wantOK: true},
+		{name: "hit just before TTL", hit: true, after: DefaultTTL - time.Nanosecond, reopen: true, wantOK: true},
+		{name: "hit expired at TTL", hit: true, after: DefaultTTL, reopen: true},
+		{name: "hit expired same run", hit: true, after: DefaultTTL},
+		{name: "miss same run", wantOK: true},
+		{name: "miss next run", after: time.Minute, reopen: true, wantOK: true},
+		{name: "miss just before negative TTL", after: DefaultNegativeTTL - time.Nanosecond, reopen: true, wantOK: true},
+		{name: "miss expired at negative TTL", after: DefaultNegativeTTL, reopen: true},
+		{name: "miss expired same run", after: DefaultNegativeTTL},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := newClock()
+			o := testOptions(t, k)
+			ind, answer := missIP, []misp.Attribute(nil)
+			if tt.hit {
+				ind, answer = hitIP, realAttributes(t, hitIP.Value)
+			}
+			want := answer
+			if !tt.wantOK {
+				want = nil
+			}
+			check := func(c *Cache) {
+				// Ask several times: a hit stays a hit on every repeat.
+				for range 3 {
+					got, ok := c.Get(ind)
+					if ok != tt.wantOK {
+						t.Fatalf("Get ok = %v, want %v", ok, tt.wantOK)
+					}
+					if diff := cmp.Diff(want, got); diff != "" {
+						t.Fatalf("Get attributes (-want +got):\n%s", diff)
+					}
+				}
+			}
+			run(t, o, func(c *Cache) {
+				c.Put(ind, answer)
+				if !tt.reopen {
+					k.Advance(tt.after)
+					check(c)
+				}
+			})
+			if tt.reopen {
+				k.Advance(tt.after)
+				run(t, o, check)
+			}
+		})
+	}
+}
+
+func TestCache_PutCapsAttributes(t *testing.T) {
+	k := newClock()
+	o := testOptions(t, k)
+	many := make([]misp.Attribute, MaxAttributes+5)
+	for i := range many {
+		many[i] = misp.Attribute{ID: misp.FlexString(fmt.Sprint(i)), Value: "203.0.113.5"}
+	}
+	run(t, o, func(c *Cache) {
+		c.Put(hitIP, many)
+		got, _ := c.Get(hitIP)
+		if diff := cmp.Diff(many[:MaxAttributes], got); diff != "" {
+			t.Errorf("same run (-want +got):\n%s", diff)
+		}
+	})
+	run(t, o, func(c *Cache) {
+		got, _ := c.Get(hitIP)
+		if diff := cmp.Diff(many[:MaxAttributes], got); diff != "" {
+			t.Errorf("next run (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestCache_KeyedByScopeKindAndValue(t *testing.T) {
+	k := newClock()
+	o := testOptions(t, k)
+	longURL := "https://evil.example/" + strings.Repeat("a", 2*maxValueInKey)
+	stored := []ioc.Indicator{
+		hitIP,
+		{Kind: ioc.URL, Value: longURL},
+	}
+	attrs := realAttributes(t, hitIP.Value)
+	run(t, o, func(c *Cache) {
+		for _, ind := range stored {
+			c.Put(ind, attrs)
+		}
+	})
+	tests := []struct {
+		name   string
+		scope  string
+		ind    ioc.Indicator
+		wantOK bool
+	}{
+		{name: "same", scope: o.Scope, ind: hitIP, wantOK: true},
+		{name: "long value", scope: o.Scope, ind: stored[1], wantOK: true},
+		{name: "other long value", scope: o.Scope, ind: ioc.Indicator{Kind: ioc.URL, Value: longURL + "b"}},
+		{name: "other kind", scope: o.Scope, ind: ioc.Indicator{Kind: ioc.Domain, Value: hitIP.Value}},
+		{name: "other key", scope: Scope("https://misp.example", "other-key", "to_ids=1"), ind: hitIP},
+		{name: "other url", scope: Scope("https://misp2.example", "test-key", "to_ids=1"), ind: hitIP},
+		{name: "other filters", scope: Scope("https://misp.example", "test-key", "to_ids=0"), ind: hitIP},
+		{name: "url trailing slash", scope: Scope("https://misp.example/", "test-key", "to_ids=1"), ind: hitIP, wantOK: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := o
+			o.Scope = tt.scope
+			run(t, o, func(c *Cache) {
+				if _, ok := c.Get(tt.ind); ok != tt.wantOK {
+					t.Errorf("Get ok = %v, want %v", ok, tt.wantOK)
+				}
+			})
+		})
+	}
+}
+
+func TestScope_Format(t *testing.T) {
+	// Field boundaries matter: moving text from one field to the next is
+	// another scope.
+	a := Scope("https://misp.example", "ab", "c")
+	b := Scope("https://misp.example", "a", "bc")
+	if a == b {
+		t.Errorf("Scope ignores field boundaries: %q", a)
+	}
+	if len(a) != 32 || strings.Trim(a, "0123456789abcdef") != "" {
+		t.Errorf("Scope = %q, want 32 hex digits", a)
+	}
+}
+
+func TestStore_HoldsNoAPIKey(t *testing.T) {
+	const key = "SECRETKEYsecretkey0123456789SECRETKEYsec"
+	k := newClock()
+	o := testOptions(t, k)
+	o.Scope = Scope("https://misp.example", key, "to_ids=1")
+	run(t, o, func(c *Cache) {
+		c.Put(hitIP, realAttributes(t, hitIP.Value))
+		c.Put(missIP, nil)
+		c.Failed(misp.ClassUnavailable, time.Time{})
+		c.ShouldReport(misp.ClassUnavailable)
+	})
+	raw, err := os.ReadFile(o.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The entries are there (so the grep below looks at a real store)...
+	if !bytes.Contains(raw, []byte(hitIP.Value)) || !bytes.Contains(raw, []byte(o.Scope)) {
+		t.Fatalf("store does not contain the entries written")
+	}
+	// ...and the key, in any case, is not.
+	for _, s := range []string{key, strings.ToLower(key), key[:16]} {
+		if bytes.Contains(raw, []byte(s)) {
+			t.Errorf("store file contains %q", s)
+		}
+	}
+}
+
+func TestOpen_CorruptFile(t *testing.T) {
+	tests := []struct {
+		name    string
+		content []byte
+	}{
+		{name: "short garbage", content: []byte("this is not a bbolt file\n")},
+		{name: "pages of garbage", content: bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef}, 4096)},
+		{name: "truncated", content: nil}, // filled below from a real store
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := newClock()
+			o := testOptions(t, k)
+			content := tt.content
+			if content == nil {
+				run(t, o, func(c *Cache) { c.Put(hitIP, realAttributes(t, hitIP.Value)) })
+				full, err := os.ReadFile(o.Path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				content = full[:100] // less than one meta page
+			}
+			if err := os.MkdirAll(filepath.Dir(o.Path), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(o.Path, content, 0o600); err != nil {
+				t.Fatal(err)
+			}
+
+			c, warn := Open(o)
+			t.Logf("warning: %v", warn)
+			if warn == nil || !strings.Contains(warn.Error(), "moved aside") {
+				t.Fatalf("Open warning = %v, want one saying the store was moved aside", warn)
+			}
+			aside := fmt.Sprintf("%s.corrupt-%d", o.Path, k.t.Unix())
+			if got, err := os.ReadFile(aside); err != nil || !bytes.Equal(got, content) {
+				t.Errorf("moved-aside copy %s: err %v, same content %v", aside, err, bytes.Equal(got, content))
+			}
+			c.Put(missIP, nil)
+			if _, ok := c.Get(missIP); !ok {
+				t.Errorf("Get after recovery: not found")
+			}
+			if err := c.Close(); err != nil {
+				t.Fatal(err)
+			}
+			run(t, o, func(c *Cache) {
+				if _, ok := c.Get(missIP); !ok {
+					t.Errorf("Get from the recreated store: not found")
+				}
+			})
+		})
+	}
+}
+
+// TestOpen_DamagedTree damages the pages after the two meta pages, so
+// that bbolt opens the file but fails (by panicking) when it reads.
+func TestOpen_DamagedTree(t *testing.T) {
+	k := newClock()
+	o := testOptions(t, k)
+	run(t, o, func(c *Cache) {
+		c.Put(hitIP, realAttributes(t, hitIP.Value))
+		c.Failed(misp.ClassTimeout, time.Time{})
+	})
+	raw, err := os.ReadFile(o.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pageSize := os.Getpagesize()
+	for i := 2 * pageSize; i < len(raw); i++ {
+		raw[i] = 0xff
+	}
+	if err := os.WriteFile(o.Path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	c, warn := Open(o)
+	t.Logf("warning: %v", warn)
+	if warn == nil || !strings.Contains(warn.Error(), "moved aside") {
+		t.Fatalf("Open warning = %v, want one saying the store was moved aside", warn)
+	}
+	c.Put(hitIP, nil)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	run(t, o, func(c *Cache) {
+		if _, ok := c.Get(hitIP); !ok {
+			t.Errorf("Get from the recreated store: not found")
+		}
+	})
+}
+
+// holdInChild makes a child process (this test binary) hold the store at
+// path open, for writing or for reading, until the test ends.
+func holdInChild(t *testing.T, path string, readOnly bool) {
+	t.Helper()
+	mode := "rw"
+	if readOnly {
+		mode = "ro"
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), holdEnv+"="+mode+":"+path)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close() // lets the helper exit
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("helper: %v", err)
+		}
+	})
+	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "ready\n" {
+		t.Fatalf("helper said %q, %v", line, err)
+	}
+}
+
+// lockSlack is what a bounded wait may overrun by: scheduling, -race.
+const lockSlack = 150 * time.Millisecond
+
+func TestOpen_HeldByAnotherProcess(t *testing.T) {
+	k := newClock()
+	o := testOptions(t, k)
+	o.LockWait = 200 * time.Millisecond
+	run(t, o, func(c *Cache) { c.Put(hitIP, realAttributes(t, hitIP.Value)) })
+	holdInChild(t, o.Path, false)
+
+	start := time.Now()
+	c, warn := Open(o)
+	elapsed := time.Since(start)
+	t.Logf("Open took %v; warning: %v", elapsed, warn)
+	if elapsed > o.LockWait+lockSlack {
+		t.Errorf("Open took %v, want at most LockWait %v + %v", elapsed, o.LockWait, lockSlack)
+	}
+	if warn == nil || !strings.Contains(warn.Error(), "held by another process") {
+		t.Errorf("Open warning = %v, want one saying the store is held", warn)
+	}
+	// Memory only: the stored hit is out of reach, but the cache works.
+	if _, ok := c.Get(hitIP); ok {
+		t.Errorf("Get found a stored entry without the store")
+	}
+	c.Put(missIP, nil)
+	if _, ok := c.Get(missIP); !ok {
+		t.Errorf("memory-only Get after Put: not found")
+	}
+	if g := c.Gate(); !g.Allow {
+		t.Errorf("memory-only Gate = %+v, want Allow", g)
+	}
+	start = time.Now()
+	if err := c.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if elapsed := time.Since(start); elapsed > lockSlack {
+		t.Errorf("memory-only Close took %v", elapsed)
+	}
+}
+
+// TestOpen_ReadBySomeoneElse: another process reading the store does not
+// delay Open; Close waits for it at most LockWait, then gives up saving.
+func TestOpen_ReadBySomeoneElse(t *testing.T) {
+	k := newClock()
+	o := testOptions(t, k)
+	o.LockWait = 200 * time.Millisecond
+	attrs := realAttributes(t, hitIP.Value)
+	run(t, o, func(c *Cache) { c.Put(hitIP, attrs) })
+	holdInChild(t, o.Path, true)
+
+	start := time.Now()
+	c, warn := Open(o)
+	if elapsed := time.Since(start); warn != nil || elapsed > lockSlack {
+		t.Fatalf("Open with another reader: %v, took %v", warn, elapsed)
+	}
+	if got, ok := c.Get(hitIP); !ok || !cmp.Equal(got, attrs) {
+		t.Errorf("Get with another reader: ok %v, %d attributes", ok, len(got))
+	}
+	c.Put(missIP, nil)
+	start = time.Now()
+	err := c.Close()
+	elapsed := time.Since(start)
+	t.Logf("Close took %v: %v", elapsed, err)
+	if elapsed > o.LockWait+lockSlack {
+		t.Errorf("Close took %v, want at most LockWait %v + %v", elapsed, o.LockWait, lockSlack)
+	}
+	if err == nil || !strings.Contains(err.Error(), "not saved") {
+		t.Errorf("Close = %v, want an error saying the answers are not saved", err)
+	}
+}
+
+// TestCache_ConcurrentRunsMerge: two overlapping runs both change the
+// protection state; whichever writes second replays its changes on what
+// the first wrote, so neither is lost.
+func TestCache_ConcurrentRunsMerge(t *testing.T) {
+	k := newClock()
+	o := testOptions(t, k)
+	o.LockWait = 5 * time.Second
+	run(t, o, func(c *Cache) { c.Put(hitIP, nil) }) // the store exists
+	a, warn := Open(o)
+	if warn != nil {
+		t.Fatal(warn)
+	}
+	b, warn := Open(o)
+	if warn != nil {
+		t.Fatal(warn)
+	}
+	reset := k.t.Add(time.Minute)
+	b.Failed(misp.ClassRateLimited, reset)
+	if !a.ShouldReport(misp.ClassUnavailable) {
+		t.Fatal("ShouldReport: false on a fresh store")
+	}
+	a.Put(missIP, nil)
+	done := make(chan error)
+	go func() { done <- b.Close() }() // waits for a's shared lock
+	if err := a.Close(); err != nil {
+		t.Errorf("Close a: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Close b: %v", err)
+	}
+	run(t, o, func(c *Cache) {
+		if diff := cmp.Diff(Gate{Class: misp.ClassRateLimited, Until: reset}, c.Gate()); diff != "" {
+			t.Errorf("b's 429 lost (-want +got):\n%s", diff)
+		}
+		if c.ShouldReport(misp.ClassUnavailable) {
+			t.Errorf("a's report window lost")
+		}
+		if _, ok := c.Get(missIP); !ok {
+			t.Errorf("a's entry lost")
+		}
+	})
+}
+
+func TestOpen_MemoryOnly(t *testing.T) {
+	tests := []struct {
+		name     string
+		path     func(t *testing.T) string
+		wantWarn string
+	}{
+		{name: "no path", path: func(*testing.T) string { return "" }},
+		{
+			name: "directory under a file",
+			path: func(t *testing.T) string {
+				file := filepath.Join(t.TempDir(), "file")
+				if err := os.WriteFile(file, nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				return filepath.Join(file, "dir", "cache.db")
+			},
+			wantWarn: "continuing without the disk cache",
+		},
+		{
+			name: "path is a directory",
+			path: func(t *testing.T) string {
+				dir := filepath.Join(t.TempDir(), "cache.db")
+				if err := os.Mkdir(dir, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				return dir
+			},
+			wantWarn: "continuing without the disk cache",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := newClock()
+			o := testOptions(t, k)
+			o.Path = tt.path(t)
+			c, warn := Open(o)
+			t.Logf("warning: %v", warn)
+			switch {
+			case tt.wantWarn == "" && warn != nil:
+				t.Errorf("Open warning = %v, want none", warn)
+			case tt.wantWarn != "" && (warn == nil || !strings.Contains(warn.Error(), tt.wantWarn)):
+				t.Errorf("Open warning = %v, want one containing %q", warn, tt.wantWarn)
+			}
+			c.Put(hitIP, realAttributes(t, hitIP.Value))
+			if _, ok := c.Get(hitIP); !ok {
+				t.Errorf("Get after Put: not found")
+			}
+			c.Failed(misp.ClassRateLimited, time.Time{})
+			if g := c.Gate(); g.Allow {
+				t.Errorf("Gate after 429 = %+v, want denied", g)
+			}
+			if err := c.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+	}
+}
+
+func TestOpen_Permissions(t *testing.T) {
+	k := newClock()
+	o := testOptions(t, k)
+	run(t, o, func(c *Cache) { c.Put(hitIP, nil) })
+	for path, allowed := range map[string]os.FileMode{filepath.Dir(o.Path): 0o770, o.Path: 0o660} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if extra := fi.Mode().Perm() &^ allowed; extra != 0 {
+			t.Errorf("%s mode %v has bits %v beyond %v", path, fi.Mode().Perm(), extra, allowed)
+		}
+	}
+}
+
+// TestCache_WritesOnlyWhenNeeded checks that a run that learned nothing
+// leaves the file alone (cached runs must not pay for a sync) and that a
+// run's entries reach the disk together at Close.
+func TestCache_WritesOnlyWhenNeeded(t *testing.T) {
+	k := newClock()
+	o := testOptions(t, k)
+	run(t, o, func(c *Cache) {
+		c.Put(hitIP, realAttributes(t, hitIP.Value))
+		c.Put(missIP, nil)
+	})
+	txid := func() int {
+		db, err := bolt.Open(o.Path, 0o600, &bolt.Options{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		tx, err := db.Begin(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		return tx.ID()
+	}
+	before := txid()
+	run(t, o, func(c *Cache) {
+		c.Get(hitIP)
+		c.Get(missIP)
+		c.Gate()
+		c.Succeeded()
+	})
+	if after := txid(); after != before {
+		t.Errorf("a cached run wrote: transaction id %d → %d", before, after)
+	}
+	run(t, o, func(c *Cache) {
+		for i := range 10 {
+			c.Put(ioc.Indicator{Kind: ioc.IP, Value: fmt.Sprintf("198.51.100.%d", i)}, nil)
+		}
+	})
+	if after := txid(); after != before+1 {
+		t.Errorf("a run with 10 new entries made %d transactions, want 1", after-before)
+	}
+}
+
+// storeCounts returns the number of entries and their bytes, counted, and
+// as kept in meta.
+func storeCounts(t *testing.T, path string) (keys int, size int, metaKeys, metaSize uint64) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.View(func(tx *bolt.Tx) error {
+		err := tx.Bucket([]byte(bucketEntries)).ForEach(func(k, v []byte) error {
+			keys++
+			size += len(k) + len(v)
+			return nil
+		})
+		meta := tx.Bucket([]byte(bucketMeta))
+		metaKeys = binary.BigEndian.Uint64(meta.Get([]byte(keyCount)))
+		metaSize = binary.BigEndian.Uint64(meta.Get([]byte(keyBytes)))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys, size, metaKeys, metaSize
+}
+
+func TestStore_SizeBound(t *testing.T) {
+	k := newClock()
+	o := testOptions(t, k)
+	o.MaxEntries = 10 // evicts down to 9
+	ip := func(prefix string, i int) ioc.Indicator {
+		return ioc.Indicator{Kind: ioc.IP, Value: fmt.Sprintf("%s.%d", prefix, i)}
+	}
+	attrs := realAttributes(t, hitIP.Value)
+	putRun := func(prefix string, n int, positive bool) {
+		run(t, o, func(c *Cache) {
+			for i := range n {
+				if positive {
+					c.Put(ip(prefix, i), attrs)
+				} else {
+					c.Put(ip(prefix, i), nil)
+				}
+			}
+		})
+	}
+	present := func(prefix string, n int) int {
+		found := 0
+		run(t, o, func(c *Cache) {
+			for i := range n {
+				if _, ok := c.Get(ip(prefix, i)); ok {
+					found++
+				}
+			}
+		})
+		return found
+	}
+	wantCount := func(want int) {
+		t.Helper()
+		keys, size, metaKeys, metaSize := storeCounts(t, o.Path)
+		if keys != want || metaKeys != uint64(want) || metaSize != uint64(size) {
+			t.Errorf("store has %d keys of %d bytes, meta says %d keys of %d bytes; want %d keys", keys, size, metaKeys, metaSize, want)
+		}
+	}
+
+	putRun("192.0.2", 5, true) // p: old positives
+	k.Advance(time.Minute)
+	putRun("198.51.100", 4, false) // n: misses, expire 15 min later
+	wantCount(9)
+	// Re-putting an existing key does not count twice.
+	putRun("198.51.100", 1, false)
+	wantCount(9)
+
+	k.Advance(20 * time.Minute)
+	putRun("203.0.113", 3, true) // 12 > 10: the expired misses go first
+	wantCount(8)
+	if got := present("192.0.2", 5); got != 5 {
+		t.Errorf("after evicting expired: %d of 5 old positives left, want 5", got)
+	}
+
+	k.Advance(time.Minute)
+	putRun("233.252.0", 4, true) // 12 > 10, nothing expired: the 3 oldest go
+	wantCount(9)
+	if got := present("192.0.2", 5); got != 2 {
+		t.Errorf("after evicting oldest: %d of 5 oldest left, want 2", got)
+	}
+	if got := present("203.0.113", 3) + present("233.252.0", 4); got != 7 {
+		t.Errorf("after evicting oldest: %d of 7 newer entries left, want 7", got)
+	}
+}
+
+// TestCache_DamagedMidRun damages the pages of the entries bucket only:
+// the store opens, the first Get meets the damage, and Close moves the
+// file aside so that the next run starts afresh.
+func TestCache_DamagedMidRun(t *testing.T) {
+	k := newClock()
+	o := testOptions(t, k)
+	attrs := realAttributes(t, hitIP.Value)
+	run(t, o, func(c *Cache) {
+		// Enough data for the bucket to get pages of its own.
+		for i := range 50 {
+			c.Put(ioc.Indicator{Kind: ioc.IP, Value: fmt.Sprintf("192.0.2.%d", i)}, attrs)
+		}
+		c.Put(hitIP, attrs)
+	})
+	var root uint64
+	var pageSize int
+	db, err := bolt.Open(o.Path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pageSize = db.Info().PageSize
+	err = db.View(func(tx *bolt.Tx) error {
+		root = uint64(tx.Bucket([]byte(bucketEntries)).Root())
+		return nil
+	})
+	db.Close()
+	if err != nil || root == 0 {
+		t.Fatalf("entries bucket root page %d, err %v: want a page of its own", root, err)
+	}
+	f, err := os.OpenFile(o.Path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(bytes.Repeat([]byte{0xff}, pageSize), int64(root)*int64(pageSize)); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	c, warn := Open(o)
+	if warn != nil {
+		t.Fatalf("Open: %v (the damage should only show on reading entries)", warn)
+	}
+	if _, ok := c.Get(hitIP); ok {
+		t.Errorf("Get from a damaged page: found")
+	}
+	c.Put(missIP, nil) // still works, in memory
+	if _, ok := c.Get(missIP); !ok {
+		t.Errorf("Get after Put in a damaged run: not found")
+	}
+	err = c.Close()
+	t.Logf("Close: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "moved aside") {
+		t.Fatalf("Close = %v, want an error saying the store was moved aside", err)
+	}
+	run(t, o, func(c *Cache) {
+		if _, ok := c.Get(hitIP); ok {
+			t.Errorf("Get from the recreated store: found an entry of the damaged one")
+		}
+	})
+}
+
+func TestStore_SizeBoundBytes(t *testing.T) {
+	k := newClock()
+	o := testOptions(t, k)
+	attrs := realAttributes(t, hitIP.Value)
+	ip := func(i int) ioc.Indicator { return ioc.Indicator{Kind: ioc.IP, Value: fmt.Sprintf("192.0.2.%d", i)} }
+	run(t, o, func(c *Cache) { c.Put(ip(0), attrs) })
+	_, one, _, _ := storeCounts(t, o.Path)
+
+	// Room for five and a half hits: the sixth evicts down to 90%, that
+	// is four, oldest first.
+	o.MaxBytes = int64(one*5 + one/2)
+	for i := 1; i < 6; i++ {
+		k.Advance(time.Minute)
+		run(t, o, func(c *Cache) { c.Put(ip(i), attrs) })
+	}
+	keys, size, metaKeys, metaSize := storeCounts(t, o.Path)
+	if keys != 4 || metaKeys != 4 || size != 4*one || metaSize != uint64(size) {
+		t.Errorf("store has %d keys of %d bytes, meta says %d of %d; want 4 of %d", keys, size, metaKeys, metaSize, 4*one)
+	}
+	run(t, o, func(c *Cache) {
+		for i := range 6 {
+			if _, ok := c.Get(ip(i)); ok != (i >= 2) {
+				t.Errorf("entry %d present = %v, want %v", i, ok, i >= 2)
+			}
+		}
+	})
+}
+
+func TestCache_OversizedAnswerStaysInMemory(t *testing.T) {
+	k := newClock()
+	o := testOptions(t, k)
+	big := []misp.Attribute{{Value: "203.0.113.5", Comment: misp.FlexString(strings.Repeat("x", maxEntryBytes))}}
+	run(t, o, func(c *Cache) {
+		c.Put(hitIP, big)
+		if got, ok := c.Get(hitIP); !ok || len(got) != 1 {
+			t.Errorf("same run: Get = %d attributes, %v; want the answer", len(got), ok)
+		}
+	})
+	run(t, o, func(c *Cache) {
+		if _, ok := c.Get(hitIP); ok {
+			t.Errorf("next run: an oversized answer was stored")
+		}
+	})
+}

@@ -1,0 +1,185 @@
+package cache
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/custom-misp/custom-misp/internal/misp"
+)
+
+func TestGate_RateLimit(t *testing.T) {
+	tests := []struct {
+		name      string
+		reset     time.Duration // X-Rate-Limit-Reset relative to now; 0 = none
+		wantUntil time.Duration
+	}{
+		{name: "reset given", reset: 90 * time.Second, wantUntil: 90 * time.Second},
+		{name: "no reset", wantUntil: time.Minute},
+		{name: "reset in the past", reset: -time.Second, wantUntil: time.Minute},
+		{name: "reset beyond MISP's window", reset: 24 * time.Hour, wantUntil: 15 * time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := newClock()
+			o := testOptions(t, k)
+			start := k.t
+			var reset time.Time
+			if tt.reset != 0 {
+				reset = start.Add(tt.reset)
+			}
+			until := start.Add(tt.wantUntil)
+			denied := Gate{Class: misp.ClassRateLimited, Until: until}
+			run(t, o, func(c *Cache) {
+				if diff := cmp.Diff(Gate{Allow: true}, c.Gate()); diff != "" {
+					t.Errorf("Gate before 429 (-want +got):\n%s", diff)
+				}
+				c.Failed(misp.ClassRateLimited, reset)
+				if diff := cmp.Diff(denied, c.Gate()); diff != "" {
+					t.Errorf("Gate after 429, same run (-want +got):\n%s", diff)
+				}
+			})
+			// Later runs skip MISP until the reset, then resume.
+			k.t = until.Add(-time.Nanosecond)
+			run(t, o, func(c *Cache) {
+				if diff := cmp.Diff(denied, c.Gate()); diff != "" {
+					t.Errorf("Gate just before reset (-want +got):\n%s", diff)
+				}
+			})
+			k.t = until
+			run(t, o, func(c *Cache) {
+				if diff := cmp.Diff(Gate{Allow: true}, c.Gate()); diff != "" {
+					t.Errorf("Gate at reset (-want +got):\n%s", diff)
+				}
+			})
+		})
+	}
+}
+
+// TestGate_Circuit walks the breaker through its states, one run (open,
+// gate, outcome, close) per step, so every transition crosses a reopen.
+func TestGate_Circuit(t *testing.T) {
+	k := newClock()
+	o := testOptions(t, k)
+	allow := Gate{Allow: true}
+	probe := Gate{Allow: true, Probe: true}
+	open := func(class misp.Class, d time.Duration) Gate {
+		return Gate{Class: class, Until: k.t.Add(d)}
+	}
+	type outcome int
+	const (
+		none outcome = iota
+		fail
+		succeed
+	)
+	steps := []struct {
+		name    string
+		advance time.Duration
+		want    func() Gate
+		class   misp.Class // of the failure
+		outcome outcome
+	}{
+		{name: "first failure", want: func() Gate { return allow }, class: misp.ClassUnavailable, outcome: fail},
+		{name: "second failure", want: func() Gate { return allow }, class: misp.ClassTimeout, outcome: fail},
+		{name: "third failure opens", want: func() Gate { return allow }, class: misp.ClassUnavailable, outcome: fail},
+		{name: "open", want: func() Gate { return open(misp.ClassUnavailable, 30*time.Second) }},
+		{name: "still open", advance: 30*time.Second - time.Nanosecond, want: func() Gate { return open(misp.ClassUnavailable, time.Nanosecond) }},
+		{name: "probe not used", advance: time.Nanosecond, want: func() Gate { return probe }},
+		{name: "probe fails", want: func() Gate { return probe }, class: misp.ClassTimeout, outcome: fail},
+		{name: "reopened longer", want: func() Gate { return open(misp.ClassTimeout, time.Minute) }},
+		{name: "second probe fails", advance: time.Minute, want: func() Gate { return probe }, class: misp.ClassUnavailable, outcome: fail},
+		{name: "reopened longer again", want: func() Gate { return open(misp.ClassUnavailable, 2*time.Minute) }},
+		{name: "third probe fails", advance: 2 * time.Minute, want: func() Gate { return probe }, class: misp.ClassUnavailable, outcome: fail},
+		{name: "fourth probe fails", advance: 4 * time.Minute, want: func() Gate { return probe }, class: misp.ClassUnavailable, outcome: fail},
+		{name: "doubled to 8 min", want: func() Gate { return open(misp.ClassUnavailable, 8*time.Minute) }},
+		{name: "fifth probe fails", advance: 8 * time.Minute, want: func() Gate { return probe }, class: misp.ClassUnavailable, outcome: fail},
+		{name: "at the cap", want: func() Gate { return open(misp.ClassUnavailable, 10*time.Minute) }},
+		{name: "probe succeeds", advance: 10 * time.Minute, want: func() Gate { return probe }, outcome: succeed},
+		{name: "closed", want: func() Gate { return allow }},
+		{name: "failure after close", want: func() Gate { return allow }, class: misp.ClassUnavailable, outcome: fail},
+		{name: "count restarted", want: func() Gate { return allow }, class: misp.ClassUnavailable, outcome: fail},
+		{name: "success resets count", want: func() Gate { return allow }, outcome: succeed},
+		{name: "one failure after success", want: func() Gate { return allow }, class: misp.ClassUnavailable, outcome: fail},
+		{name: "auth failure is not counted", want: func() Gate { return allow }, class: misp.ClassAuth, outcome: fail},
+		{name: "bad response is not counted", want: func() Gate { return allow }, class: misp.ClassBadResponse, outcome: fail},
+		{name: "second counted failure", want: func() Gate { return allow }, class: misp.ClassTimeout, outcome: fail},
+		{name: "still closed", want: func() Gate { return allow }},
+	}
+	for _, s := range steps {
+		k.Advance(s.advance)
+		run(t, o, func(c *Cache) {
+			if diff := cmp.Diff(s.want(), c.Gate()); diff != "" {
+				t.Fatalf("%s: Gate (-want +got):\n%s", s.name, diff)
+			}
+			switch s.outcome {
+			case fail:
+				c.Failed(s.class, time.Time{})
+			case succeed:
+				c.Succeeded()
+			}
+		})
+	}
+}
+
+func TestGate_RateLimitClosesCircuit(t *testing.T) {
+	k := newClock()
+	o := testOptions(t, k)
+	run(t, o, func(c *Cache) {
+		for range circuitThreshold {
+			c.Failed(misp.ClassUnavailable, time.Time{})
+		}
+	})
+	k.Advance(coolDownBase)
+	run(t, o, func(c *Cache) {
+		if g := c.Gate(); !g.Probe {
+			t.Fatalf("Gate = %+v, want a probe", g)
+		}
+		// MISP answered: it is up, only rate-limited.
+		c.Failed(misp.ClassRateLimited, k.t.Add(10*time.Second))
+	})
+	k.Advance(10 * time.Second)
+	run(t, o, func(c *Cache) {
+		if diff := cmp.Diff(Gate{Allow: true}, c.Gate()); diff != "" {
+			t.Errorf("Gate after the reset (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestCache_ShouldReport(t *testing.T) {
+	k := newClock()
+	o := testOptions(t, k)
+	type step struct {
+		advance time.Duration
+		class   misp.Class
+		want    bool
+	}
+	steps := []step{
+		{class: misp.ClassUnavailable, want: true},
+		{class: misp.ClassUnavailable, want: false},
+		{class: misp.ClassTimeout, want: true}, // classes are independent
+		{advance: time.Minute, class: misp.ClassUnavailable, want: false},
+		{advance: 4*time.Minute - time.Nanosecond, class: misp.ClassTimeout, want: false},
+		{class: misp.ClassUnavailable, want: false},
+		{advance: time.Nanosecond, class: misp.ClassUnavailable, want: true}, // window over
+		{class: misp.ClassUnavailable, want: false},
+		{class: misp.ClassTimeout, want: true},
+		{class: misp.ClassRateLimited, want: true},
+		{class: misp.ClassRateLimited, want: false},
+	}
+	// Each step is a run: the windows persist across reopens.
+	for i, s := range steps {
+		k.Advance(s.advance)
+		run(t, o, func(c *Cache) {
+			if got := c.ShouldReport(s.class); got != s.want {
+				t.Errorf("step %d (%s at +%v): ShouldReport = %v, want %v", i, s.class, k.t.Sub(newClock().t), got, s.want)
+			}
+		})
+	}
+	// Within one run too.
+	run(t, o, func(c *Cache) {
+		if c.ShouldReport(misp.ClassAuth) != true || c.ShouldReport(misp.ClassAuth) != false {
+			t.Errorf("ShouldReport twice in a run: want true then false")
+		}
+	})
+}

@@ -1,0 +1,397 @@
+package cache
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// Layout of the bbolt file:
+//
+//	entries: scope NUL kind NUL value → entry (header + JSON attributes)
+//	guard:   scope → JSON guard state
+//	meta:    "count" → number of keys in entries, "bytes" → their
+//	         keys and values in bytes (uint64, big endian)
+const (
+	bucketEntries = "entries"
+	bucketGuard   = "guard"
+	bucketMeta    = "meta"
+	keyCount      = "count"
+	keyBytes      = "bytes"
+)
+
+// counter reads a uint64 kept in meta; a missing or damaged one is 0, and
+// the next eviction recounts.
+func counter(b *bolt.Bucket, key string) uint64 {
+	if v := b.Get([]byte(key)); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+// An entry on disk is a fixed header, so eviction reads ages without
+// decoding, followed by the attributes (see codec.go; nothing for a miss).
+const (
+	entryVersion = 2
+	headerLen    = 1 + 8 + 8 + 4 // version, stored-at and expires-at (Unix ns), schema
+
+)
+
+// evictTo is the fraction of the bounds (in tenths) eviction shrinks the
+// store to, so that it runs once per tenth of a bound, not every run.
+const evictTo = 9
+
+// Open returns a usable Cache whatever happens to the disk level; warn, when
+// not nil, says in one line why the disk level is off or what was repaired,
+// for the caller to log:
+//   - o.Path == "": memory only, no warning;
+//   - another process is writing the file for longer than o.LockWait:
+//     memory only for this run;
+//   - the file is corrupt or unreadable: it is renamed to
+//     <path>.corrupt-<unix seconds> and a new one is created;
+//   - the directory cannot be created or written: memory only.
+//
+// The store is opened read-only (a shared lock, no free-page list to load):
+// the common run only reads. Flush (normally Close) reopens it for writing
+// when there is something to write. The directory is created with mode 0770 and
+// the file with 0660 (less the umask): the store is shared with the Wazuh
+// group, never with others.
+func Open(o Options) (c *Cache, warn error) {
+	o = o.withDefaults()
+	mem, err := lru.New[string, entry](lruSize)
+	if err != nil {
+		panic(err) // unreachable: lruSize is positive
+	}
+	c = &Cache{o: o, mem: mem, schema: schema(), pending: make(map[string][]byte)}
+	if o.Path == "" {
+		return c, nil
+	}
+	start := time.Now()
+	c.db, c.rw, c.guard, warn = openStore(o)
+	// Open and Flush share one LockWait, so that a run is delayed by
+	// other processes for at most LockWait in all.
+	c.lockLeft = o.LockWait - time.Since(start)
+	return c, warn
+}
+
+func openStore(o Options) (db *bolt.DB, rw bool, g guard, warn error) {
+	const off = "continuing without the disk cache"
+	if err := os.MkdirAll(filepath.Dir(o.Path), 0o770); err != nil {
+		return nil, false, guard{}, fmt.Errorf("cache: %w; %s", err, off)
+	}
+	before, err := os.Lstat(o.Path)
+	// A missing or empty file must be created, which needs write mode.
+	rw = err != nil || before.Size() == 0
+	db, g, err = load(o, rw, o.LockWait)
+	if err == nil {
+		return db, rw, g, nil
+	}
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, false, guard{}, fmt.Errorf("cache: store %s held by another process for %v; %s", o.Path, o.LockWait, off)
+	}
+	now, statErr := os.Lstat(o.Path)
+	if statErr != nil || !now.Mode().IsRegular() {
+		// Nothing we created or may move: the directory is not writable,
+		// or the path is not a plain file.
+		return nil, false, guard{}, fmt.Errorf("cache: open store: %w; %s", err, off)
+	}
+	if before != nil && !os.SameFile(before, now) {
+		// Another run replaced the file while we waited: use its copy.
+		if db, g, err := load(o, false, o.LockWait); err == nil {
+			return db, false, g, nil
+		}
+	}
+	aside, mvErr := moveAside(o)
+	if mvErr != nil {
+		return nil, false, guard{}, fmt.Errorf("cache: store %s unusable (%v), cannot move it aside: %w; %s", o.Path, err, mvErr, off)
+	}
+	db, g, err2 := load(o, true, o.LockWait)
+	if err2 != nil {
+		return nil, false, guard{}, fmt.Errorf("cache: store %s moved aside to %s (%v), cannot recreate it: %w; %s", o.Path, aside, err, err2, off)
+	}
+	return db, true, g, fmt.Errorf("cache: store %s unusable (%w); moved aside to %s and recreated", o.Path, err, aside)
+}
+
+// moveAside renames a damaged store out of the way, keeping it for a look.
+func moveAside(o Options) (string, error) {
+	aside := fmt.Sprintf("%s.corrupt-%d", o.Path, o.Now().Unix())
+	return aside, os.Rename(o.Path, aside)
+}
+
+// load opens the file and reads this scope's guard state, which also walks
+// the root of the tree: a damaged file shows up here, as an error or as a
+// bbolt panic, rather than in the middle of a run.
+func load(o Options, rw bool, lockWait time.Duration) (db *bolt.DB, g guard, err error) {
+	// bbolt reads 0 as "wait forever"; 1ns is one try.
+	lockWait = max(lockWait, time.Nanosecond)
+	defer func() {
+		if r := recover(); r != nil {
+			if db != nil {
+				_ = db.Close() // View rolled its transaction back
+			}
+			db, g, err = nil, guard{}, fmt.Errorf("corrupt store: %v", r)
+		}
+	}()
+	// NoSync stays off: without fsync a power loss can leave a meta page
+	// pointing at pages that never reached the disk, which bbolt reports
+	// by panicking mid-read, not at Open. Only runs that learned something
+	// from MISP write (and sync); cached runs write nothing. NoFreelistSync
+	// stays off too: with it, every writable open rebuilds the free list
+	// by scanning the whole file.
+	db, err = bolt.Open(o.Path, 0o660, &bolt.Options{Timeout: lockWait, ReadOnly: !rw})
+	if err != nil {
+		return nil, guard{}, err
+	}
+	err = db.View(func(tx *bolt.Tx) error {
+		tx.Bucket([]byte(bucketEntries))
+		if b := tx.Bucket([]byte(bucketGuard)); b != nil {
+			g = decodeGuard(b.Get([]byte(o.Scope)))
+		}
+		return nil
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, guard{}, err
+	}
+	return db, g, nil
+}
+
+// Flush writes the buffered entries and the protection state in one
+// transaction. Close calls it; a caller may call it earlier.
+func (c *Cache) Flush() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.flush()
+}
+
+// Close flushes and closes the store. A store found damaged during the run
+// is moved aside so that the next run starts afresh; the returned error
+// says so. The Cache keeps working in memory after Close.
+func (c *Cache) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	err := c.flush()
+	if c.db != nil {
+		err = errors.Join(err, c.db.Close())
+		c.db = nil
+	}
+	if c.broken != nil {
+		aside, mvErr := moveAside(c.o)
+		if mvErr != nil {
+			err = errors.Join(err, fmt.Errorf("cache: store %s damaged (%v), cannot move it aside: %w", c.o.Path, c.broken, mvErr))
+		} else {
+			err = errors.Join(err, fmt.Errorf("cache: store %s damaged (%v); moved aside to %s", c.o.Path, c.broken, aside))
+		}
+		c.broken = nil
+	}
+	return err
+}
+
+func (c *Cache) flush() error {
+	if c.db == nil || c.broken != nil || (len(c.pending) == 0 && len(c.ops) == 0) {
+		return nil
+	}
+	// Not retried: a failed write only costs MISP calls in later runs.
+	defer func() {
+		clear(c.pending)
+		c.ops = nil
+	}()
+	if !c.rw {
+		// Trade the shared lock for the exclusive one, waiting for other
+		// runs that read only as long as Open left of LockWait.
+		_ = c.db.Close()
+		c.db = nil
+		db, _, err := load(c.o, true, c.lockLeft)
+		if err != nil {
+			if !errors.Is(err, berrors.ErrTimeout) {
+				c.broken = err
+			}
+			return fmt.Errorf("cache: reopen %s for writing: %w; this run's answers are not saved", c.o.Path, err)
+		}
+		c.db, c.rw = db, true
+	}
+	if err := c.write(c.o.Now()); err != nil {
+		return fmt.Errorf("cache: write %s: %w", c.o.Path, err)
+	}
+	return nil
+}
+
+func (c *Cache) write(now time.Time) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.broken = fmt.Errorf("corrupt store: %v", r)
+			err = c.broken
+		}
+	}()
+	return c.db.Update(func(tx *bolt.Tx) error {
+		if len(c.ops) > 0 {
+			// Replay this run's changes on the state as stored now.
+			b, err := tx.CreateBucketIfNotExists([]byte(bucketGuard))
+			if err != nil {
+				return err
+			}
+			g := decodeGuard(b.Get([]byte(c.o.Scope)))
+			for _, op := range c.ops {
+				op(&g)
+			}
+			if err := b.Put([]byte(c.o.Scope), g.encode(now)); err != nil {
+				return err
+			}
+			c.guard = g
+		}
+		if len(c.pending) == 0 {
+			return nil
+		}
+		eb, err := tx.CreateBucketIfNotExists([]byte(bucketEntries))
+		if err != nil {
+			return err
+		}
+		mb, err := tx.CreateBucketIfNotExists([]byte(bucketMeta))
+		if err != nil {
+			return err
+		}
+		n, size := counter(mb, keyCount), counter(mb, keyBytes)
+		// In key order: bbolt inserts into sorted pages, so a sorted
+		// batch touches each page once instead of splitting at random.
+		for _, k := range slices.Sorted(maps.Keys(c.pending)) {
+			v := c.pending[k]
+			if old := eb.Get([]byte(k)); old == nil {
+				n++
+			} else {
+				size -= min(size, uint64(len(k)+len(old)))
+			}
+			size += uint64(len(k) + len(v))
+			if err := eb.Put([]byte(k), v); err != nil {
+				return err
+			}
+		}
+		if n > uint64(c.o.MaxEntries) || size > uint64(c.o.MaxBytes) {
+			n, size, err = evict(eb, now, c.o.MaxEntries*evictTo/10, c.o.MaxBytes*evictTo/10)
+			if err != nil {
+				return err
+			}
+		}
+		if err := mb.Put([]byte(keyBytes), binary.BigEndian.AppendUint64(nil, size)); err != nil {
+			return err
+		}
+		return mb.Put([]byte(keyCount), binary.BigEndian.AppendUint64(nil, n))
+	})
+}
+
+// evict deletes expired and undecodable entries, then the oldest by
+// stored-at until at most maxN entries of at most maxB bytes remain, and
+// returns the new count and bytes. It walks the whole bucket twice, which
+// is why it runs only past the bound.
+func evict(b *bolt.Bucket, now time.Time, maxN int, maxB int64) (n, size uint64, err error) {
+	type age struct{ stored, size int64 }
+	var live []age // the entries worth keeping
+	var liveB int64
+	nowNs := now.UnixNano()
+	cur := b.Cursor()
+	for k, v := cur.First(); k != nil; k, v = cur.Next() {
+		if stored, expires, ok := header(v); ok && nowNs < expires {
+			live = append(live, age{stored, int64(len(k) + len(v))})
+			liveB += int64(len(k) + len(v))
+		}
+	}
+
+	// Drop the oldest until under both bounds: everything stored before
+	// cutoff, plus ties at cutoff up to the excess (a run stores its batch
+	// at one instant, so ties are common).
+	cutoff, ties := int64(-1<<63), 0
+	slices.SortFunc(live, func(a, b age) int { return cmp.Compare(a.stored, b.stored) })
+	excess := 0
+	for ; excess < len(live) && (len(live)-excess > maxN || liveB > maxB); excess++ {
+		liveB -= live[excess].size
+	}
+	if excess > 0 {
+		cutoff = live[excess-1].stored
+		below, _ := slices.BinarySearchFunc(live, cutoff, func(a age, t int64) int { return cmp.Compare(a.stored, t) })
+		ties = excess - below
+	}
+
+	for k, v := cur.First(); k != nil; {
+		stored, expires, ok := header(v)
+		drop := !ok || nowNs >= expires || stored < cutoff
+		if !drop && stored == cutoff && ties > 0 {
+			drop = true
+			ties--
+		}
+		if !drop {
+			n++
+			size += uint64(len(k) + len(v))
+			k, v = cur.Next()
+			continue
+		}
+		// Next after Delete skips a key; seek past the deleted one instead.
+		k = bytes.Clone(k)
+		if err := cur.Delete(); err != nil {
+			return 0, 0, err
+		}
+		k, v = cur.Seek(k)
+	}
+	return n, size, nil
+}
+
+func header(v []byte) (stored, expires int64, ok bool) {
+	if len(v) < headerLen || v[0] != entryVersion {
+		return 0, 0, false
+	}
+	return int64(binary.BigEndian.Uint64(v[1:9])), int64(binary.BigEndian.Uint64(v[9:17])), true
+}
+
+func encodeEntry(now time.Time, e entry, fp [4]byte) ([]byte, error) {
+	v := make([]byte, headerLen, headerLen+512*len(e.attrs))
+	v[0] = entryVersion
+	binary.BigEndian.PutUint64(v[1:9], uint64(now.UnixNano()))
+	binary.BigEndian.PutUint64(v[9:17], uint64(e.expires.UnixNano()))
+	copy(v[17:21], fp[:])
+	if len(e.attrs) == 0 {
+		return v, nil
+	}
+	return encodeAttrs(v, e.attrs)
+}
+
+// readEntry looks k up on disk. An expired, oversized or undecodable entry,
+// or one written for other attribute types, is a miss; only a bbolt
+// failure is an error.
+func readEntry(db *bolt.DB, k string, now time.Time, fp [4]byte) (e entry, ok bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			e, ok, err = entry{}, false, fmt.Errorf("corrupt store: %v", r)
+		}
+	}()
+	err = db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketEntries))
+		if b == nil {
+			return nil
+		}
+		v := b.Get([]byte(k))
+		_, expires, valid := header(v)
+		if !valid || now.UnixNano() >= expires || len(v) > maxEntryBytes || [4]byte(v[17:21]) != fp {
+			return nil
+		}
+		e.expires = time.Unix(0, expires)
+		if body := v[headerLen:]; len(body) > 0 {
+			attrs, err := decodeAttrs(body)
+			if err != nil || len(attrs) == 0 {
+				return nil
+			}
+			e.attrs = attrs
+		}
+		ok = true
+		return nil
+	})
+	return e, ok, err
+}
