@@ -91,10 +91,12 @@ func worldOf(ts *testscript.TestScript) *world {
 	return ts.Value("world").(*world)
 }
 
-func setupWorld(env *testscript.Env, repo string) error {
+// newWorld starts a fake MISP over TLS and a queue socket; ca is the path
+// of the fake's certificate, written under workDir for ca_file.
+func newWorld(workDir string) (w *world, ca string, cleanup func(), err error) {
 	fake, err := mispfake.New(mispfake.Options{Keys: map[string]mispfake.Key{testKey: {}}})
 	if err != nil {
-		return err
+		return nil, "", nil, err
 	}
 	srv := httptest.NewUnstartedServer(fake)
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // handshake failures are expected in TLS tests
@@ -102,29 +104,38 @@ func setupWorld(env *testscript.Env, repo string) error {
 	// Socket paths are limited to ~104 bytes; $WORK can be longer.
 	sockDir, err := os.MkdirTemp("", "q")
 	if err != nil {
-		return err
+		return nil, "", nil, err
 	}
 	sock := filepath.Join(sockDir, "queue")
 	queue, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
 	if err != nil {
-		return err
+		return nil, "", nil, err
 	}
 	queue.SetReadBuffer(4 << 20)
-	w := &world{fake: fake, srv: srv, queue: queue, sock: sock}
-	env.Values["world"] = w
-	env.Defer(func() {
+	cleanup = func() {
 		queue.Close()
 		fake.Close()
 		srv.Close()
 		os.RemoveAll(sockDir)
-	})
-	ca := filepath.Join(env.WorkDir, "misp-ca.pem")
+	}
+	ca = filepath.Join(workDir, "misp-ca.pem")
 	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		cleanup()
+		return nil, "", nil, err
+	}
+	return &world{fake: fake, srv: srv, queue: queue, sock: sock}, ca, cleanup, nil
+}
+
+func setupWorld(env *testscript.Env, repo string) error {
+	w, ca, cleanup, err := newWorld(env.WorkDir)
+	if err != nil {
 		return err
 	}
-	env.Setenv("MISP_URL", srv.URL)
+	env.Values["world"] = w
+	env.Defer(cleanup)
+	env.Setenv("MISP_URL", w.srv.URL)
 	env.Setenv("MISP_KEY", testKey)
-	env.Setenv("QUEUE", sock)
+	env.Setenv("QUEUE", w.sock)
 	env.Setenv("CA", ca)
 	env.Setenv("ALERTS", filepath.Join(repo, "testdata", "alerts"))
 	env.Setenv("BIN", builtBinary)

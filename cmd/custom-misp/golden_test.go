@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/golden/*.golden from the binary's output (review the diff like code)")
+
+// TestGolden runs the built binary, as integratord does, over every sample
+// alert in testdata/alerts against the fake MISP, and compares the
+// datagrams with testdata/golden/NAME.golden. The rules checker
+// (internal/ruleset) reads the same files, so a schema change that breaks
+// a rule shows up there too. to_ids is off so that context attributes are
+// covered; the MISP URL is written as $MISP_URL.
+func TestGolden(t *testing.T) {
+	alerts, err := filepath.Glob("../../testdata/alerts/*.json")
+	if err != nil || len(alerts) == 0 {
+		t.Fatalf("no sample alerts: %v", err)
+	}
+	srvURL, ca, sock, queue, stop := goldenWorld(t)
+	defer stop()
+	dir := t.TempDir()
+	opts, _ := json.Marshal(map[string]any{"ca_file": ca, "socket_path": sock, "log_file": filepath.Join(dir, "log"), "cache": "off", "to_ids": false})
+	optsFile := filepath.Join(dir, "options")
+	if err := os.WriteFile(optsFile, opts, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, alert := range alerts {
+		name := strings.TrimSuffix(filepath.Base(alert), ".json")
+		if name == "expected" {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			cmd := &exec.Cmd{Path: builtBinary, Args: []string{"integrations", alert, testKey, srvURL, "", optsFile, "10", "3", "> /dev/null 2>&1"}}
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("run: %v: %s", err, out)
+			}
+			var got bytes.Buffer
+			buf := make([]byte, 1<<17)
+			for {
+				queue.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+				n, err := queue.Read(buf)
+				if err != nil {
+					break
+				}
+				got.Write(bytes.ReplaceAll(buf[:n], []byte(srvURL), []byte("$MISP_URL")))
+				got.WriteByte('\n')
+			}
+			golden := filepath.Join("..", "..", "testdata", "golden", name+".golden")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it, then review it)", err)
+			}
+			if diff := cmp.Diff(string(want), got.String()); diff != "" {
+				t.Errorf("datagrams differ from %s (-want +got):\n%s", golden, diff)
+			}
+		})
+	}
+}
+
+func goldenWorld(t *testing.T) (url, ca, sock string, queue *net.UnixConn, stop func()) {
+	t.Helper()
+	w, ca, cleanup, err := newWorld(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w.srv.URL, ca, w.sock, w.queue, cleanup
+}
