@@ -12,16 +12,17 @@ import (
 // (127 means it could not execute us at all).
 const (
 	exitOK          = 0
-	exitInternal    = 1 // a bug: please report it
-	exitUsage       = 2 // bad arguments
-	exitAlertFile   = 3 // alert file missing or unreadable
-	exitAlertData   = 4 // alert file empty, not JSON, too large or not an alert
-	exitConfig      = 5 // invalid options or configuration
-	exitNotRunning  = 6 // the queue socket refused: analysisd is not running
-	exitTooLong     = 7 // an event did not fit in a queue datagram
-	exitNoSocket    = 8 // the queue socket does not exist
-	exitSocket      = 9 // other queue socket failure (permissions, ...)
-	exitCheckFailed = 10
+	exitInternal    = 1  // a bug: please report it
+	exitUsage       = 2  // bad arguments
+	exitAlertFile   = 3  // alert file missing or unreadable
+	exitAlertData   = 4  // alert file empty, not JSON, too large or not an alert
+	exitConfig      = 5  // invalid options or configuration
+	exitNotRunning  = 6  // the queue socket refused: analysisd is not running
+	exitTooLong     = 7  // an event did not fit in a queue datagram
+	exitNoSocket    = 8  // the queue socket does not exist
+	exitSocket      = 9  // other queue socket failure (permissions, ...)
+	exitCheckFailed = 10 // doctor: at least one check failed
+	exitMISP        = 11 // an operator command (lookup, feeds) got no usable answer from MISP
 )
 
 // exitError carries the exit code and an optional hint for the operator.

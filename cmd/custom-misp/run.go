@@ -36,6 +36,12 @@ const usage = `usage:
                          how Wazuh's integratord runs it, once per alert
   custom-misp check [-options FILE] [-url URL] [-debug] ALERT_FILE
                          look one alert up and print the events instead of sending them
+  custom-misp doctor [--wazuh-home DIR] [--options FILE] [--url URL] [--key-file FILE] [--json]
+                         check MISP and the Wazuh side, one line per check with a hint
+  custom-misp lookup [flags] VALUE...
+                         look values up in MISP as integratord would and print the matches
+  custom-misp feeds fetch [--feed ID] [--json] | feeds list [--all] [--json]
+                         make MISP fetch its feeds (daily, from a command wodle), or list them
   custom-misp version    print the version
 `
 
@@ -53,6 +59,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitOK
 		case "check":
 			return report(stderr, check(ctx, args[2:], stdout))
+		case "doctor":
+			return runDoctor(ctx, args[2:], stdout, stderr)
+		case "lookup":
+			return runLookup(ctx, args[2:], stdout, stderr)
+		case "feeds":
+			return runFeeds(ctx, args[2:], stdout, stderr)
 		}
 	}
 	return report(stdout, integratord(ctx, args[1:]))

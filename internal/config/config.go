@@ -136,17 +136,7 @@ func Default(home string) Config {
 // Load builds the configuration of one integratord run: defaults, then the
 // command line, then the options file, then Validate.
 func Load(a Args, home string) (Config, error) {
-	c := Default(home)
-	c.AlertFile = a.AlertFile
-	c.APIKey = strings.TrimSpace(a.APIKey)
-	c.MISPURL = strings.TrimSpace(a.HookURL)
-	c.Debug = a.Debug
-	if a.Timeout > 0 {
-		c.Timeout = a.Timeout
-	}
-	if a.Retries >= 0 {
-		c.Retries = a.Retries
-	}
+	c := fromArgs(a, home)
 	var err error
 	if a.OptionsFile != "" {
 		var o Options
@@ -161,6 +151,22 @@ func Load(a Args, home string) (Config, error) {
 		return c, err
 	}
 	return c, c.Validate()
+}
+
+// fromArgs is the defaults overlaid with what the command line says.
+func fromArgs(a Args, home string) Config {
+	c := Default(home)
+	c.AlertFile = a.AlertFile
+	c.APIKey = strings.TrimSpace(a.APIKey)
+	c.MISPURL = strings.TrimSpace(a.HookURL)
+	c.Debug = a.Debug
+	if a.Timeout > 0 {
+		c.Timeout = a.Timeout
+	}
+	if a.Retries >= 0 {
+		c.Retries = a.Retries
+	}
+	return c
 }
 
 // ReadOptions decodes an options file strictly.

@@ -122,7 +122,7 @@ func Run(ctx context.Context, cfg *config.Config, a *alert.Alert, env Env) (Resu
 		} else {
 			store.Succeeded()
 			for _, ind := range unknown {
-				mine := matching(ind, attrs)
+				mine := Matching(ind, attrs)
 				found[ind] = mine
 				store.Put(key(ind), mine)
 			}
@@ -201,11 +201,11 @@ func describe(err error) (class misp.Class, status int, msg string, reset time.T
 	return misp.ClassBadResponse, 0, err.Error(), time.Time{}
 }
 
-// matching returns the attributes that answer for ind, best first. MISP
+// Matching returns the attributes that answer for ind, best first. MISP
 // matches either half of a composite (filename|sha256, ip-dst|port,
 // domain|ip), case-insensitively, so we do the same to share out the
 // answer of one batched request.
-func matching(ind ioc.Indicator, attrs []misp.Attribute) []misp.Attribute {
+func Matching(ind ioc.Indicator, attrs []misp.Attribute) []misp.Attribute {
 	var mine []misp.Attribute
 	for _, a := range attrs {
 		v := string(a.Value)

@@ -32,7 +32,7 @@ func TestMatching_SharesOneAnswerOutByValue(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
-			for _, a := range matching(tt.ind, attrs) {
+			for _, a := range Matching(tt.ind, attrs) {
 				got = append(got, string(a.ID))
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
@@ -50,9 +50,9 @@ func TestBetter_DetectionThenSeverityThenNewest(t *testing.T) {
 		{ID: "ioc-high-new", ToIDs: true, Event: misp.Event{ThreatLevelID: "1"}, Timestamp: "1795793792"},
 		{ID: "ioc-undefined", ToIDs: true, Event: misp.Event{ThreatLevelID: "4"}, Timestamp: "1795793799"},
 	}
-	got := matching(ioc.Indicator{}, nil) // empty input stays empty
+	got := Matching(ioc.Indicator{}, nil) // empty input stays empty
 	if len(got) != 0 {
-		t.Fatalf("matching(nil) = %v", got)
+		t.Fatalf("Matching(nil) = %v", got)
 	}
 	sorted := append([]misp.Attribute(nil), attrs...)
 	sortBest(sorted)

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+
+	"github.com/custom-misp/custom-misp/internal/doctor"
+)
+
+const doctorUsage = "custom-misp doctor " + opFlagsUsage
+
+// runDoctor checks the MISP side and the Wazuh side and prints one line
+// per check; it exits exitCheckFailed when any check fails.
+func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	_, f := newOpFlags("doctor")
+	pos, err := f.parse(args)
+	if err != nil {
+		return report(stderr, fail(exitUsage, fmt.Errorf("doctor: %w", err), doctorUsage))
+	}
+	if len(pos) != 0 {
+		return report(stderr, fail(exitUsage, fmt.Errorf("doctor: unexpected argument %q", pos[0]), doctorUsage))
+	}
+	oc := f.load()
+	in := doctor.Input{
+		Config:      oc.cfg,
+		ConfigErr:   oc.err,
+		Source:      oc.source,
+		KeyOverride: f.keyFile != "",
+		Home:        f.home,
+		Conf:        oc.conf,
+		ConfErr:     oc.confErr,
+		User:        doctor.LookupWazuh(),
+		Root:        0,
+		Cache:       cacheOptions(&oc.cacheCfg),
+		// The Wazuh side is checked where Wazuh is (or is said to be):
+		// doctor run from a build directory checks MISP only.
+		Wazuh: f.homeSet || oc.confErr == nil,
+	}
+	if oc.err == nil {
+		// No retries: doctor shows what the first attempt meets.
+		c, err := opClient(oc.cfg, 0)
+		if err != nil {
+			in.ConfigErr = err
+		} else {
+			in.Client = c
+		}
+	}
+	results := doctor.Run(ctx, in)
+	if !in.Wazuh {
+		why := oc.confErr.Error()
+		if errors.Is(oc.confErr, fs.ErrNotExist) {
+			why = oc.confPath + " does not exist"
+		}
+		results = append(results, doctor.Result{Status: doctor.Warn, Check: "wazuh side",
+			Detail: "not checked: no Wazuh at " + f.home + " (" + why + ")",
+			Hint:   "run it on the manager as /var/ossec/integrations/custom-misp doctor, or pass --wazuh-home DIR"})
+	}
+	if f.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false) // hints quote <options> and the like
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(results); err != nil {
+			return report(stderr, err)
+		}
+	} else if err := doctor.Write(stdout, results); err != nil {
+		return report(stderr, err)
+	}
+	if doctor.Failed(results) {
+		n := 0
+		for _, r := range results {
+			if r.Status == doctor.Fail {
+				n++
+			}
+		}
+		return report(stderr, fail(exitCheckFailed, fmt.Errorf("doctor: %d of %d checks failed", n, len(results)), "follow the hint under each FAIL, from the top: later checks often fail because of an earlier one"))
+	}
+	return exitOK
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"text/tabwriter"
+
+	"github.com/custom-misp/custom-misp/internal/doctor"
+	"github.com/custom-misp/custom-misp/internal/event"
+	"github.com/custom-misp/custom-misp/internal/wazuh"
+)
+
+const feedsUsage = "custom-misp feeds fetch [--feed ID] " + opFlagsUsage + "\n       custom-misp feeds list [--all] " + opFlagsUsage
+
+// feedsOperation names the job in the event (rules 117660/117661).
+const feedsOperation = "feeds_fetch"
+
+// maxJobMessage caps the event's message: the rule description quotes it,
+// and analysisd prints the raw "$(misp.message)" when a description
+// passes 1024 bytes.
+const maxJobMessage = 800
+
+// runFeeds is `feeds fetch` and `feeds list`.
+func runFeeds(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		return report(stderr, fail(exitUsage, errors.New("feeds: want fetch or list"), feedsUsage))
+	}
+	switch args[0] {
+	case "fetch":
+		return feedsFetch(ctx, args[1:], stdout, stderr)
+	case "list":
+		return feedsList(ctx, args[1:], stdout, stderr)
+	}
+	return report(stderr, fail(exitUsage, fmt.Errorf("feeds: unknown command %q", args[0]), feedsUsage))
+}
+
+// feedsFetch asks MISP to fetch its feeds. With --json it prints exactly
+// one event line and nothing else, not even on stderr: Wazuh's command
+// wodle merges stderr into the output it hands to analysisd, so every
+// outcome, a bad flag included, must be that one line.
+func feedsFetch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, f := newOpFlags("feeds fetch")
+	id := fs.String("feed", "", "fetch only the feed with this id")
+	pos, err := f.parse(args)
+	jsonOut := f.json || slices.Contains(args, "--json") || slices.Contains(args, "-json")
+	done := func(code int, res doctor.FetchResult) int {
+		if jsonOut {
+			msg := res.Message
+			result := "ok"
+			if code != exitOK {
+				result = "failed"
+				if res.Hint != "" {
+					msg += " (hint: " + res.Hint + ")"
+				}
+			}
+			b, err := wazuh.Marshal(event.Job(feedsOperation, result, event.Cut(oneLine(msg), maxJobMessage)))
+			if err != nil {
+				return exitInternal
+			}
+			fmt.Fprintf(stdout, "%s\n", b)
+			return code
+		}
+		if code == exitOK {
+			fmt.Fprintln(stdout, "feeds fetch: "+res.Message)
+			return code
+		}
+		return report(stderr, fail(code, errors.New("feeds fetch: "+res.Message), res.Hint))
+	}
+	switch {
+	case err != nil:
+		return done(exitUsage, doctor.FetchResult{Message: "bad arguments: " + err.Error(), Hint: feedsUsage})
+	case len(pos) != 0:
+		return done(exitUsage, doctor.FetchResult{Message: fmt.Sprintf("unexpected argument %q", pos[0]), Hint: feedsUsage})
+	case *id != "" && !doctor.ValidFeedID(*id):
+		return done(exitUsage, doctor.FetchResult{Message: fmt.Sprintf("--feed %q is not a feed id", *id), Hint: "custom-misp feeds list shows the ids"})
+	}
+	oc := f.load()
+	if oc.err != nil {
+		return done(exitConfig, doctor.FetchResult{Message: "configuration: " + oc.err.Error(), Hint: "custom-misp doctor shows what is wrong"})
+	}
+	// No retries: a retried fetch could queue the same pull twice, and a
+	// failing one fails the same way a moment later.
+	client, err := opClient(oc.cfg, 0)
+	if err != nil {
+		return done(exitConfig, doctor.FetchResult{Message: "configuration: " + err.Error(), Hint: "custom-misp doctor shows what is wrong"})
+	}
+	res := doctor.FetchFeeds(ctx, client, *id)
+	if !res.OK {
+		return done(exitMISP, res)
+	}
+	return done(exitOK, res)
+}
+
+// feedsList prints MISP's feeds, enabled ones unless --all.
+func feedsList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, f := newOpFlags("feeds list")
+	all := fs.Bool("all", false, "also list disabled feeds")
+	pos, err := f.parse(args)
+	if err != nil {
+		return report(stderr, fail(exitUsage, fmt.Errorf("feeds list: %w", err), feedsUsage))
+	}
+	if len(pos) != 0 {
+		return report(stderr, fail(exitUsage, fmt.Errorf("feeds list: unexpected argument %q", pos[0]), feedsUsage))
+	}
+	oc := f.load()
+	if oc.err != nil {
+		return report(stderr, configError(oc.err))
+	}
+	client, err := opClient(oc.cfg, oc.cfg.Retries)
+	if err != nil {
+		return report(stderr, configError(err))
+	}
+	feeds, err := doctor.Feeds(ctx, client)
+	if err != nil {
+		return report(stderr, mispError("feeds list", err))
+	}
+	shown := make([]doctor.Feed, 0, len(feeds))
+	for _, fd := range feeds {
+		if fd.Enabled || *all {
+			shown = append(shown, fd)
+		}
+	}
+	if f.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
+		return report(stderr, enc.Encode(shown))
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tPROVIDER\tFORMAT\tENABLED\tCACHED\tURL")
+	for _, fd := range shown {
+		cached := "never"
+		if !fd.CachedAt.IsZero() {
+			cached = fd.CachedAt.Format("2006-01-02 15:04 UTC")
+		}
+		enabled := "no"
+		if fd.Enabled {
+			enabled = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(fd.ID), clean(fd.Name), clean(fd.Provider), clean(fd.SourceFormat), enabled, cached, clean(fd.URL))
+	}
+	if err := tw.Flush(); err != nil {
+		return report(stderr, err)
+	}
+	enabled := 0
+	for _, fd := range feeds {
+		if fd.Enabled {
+			enabled++
+		}
+	}
+	fmt.Fprintf(stdout, "%d of %d feeds enabled; MISP records no fetch time, CACHED is when the feed's cache was last built\n", enabled, len(feeds))
+	return exitOK
+}

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"unicode"
+
+	"github.com/custom-misp/custom-misp/internal/enrich"
+	"github.com/custom-misp/custom-misp/internal/event"
+	"github.com/custom-misp/custom-misp/internal/ioc"
+	"github.com/custom-misp/custom-misp/internal/misp"
+	"github.com/custom-misp/custom-misp/internal/wazuh"
+)
+
+const lookupUsage = "custom-misp lookup " + opFlagsUsage + " VALUE..."
+
+// Column caps of the lookup table: an analyst's terminal, not a report.
+const (
+	maxInfoColumn = 48
+	maxTagsColumn = 60
+)
+
+// lookupRow is one value given on the command line and what became of it.
+type lookupRow struct {
+	raw   string
+	ind   ioc.Indicator
+	valid bool
+	why   string           // when not valid: why it was not looked up
+	attrs []misp.Attribute // matches, best first
+}
+
+// runLookup looks values up in MISP as integratord mode would (same
+// classification, normalisation, exclusions and filters; no cache) and
+// prints a table, or with --json the events integratord would send.
+func runLookup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	_, f := newOpFlags("lookup")
+	values, err := f.parse(args)
+	if err != nil {
+		return report(stderr, fail(exitUsage, fmt.Errorf("lookup: %w", err), lookupUsage))
+	}
+	if len(values) == 0 {
+		return report(stderr, fail(exitUsage, fmt.Errorf("lookup: no value to look up"), lookupUsage))
+	}
+	if len(values) > misp.MaxValues {
+		return report(stderr, fail(exitUsage, fmt.Errorf("lookup: %d values, at most %d", len(values), misp.MaxValues), ""))
+	}
+	oc := f.load()
+	if oc.err != nil {
+		return report(stderr, configError(oc.err))
+	}
+	cfg := oc.cfg
+	policy, err := ioc.NewPolicy(cfg.Exclude, cfg.AllowSuffixes)
+	if err != nil {
+		return report(stderr, configError(err))
+	}
+
+	rows := make([]lookupRow, 0, len(values))
+	q := misp.Query{ToIDs: cfg.ToIDs, Published: cfg.Published, EnforceWarninglist: cfg.EnforceWarninglist,
+		Tags: cfg.Tags, ExcludeTags: cfg.ExcludeTags, Limit: cfg.Limit}
+	seen := map[ioc.Indicator]bool{}
+	for _, v := range values {
+		r := classify(policy, v)
+		rows = append(rows, r)
+		key := ioc.Indicator{Kind: r.ind.Kind, Value: r.ind.Value}
+		if !r.valid || seen[key] {
+			continue
+		}
+		seen[key] = true
+		q.Values = append(q.Values, r.ind.Value)
+		q.Types = append(q.Types, r.ind.Kind.MISPTypes()...)
+	}
+	slices.Sort(q.Types)
+	q.Types = slices.Compact(q.Types)
+
+	if len(q.Values) > 0 {
+		client, err := opClient(cfg, cfg.Retries)
+		if err != nil {
+			return report(stderr, configError(err))
+		}
+		ctx, cancel := context.WithTimeout(ctx, cfg.Deadline)
+		defer cancel()
+		attrs, err := client.Search(ctx, q)
+		if err != nil {
+			return report(stderr, mispError("lookup", err))
+		}
+		for i := range rows {
+			if rows[i].valid {
+				rows[i].attrs = enrich.Matching(rows[i].ind, attrs)
+			}
+		}
+	}
+	if f.json {
+		return report(stderr, printLookupJSON(stdout, rows, cfg.MISPURL))
+	}
+	return report(stderr, printLookupTable(stdout, rows, cfg.MISPURL))
+}
+
+// classify validates and normalises one value exactly as integratord mode
+// does with a value from an alert: ioc.Classify, then Policy.Indicator.
+func classify(p *ioc.Policy, raw string) lookupRow {
+	r := lookupRow{raw: raw}
+	k, ok := ioc.Classify(raw)
+	if !ok {
+		r.why = "not an IP address, domain, http(s) URL or MD5/SHA-1/SHA-256/SHA-512 hash"
+		return r
+	}
+	if r.ind, r.valid = p.Indicator(k, raw, ""); r.valid {
+		return r
+	}
+	if _, ok := ioc.Normalize(k, raw); ok {
+		r.why = `excluded by the "exclude" option`
+		return r
+	}
+	switch k {
+	case ioc.IP:
+		r.why = "not a global address (private, loopback, link-local, CGNAT, documentation or another special-use range)"
+	case ioc.Domain:
+		r.why = `not a public name (a special-use suffix such as .local, .internal or .example; "allow_suffixes" admits your own)`
+	case ioc.URL:
+		r.why = "its host is not a global address or a public name"
+	default:
+		r.why = "a placeholder hash (all zeros, the empty file's hash, …)"
+	}
+	return r
+}
+
+// printLookupJSON prints one event per matched value, as event.Match
+// builds it for integratord (without the alert's source fields).
+func printLookupJSON(w io.Writer, rows []lookupRow, baseURL string) error {
+	for _, r := range rows {
+		if len(r.attrs) == 0 {
+			continue
+		}
+		b, err := wazuh.Marshal(event.Match(r.ind, r.attrs, baseURL, event.Source{}))
+		if err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintf(w, "%s\n", b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func printLookupTable(w io.Writer, rows []lookupRow, baseURL string) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "VALUE\tTYPE\tEVENT\tTHREAT\tTAGS\tTO_IDS\tPERMALINK")
+	matched, skipped := 0, 0
+	var notes []string
+	for _, r := range rows {
+		switch {
+		case !r.valid:
+			skipped++
+			notes = append(notes, fmt.Sprintf("%s: not looked up: %s", r.raw, r.why))
+			continue
+		case len(r.attrs) == 0:
+			fmt.Fprintf(tw, "%s\t%s\tno match\t-\t-\t-\t-\n", r.ind.Value, r.ind.Kind)
+			continue
+		}
+		matched++
+		for _, a := range r.attrs {
+			m := event.Match(r.ind, []misp.Attribute{a}, baseURL, event.Source{})
+			tags := event.Cut(strings.Join(m.MISP.Tags, ","), maxTagsColumn)
+			if tags == "" {
+				tags = "-"
+			}
+			toIDs := "no"
+			if bool(a.ToIDs) {
+				toIDs = "yes"
+			}
+			info := event.Cut(clean(m.MISP.EventInfo), maxInfoColumn)
+			fmt.Fprintf(tw, "%s\t%s\t#%s %s\t%s\t%s\t%s\t%s\n", clean(m.MISP.Value), m.MISP.Type, m.MISP.EventID, info, m.MISP.ThreatLevel, tags, toIDs, m.MISP.Permalink)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, n := range notes {
+		fmt.Fprintln(w, clean(n))
+	}
+	_, err := fmt.Fprintf(w, "%d of %d values matched in MISP, %d not looked up\n", matched, len(rows), skipped)
+	return err
+}
+
+// clean keeps a MISP-supplied text on one table cell and harmless to a
+// terminal: tabs and line breaks would break the layout, and control
+// characters (escape sequences) have no place in it.
+func clean(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	return strings.Join(strings.Fields(s), " ")
+}

@@ -1,0 +1,176 @@
+package main
+
+// Shared plumbing of the operator commands doctor, lookup and feeds: the
+// flags, the configuration (the same loader as integratord mode, fed from
+// ossec.conf) and the MISP client (the same constructor).
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/custom-misp/custom-misp/internal/config"
+	"github.com/custom-misp/custom-misp/internal/doctor"
+	"github.com/custom-misp/custom-misp/internal/misp"
+	"github.com/custom-misp/custom-misp/internal/wazuh"
+)
+
+// opFlagsUsage documents the shared flags for the usage lines.
+const opFlagsUsage = `[--wazuh-home DIR] [--options FILE] [--url URL] [--key-file FILE] [--timeout DURATION] [--json]`
+
+// opFlags are the flags every operator command takes. The API key is never
+// a flag, because ps shows flags: it comes from the configuration
+// (api_key_file, <api_key>), from $CUSTOM_MISP_API_KEY, or from the file
+// --key-file names (e.g. a site admin's key for feeds fetch).
+type opFlags struct {
+	home     string
+	homeSet  bool
+	options  string
+	url      string
+	keyFile  string
+	timeout  time.Duration
+	json     bool
+	flagsSet *flag.FlagSet
+}
+
+func newOpFlags(name string) (*flag.FlagSet, *opFlags) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	f := &opFlags{flagsSet: fs}
+	fs.StringVar(&f.home, "wazuh-home", wazuh.Home(), "Wazuh installation directory, the one holding etc/ossec.conf")
+	fs.StringVar(&f.options, "options", "", "options JSON file replacing the <options> of ossec.conf")
+	fs.StringVar(&f.url, "url", "", "MISP base URL replacing <hook_url>")
+	fs.StringVar(&f.keyFile, "key-file", "", "file holding the API key to use instead of the configured one")
+	fs.DurationVar(&f.timeout, "timeout", 0, "timeout of each MISP request (default: <timeout>, else 10s)")
+	fs.BoolVar(&f.json, "json", false, "machine-readable output")
+	return fs, f
+}
+
+// parse parses flags and positional arguments in any order, so that
+// `lookup 1.2.3.4 --json` works as well as `lookup --json 1.2.3.4`.
+func (f *opFlags) parse(args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := f.flagsSet.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := f.flagsSet.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if len(args) > 0 && len(rest) < len(args) && args[len(args)-len(rest)-1] == "--" {
+			pos = append(pos, rest...) // everything after "--" is positional
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	f.flagsSet.Visit(func(fl *flag.Flag) {
+		if fl.Name == "wazuh-home" {
+			f.homeSet = true
+		}
+	})
+	return pos, nil
+}
+
+// opConfig is an operator command's configuration and where it came from.
+type opConfig struct {
+	cfg      config.Config
+	err      error
+	confPath string
+	conf     *config.OssecConf // nil when ossec.conf could not be read
+	confErr  error
+	source   string        // for doctor's first line
+	cacheCfg config.Config // integratord's view (without --key-file), for the cache scope
+}
+
+// load reads ossec.conf and builds the configuration with the flags on
+// top, exactly as config.LoadOperator documents.
+func (f *opFlags) load() opConfig {
+	oc := opConfig{confPath: filepath.Join(f.home, "etc", "ossec.conf")}
+	oc.conf, oc.confErr = config.ReadOssecConf(oc.confPath)
+	src := config.Sources{Home: f.home, OptionsFile: f.options, HookURL: f.url, KeyFile: f.keyFile, EnvKey: os.Getenv(keyEnv)}
+	var from []string
+	switch {
+	case oc.conf == nil:
+		from = append(from, "no ossec.conf at "+oc.confPath)
+	case len(oc.conf.Find(doctor.IntegrationName)) == 0:
+		from = append(from, "no custom-misp block in "+oc.confPath)
+	default:
+		b := oc.conf.Find(doctor.IntegrationName)[0]
+		src.Block = &b
+		from = append(from, oc.confPath)
+	}
+	if f.options != "" {
+		from = append(from, "options from "+f.options)
+	}
+	if f.url != "" {
+		from = append(from, "URL from --url")
+	}
+	oc.cfg, oc.err = config.LoadOperator(src)
+	oc.cacheCfg = oc.cfg
+	if f.keyFile != "" {
+		own := src
+		own.KeyFile = ""
+		if c, err := config.LoadOperator(own); err == nil {
+			oc.cacheCfg = c
+		}
+	}
+	if f.timeout > 0 {
+		oc.cfg.Timeout = f.timeout
+	}
+	oc.source = fmt.Sprintf("%s; %s; MISP %s, timeout %s", strings.Join(from, ", "), keySource(src), oc.cfg.MISPURL, oc.cfg.Timeout)
+	return oc
+}
+
+// keySource says where the key comes from, in LoadOperator's order.
+func keySource(s config.Sources) string {
+	if s.KeyFile != "" {
+		return "key from --key-file " + s.KeyFile
+	}
+	var o config.Options
+	switch {
+	case s.OptionsFile != "":
+		o, _ = config.ReadOptions(s.OptionsFile)
+	case s.Block != nil:
+		o, _ = config.ParseOptions([]byte(s.Block.Options))
+	}
+	switch {
+	case o.APIKeyFile != "":
+		return "key from api_key_file " + o.APIKeyFile
+	case s.Block != nil && strings.TrimSpace(s.Block.APIKey) != "":
+		return "key from <api_key>"
+	case s.EnvKey != "":
+		return "key from $" + keyEnv
+	}
+	return "no key"
+}
+
+// opClient is the MISP client of an operator command: the integratord
+// constructor, with the command's retry count.
+func opClient(cfg config.Config, retries int) (*misp.Client, error) {
+	cfg.Retries = retries
+	return newClient(&cfg, nil)
+}
+
+// configError is the exit error for an unusable configuration.
+func configError(err error) error {
+	return fail(exitConfig, fmt.Errorf("configuration: %w", err),
+		`the commands read the custom-misp block of <wazuh home>/etc/ossec.conf (--wazuh-home); --url and --options replace parts of it; the key comes from api_key_file, <api_key>, $`+keyEnv+` or --key-file`)
+}
+
+// mispError is the exit error for a MISP call that failed.
+func mispError(what string, err error) error {
+	hint := "custom-misp doctor checks the way to MISP step by step"
+	switch misp.ClassOf(err) {
+	case misp.ClassAuth:
+		hint = "custom-misp doctor says why MISP refused the key"
+	case misp.ClassTLS:
+		hint = "custom-misp doctor shows MISP's certificate and whether ca_file fixes it"
+	}
+	return fail(exitMISP, fmt.Errorf("%s: %w", what, err), hint)
+}

@@ -1,0 +1,226 @@
+package main
+
+// In-process tests of the operator commands against the fake MISP; the
+// txtar scripts (doctor_*, lookup_*, feeds_*) run the real binary.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/custom-misp/custom-misp/internal/mispfake"
+)
+
+const (
+	opsAdminKey = "OpsAdminKeyOpsAdminKeyOpsAdminKeySECRET1"
+	opsROKey    = "OpsReadOnlyKeyOpsReadOnlyKeyOpsSECRET123"
+)
+
+// opsWorld is a fake MISP over TLS plus the files the commands read.
+type opsWorld struct {
+	fake    *mispfake.Server
+	url     string
+	dir     string
+	options string // ca_file only
+}
+
+func newOpsWorld(t *testing.T, opts mispfake.Options) *opsWorld {
+	t.Helper()
+	opts.Keys = map[string]mispfake.Key{opsAdminKey: {SiteAdmin: true}, opsROKey: {ReadOnly: true}}
+	fake, err := mispfake.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(fake)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	t.Cleanup(func() { fake.Close(); srv.Close() })
+	w := &opsWorld{fake: fake, url: srv.URL, dir: t.TempDir()}
+	ca := w.write(t, "ca.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})))
+	w.write(t, "admin.key", opsAdminKey+"\n")
+	w.write(t, "ro.key", opsROKey)
+	w.options = w.write(t, "opts.json", `{"ca_file": "`+ca+`", "cache": "off"}`)
+	return w
+}
+
+func (w *opsWorld) write(t *testing.T, name, s string) string {
+	t.Helper()
+	p := filepath.Join(w.dir, name)
+	if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// run runs the command in-process with the world's URL, options and the
+// named key file, and a Wazuh home without ossec.conf.
+func (w *opsWorld) run(t *testing.T, key string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	argv := append([]string{"custom-misp"}, args...)
+	argv = append(argv, "--url", w.url, "--options", w.options, "--key-file", filepath.Join(w.dir, key), "--wazuh-home", filepath.Join(w.dir, "nowazuh"))
+	var out, errb bytes.Buffer
+	code = run(context.Background(), argv, &out, &errb)
+	for _, k := range []string{opsAdminKey, opsROKey} {
+		if strings.Contains(out.String()+errb.String(), k) {
+			t.Errorf("the API key appears in the output")
+		}
+	}
+	return code, out.String(), errb.String()
+}
+
+func TestFeedsFetch_JSONForTheWodle(t *testing.T) {
+	tests := []struct {
+		name     string
+		opts     mispfake.Options
+		enable   bool
+		key      string
+		args     []string
+		wantCode int
+		want     string // the exact line
+	}{
+		{"queued", mispfake.Options{}, true, "admin.key", nil, exitOK,
+			`{"integration":"misp","misp":{"message":"Pull queued for background execution.","operation":"feeds_fetch","result":"ok"}}`},
+		{"one feed queued", mispfake.Options{}, true, "admin.key", []string{"--feed", "1"}, exitOK,
+			`{"integration":"misp","misp":{"message":"Pull queued for background execution.","operation":"feeds_fetch","result":"ok"}}`},
+		{"no feed enabled", mispfake.Options{}, false, "admin.key", nil, exitMISP,
+			`{"integration":"misp","misp":{"message":"No feed enabled. (hint: nothing was fetched: enable the feeds you want in MISP (Sync Actions > Feeds, tick Enabled))","operation":"feeds_fetch","result":"failed"}}`},
+		{"feed not enabled", mispfake.Options{}, false, "admin.key", []string{"--feed", "2"}, exitMISP,
+			`{"integration":"misp","misp":{"message":"Feed is currently not enabled. Make sure you enable it. (hint: nothing was fetched: enable the feeds you want in MISP (Sync Actions > Feeds, tick Enabled))","operation":"feeds_fetch","result":"failed"}}`},
+		{"background jobs broken", mispfake.Options{BrokenBackgroundJobs: true}, true, "admin.key", nil, exitMISP,
+			`{"integration":"misp","misp":{"message":"misp unavailable: status 500: An Internal Error Has Occurred. (hint: MISP could not queue the fetch as a background job: as a MISP site admin check SimpleBackgroundJobs.enabled, SimpleBackgroundJobs.redis_host and MISP.redis_host (custom-misp doctor --key-file ADMIN_KEY_FILE shows them; in containers they must name the Redis service, not 127.0.0.1), then that the workers run (Administration > Jobs, supervisorctl status))","operation":"feeds_fetch","result":"failed"}}`},
+		{"read-only key", mispfake.Options{}, true, "ro.key", nil, exitMISP,
+			`{"integration":"misp","misp":{"message":"misp auth: status 403: You do not have permission to use this functionality. (hint: fetching feeds is a site admin's action: run it with --key-file FILE, a file holding a site admin's key (root only, mode 0600), not the read-only key integratord uses)","operation":"feeds_fetch","result":"failed"}}`},
+		{"bad flag", mispfake.Options{}, true, "admin.key", []string{"--feed", "1;rm"}, exitUsage,
+			`{"integration":"misp","misp":{"message":"--feed \"1;rm\" is not a feed id (hint: custom-misp feeds list shows the ids)","operation":"feeds_fetch","result":"failed"}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newOpsWorld(t, tt.opts)
+			if tt.enable {
+				if err := w.fake.SetFeedEnabled("1", true); err != nil {
+					t.Fatal(err)
+				}
+			}
+			code, out, errOut := w.run(t, tt.key, append([]string{"feeds", "fetch", "--json"}, tt.args...)...)
+			if code != tt.wantCode {
+				t.Errorf("exit %d, want %d", code, tt.wantCode)
+			}
+			if out != tt.want+"\n" {
+				t.Errorf("stdout:\n%s\nwant:\n%s", out, tt.want)
+			}
+			if errOut != "" {
+				t.Errorf("stderr %q: the wodle would hand it to analysisd as a second line", errOut)
+			}
+		})
+	}
+}
+
+func TestFeedsFetch_Text(t *testing.T) {
+	w := newOpsWorld(t, mispfake.Options{BrokenBackgroundJobs: true})
+	w.fake.SetFeedEnabled("1", true)
+	code, out, errOut := w.run(t, "admin.key", "feeds", "fetch")
+	if code != exitMISP || out != "" {
+		t.Errorf("exit %d, stdout %q", code, out)
+	}
+	if !strings.HasPrefix(errOut, "custom-misp: feeds fetch: misp unavailable: status 500: An Internal Error Has Occurred. (hint: MISP could not queue the fetch as a background job") {
+		t.Errorf("stderr %q", errOut)
+	}
+	w = newOpsWorld(t, mispfake.Options{})
+	w.fake.SetFeedEnabled("1", true)
+	if code, out, _ := w.run(t, "admin.key", "feeds", "fetch"); code != exitOK || out != "feeds fetch: Pull queued for background execution.\n" {
+		t.Errorf("exit %d, stdout %q", code, out)
+	}
+}
+
+func TestFeedsList(t *testing.T) {
+	w := newOpsWorld(t, mispfake.Options{})
+	w.fake.SetFeedEnabled("2", true)
+	code, out, errOut := w.run(t, "ro.key", "feeds", "list")
+	want := "ID  NAME                 PROVIDER    FORMAT  ENABLED  CACHED  URL\n" +
+		"2   The Botvrij.eu Data  Botvrij.eu  misp    yes      never   https://www.botvrij.eu/data/feed-osint\n" +
+		"1 of 2 feeds enabled; MISP records no fetch time, CACHED is when the feed's cache was last built\n"
+	if code != exitOK || out != want {
+		t.Errorf("exit %d, stderr %q, stdout:\n%s\nwant:\n%s", code, errOut, out, want)
+	}
+	code, out, _ = w.run(t, "ro.key", "feeds", "list", "--all", "--json")
+	var feeds []map[string]any
+	if err := json.Unmarshal([]byte(out), &feeds); err != nil || code != exitOK || len(feeds) != 2 {
+		t.Errorf("exit %d, %d feeds, err %v: %s", code, len(feeds), err, out)
+	}
+}
+
+// The lookup event for a value must be the event integratord sends for
+// the same value in an alert (integratord_argv.txtar, want-eid22), less
+// the alert's own fields (source, alert_field) and with this URL.
+func TestLookup_SameEventAsIntegratord(t *testing.T) {
+	w := newOpsWorld(t, mispfake.Options{})
+	code, out, errOut := w.run(t, "ro.key", "lookup", "--json", "update-check-cdn.com", "10.20.30.41")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	want := `{"integration":"misp","misp":{"value":"update-check-cdn.com","type":"domain","category":"Network activity","event_id":"3","event_uuid":"7fae6777-95a6-40fc-b092-90c20c9b8c6c","event_info":"custom-misp demo: indicators seen in the bundled sample alerts","event_date":"2026-11-26","threat_level":"high","published":true,"org":"custom-misp demo","attribute_id":"12","attribute_uuid":"9249a9e4-96db-4e3d-a8a0-b45dff69d435","comment":"fake update domain queried by the dropper (sample alert sysmon-eid22-malicious-domain-cname-mapped-ipv4)","to_ids":true,"tlp":"amber","tags":["tlp:amber","misp-galaxy:mitre-attack-pattern=\"Ingress Tool Transfer - T1105\""],"mitre_techniques":["T1105"],"permalink":"` + w.url + `/events/view/7fae6777-95a6-40fc-b092-90c20c9b8c6c","matched_attributes":"1","matched_events":"1","indicator":"update-check-cdn.com","indicator_kind":"domain","indicator_raw":"update-check-cdn.com","source":{}}}` + "\n"
+	if out != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", out, want)
+	}
+	reqs := w.fake.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("%d requests, want one search", len(reqs))
+	}
+	// The private address was not sent; the filters were.
+	if v := reqs[0].JSON["value"]; len(v.([]any)) != 1 {
+		t.Errorf("values sent: %v", v)
+	}
+}
+
+func TestLookup_Table(t *testing.T) {
+	w := newOpsWorld(t, mispfake.Options{})
+	code, out, errOut := w.run(t, "ro.key", "lookup", "UPDATE-CHECK-CDN.COM.", "185.225.74.19", "printer.local", "8.8.4.4", "not a value")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	want := []string{
+		"VALUE                 TYPE         EVENT                                                 THREAT  TAGS                                                           TO_IDS  PERMALINK",
+		"update-check-cdn.com  domain       #3 custom-misp demo: indicators seen in the bundled…  high    tlp:amber,misp-galaxy:mitre-attack-pattern=\"Ingress Tool Tra…  yes     " + w.url + "/events/view/7fae6777-95a6-40fc-b092-90c20c9b8c6c",
+		"185.225.74.19|443     ip-dst|port  #3 custom-misp demo: indicators seen in the bundled…  high    tlp:amber,misp-galaxy:mitre-attack-pattern=\"Ingress Tool Tra…  yes     " + w.url + "/events/view/7fae6777-95a6-40fc-b092-90c20c9b8c6c",
+		"8.8.4.4               ip           no match                                              -       -                                                              -       -",
+		`printer.local: not looked up: not a public name (a special-use suffix such as .local, .internal or .example; "allow_suffixes" admits your own)`,
+		"not a value: not looked up: not an IP address, domain, http(s) URL or MD5/SHA-1/SHA-256/SHA-512 hash",
+		"2 of 5 values matched in MISP, 2 not looked up",
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("stdout:\n%s\nwant:\n%s", out, strings.Join(want, "\n"))
+	}
+}
+
+func TestLookup_Errors(t *testing.T) {
+	w := newOpsWorld(t, mispfake.Options{})
+	w.write(t, "bad.key", "BadKeyBadKeyBadKeyBadKeyBadKeyBadKey1234")
+	code, out, errOut := w.run(t, "bad.key", "lookup", "update-check-cdn.com")
+	if code != exitMISP || out != "" || !strings.Contains(errOut, "custom-misp: lookup: misp auth: status 403: Authentication failed.") ||
+		!strings.Contains(errOut, "(hint: custom-misp doctor says why MISP refused the key)") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if code, _, errOut := w.run(t, "ro.key", "lookup"); code != exitUsage || !strings.Contains(errOut, "no value to look up") {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestOpFlags_InterleavedAndDashDash(t *testing.T) {
+	_, f := newOpFlags("lookup")
+	pos, err := f.parse([]string{"a.example", "--json", "b.example", "--timeout", "3s", "--", "--c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(pos, " ") != "a.example b.example --c" || !f.json || f.timeout.String() != "3s" {
+		t.Errorf("pos %q json %t timeout %s", pos, f.json, f.timeout)
+	}
+}

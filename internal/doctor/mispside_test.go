@@ -1,0 +1,229 @@
+package doctor
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/custom-misp/custom-misp/internal/config"
+	"github.com/custom-misp/custom-misp/internal/mispfake"
+)
+
+var (
+	orderUser  = []string{"configuration", "dns", "tcp", "tls", "auth", "key expiry", "key permissions", "search", "server health"}
+	orderAdmin = []string{"configuration", "dns", "tcp", "tls", "auth", "key expiry", "key permissions", "search", "MISP redis", "background jobs", "jobs redis", "feeds"}
+	orderAuth  = []string{"configuration", "dns", "tcp", "tls", "auth"}
+)
+
+// noAdmin is the server health line of every key that is not a site
+// admin's.
+var noAdmin = want{Warn, "not a site admin's", "--key-file"}
+
+func TestMISP_KeysAndServerHealth(t *testing.T) {
+	tests := []struct {
+		name     string
+		key      string
+		override bool
+		setup    func(t *testing.T, f *mispfake.Server)
+		order    []string
+		wants    map[string]want
+	}{
+		{name: "read-only key, the recommended setup", key: keyReadOnly, order: orderUser, wants: map[string]want{
+			"tls":             {OK, `certificate verified: subject "O=Acme Co", self-signed, names [example.com *.example.com 127.0.0.1 ::1], expires 2084-`, ""},
+			"auth":            {OK, "key accepted by MISP 2.5.1", ""},
+			"key expiry":      {OK, "no expiration date", ""},
+			"key permissions": {OK, "read-only yes, rate limit none, may add sightings no", ""},
+			"search":          {OK, "restSearch (limit 1, configured filters) answered in", ""},
+			"server health":   noAdmin,
+		}},
+		{name: "a user's full key", key: keyUser, order: orderUser, wants: map[string]want{
+			"key permissions": {Warn, "read-only no", `add a read-only auth key (tick "Read only"`},
+			"server health":   noAdmin,
+		}},
+		{name: "key expiring in 5 days", key: keySoon, order: orderUser, wants: map[string]want{
+			"key expiry":      {Warn, "(in 4 days)", "add a new auth key in MISP before then"},
+			"key permissions": {Warn, "read-only no", "read-only auth key"},
+			"server health":   noAdmin,
+		}},
+		{name: "rate-limited read-only key", key: keyLimited, order: orderUser, wants: map[string]want{
+			"key permissions": {Warn, "rate limit 10 searches per 15 min", "raise the role's rate limit"},
+			"server health":   noAdmin,
+		}},
+		{name: "site admin key, MISP at its defaults", key: keyAdmin, order: orderAdmin, wants: map[string]want{
+			"key permissions": {Warn, `role "admin": read-only no`, "a site admin's key on the manager can change anything"},
+			"MISP redis":      {Warn, "MISP.redis_host is 127.0.0.1 (port 6379)", `in containers (misp-docker, Kubernetes), 127.0.0.1 is the MISP container and background jobs fail: set it to the Redis service's name: sudo -u www-data /var/www/MISP/app/Console/cake Admin setSetting "MISP.redis_host"`},
+			"background jobs": {OK, "SimpleBackgroundJobs.enabled is true", ""},
+			"jobs redis":      {Warn, "SimpleBackgroundJobs.redis_host is 127.0.0.1", `setSetting "SimpleBackgroundJobs.redis_host"`},
+			"feeds":           {Warn, "none of 2 feeds is enabled", "Sync Actions > Feeds"},
+		}},
+		{name: "site admin key from --key-file, container MISP set up right", key: keyAdmin, override: true,
+			setup: func(t *testing.T, f *mispfake.Server) {
+				f.SetSetting("MISP.redis_host", "redis")
+				f.SetSetting("SimpleBackgroundJobs.redis_host", "redis")
+				if err := f.SetFeedEnabled("1", true); err != nil {
+					t.Fatal(err)
+				}
+			}, order: orderAdmin, wants: map[string]want{
+				"key permissions": {OK, "(key from --key-file)", ""},
+				"MISP redis":      {OK, "MISP.redis_host is redis (port 6379)", ""},
+				"jobs redis":      {OK, "SimpleBackgroundJobs.redis_host is redis", ""},
+				"feeds":           {OK, "1 of 2 enabled (CIRCL OSINT Feed); no feed cache built yet", ""},
+			}},
+		{name: "site admin key, background jobs broken", key: keyAdmin, override: true,
+			setup: func(t *testing.T, f *mispfake.Server) {
+				f.SetSetting("MISP.redis_host", "")
+				f.SetSetting("SimpleBackgroundJobs.enabled", "false")
+			}, order: orderAdmin, wants: map[string]want{
+				"MISP redis":      {Fail, "MISP.redis_host is empty", `"An Internal Error Has Occurred."`},
+				"background jobs": {Warn, `SimpleBackgroundJobs.enabled is "false"`, "background-jobs migration guide"},
+				"jobs redis":      {Warn, "127.0.0.1", "containers"},
+				"feeds":           {Warn, "none of 2", "enable some"},
+			}},
+		{name: "key MISP does not know", key: keyUnknown, order: orderAuth, wants: map[string]want{
+			"auth": {Fail, "MISP does not know this key: mistyped, deleted, or sent with a prefix (HTTP 403: Authentication failed. Please make sure you pass the API key of an API enabled user along in the Authorization header.)", "copy the 40-character key again"},
+		}},
+		{name: "expired key", key: keyExpired, order: orderAuth, wants: map[string]want{
+			"auth": {Fail, "the key has expired (HTTP 403: Auth key is expired)", "add a new auth key for the same user"},
+		}},
+		{name: "disabled user", key: keyDisabled, order: orderAuth, wants: map[string]want{
+			"auth": {Fail, "user account is disabled (HTTP 403: Authentication failed. Your user account has been disabled.)", `untick "Disabled"`},
+		}},
+		{name: "IP-restricted key", key: keyIPBound, order: orderAuth, wants: map[string]want{
+			"auth": {Fail, "may not be used from this manager's address (HTTP 403: It is not possible to use this Auth key from your IP address)", `"Allowed IPs"`},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake, url, ca := startFake(t, fakeOptions(), nil)
+			if tt.setup != nil {
+				tt.setup(t, fake)
+			}
+			in := mispInput(t, url, tt.key, func(c *config.Config) { c.CAFile = ca })
+			in.KeyOverride = tt.override
+			checkResults(t, Run(context.Background(), in), tt.order, tt.wants)
+		})
+	}
+}
+
+func TestMISP_TLS(t *testing.T) {
+	ca := newTestCA(t)
+	tests := []struct {
+		name  string
+		cert  func(t *testing.T) *tls.Certificate
+		host  string // replaces 127.0.0.1 in the URL
+		edit  func(c *config.Config, fakeCA, corpCA string)
+		order []string
+		wants map[string]want
+	}{
+		{name: "self-signed, no ca_file", edit: func(c *config.Config, _, _ string) {}, order: orderAuth[:4], wants: map[string]want{
+			"tls": {Fail, `self-signed certificate, not trusted here: subject "O=Acme Co", self-signed, names [example.com *.example.com 127.0.0.1 ::1], expires 2084-01-29`,
+				`ca_file would fix this: save MISP's certificate on the manager (openssl s_client -connect 127.0.0.1:`},
+		}},
+		{name: "name not in the certificate", host: "localhost", edit: func(c *config.Config, fakeCA, _ string) { c.CAFile = fakeCA }, order: orderAuth[:4], wants: map[string]want{
+			"tls": {Fail, "the certificate does not name localhost", "ca_file would not fix this: use a name the certificate holds in hook_url (example.com, *.example.com, 127.0.0.1, ::1)"},
+		}},
+		{name: "private CA, not trusted", cert: func(t *testing.T) *tls.Certificate { return ca.leaf(t, testNow.Add(365*24*time.Hour)) },
+			edit: func(c *config.Config, _, _ string) {}, order: orderAuth[:4], wants: map[string]want{
+				"tls": {Fail, `certificate signed by an authority this manager does not trust: subject "CN=misp.example.org", issuer "CN=Example Corp Internal CA", names [misp.example.org 127.0.0.1]`,
+					`ca_file would fix this: set "ca_file" in <options> to the PEM certificate of the CA "CN=Example Corp Internal CA"`},
+			}},
+		{name: "private CA in ca_file, certificate about to expire", cert: func(t *testing.T) *tls.Certificate { return ca.leaf(t, testNow.Add(10*24*time.Hour)) },
+			edit: func(c *config.Config, _, corpCA string) { c.CAFile = corpCA }, order: orderUser, wants: map[string]want{
+				"tls":             {Warn, `certificate verified: subject "CN=misp.example.org", issuer "CN=Example Corp Internal CA"`, "renew MISP's certificate"},
+				"key permissions": {Warn, "read-only no", "read-only"},
+				"server health":   noAdmin,
+			}},
+		{name: "expired certificate", cert: func(t *testing.T) *tls.Certificate { return ca.leaf(t, testNow.Add(-time.Hour)) },
+			edit: func(c *config.Config, _, corpCA string) { c.CAFile = corpCA }, order: orderAuth[:4], wants: map[string]want{
+				"tls": {Fail, "the certificate has expired or is not valid yet", "ca_file would not fix this: renew MISP's certificate"},
+			}},
+		{name: "insecure_skip_verify", edit: func(c *config.Config, _, _ string) { c.InsecureSkipVerify = true }, order: orderUser, wants: map[string]want{
+			"tls":             {Warn, `certificate not verified (insecure_skip_verify): subject "O=Acme Co", self-signed`, "insecure_skip_verify is a last resort"},
+			"key permissions": {Warn, "read-only no", "read-only"},
+			"server health":   noAdmin,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var cert *tls.Certificate
+			if tt.cert != nil {
+				cert = tt.cert(t)
+			}
+			_, url, fakeCA := startFake(t, fakeOptions(), cert)
+			if tt.host != "" {
+				url = strings.Replace(url, "127.0.0.1", tt.host, 1)
+			}
+			in := mispInput(t, url, keyUser, func(c *config.Config) { tt.edit(c, fakeCA, ca.file) })
+			checkResults(t, Run(context.Background(), in), tt.order, tt.wants)
+		})
+	}
+}
+
+func TestMISP_Reachability(t *testing.T) {
+	notMISPURL, notMISPCA := notMISP(t)
+	fake, err := mispfake.New(fakeOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := httptest.NewServer(fake)
+	t.Cleanup(func() { fake.Close(); plain.Close() })
+
+	tests := []struct {
+		name    string
+		url     string
+		key     string
+		edit    func(c *config.Config)
+		resolve func(context.Context, string) ([]string, error)
+		order   []string
+		wants   map[string]want
+	}{
+		{name: "name does not resolve", url: "https://misp.corp.invalid:8443", key: keyUser,
+			resolve: func(context.Context, string) ([]string, error) {
+				return nil, errors.New("lookup misp.corp.invalid: no such host")
+			},
+			order: []string{"configuration", "dns"}, wants: map[string]want{
+				"dns": {Fail, "cannot resolve misp.corp.invalid: lookup misp.corp.invalid: no such host", "/etc/hosts"},
+			}},
+		{name: "nothing listens on the port", url: "https://127.0.0.1:1", key: keyUser, order: []string{"configuration", "dns", "tcp"}, wants: map[string]want{
+			"tcp": {Fail, "connection to 127.0.0.1:1 refused", "hook_url must say so: https://misp.example.org:8443"},
+		}},
+		{name: "hook_url is not MISP", url: notMISPURL, key: keyUser, edit: func(c *config.Config) { c.CAFile = notMISPCA }, order: orderAuth, wants: map[string]want{
+			"auth": {Fail, "does not answer like MISP", "Wazuh's dashboard also listens on 443"},
+		}},
+		{name: "plain http", url: plain.URL, key: keyReadOnly, edit: func(c *config.Config) { c.AllowHTTP = true }, order: orderUser, wants: map[string]want{
+			"tls":           {Warn, "plain http (allow_http)", "serve MISP over https"},
+			"server health": noAdmin,
+		}},
+		{name: "no key configured", url: plain.URL, key: "", edit: func(c *config.Config) { c.AllowHTTP = true }, order: []string{"configuration", "dns", "tcp"}, wants: map[string]want{
+			"configuration": {Fail, "api_key: empty", `"api_key_file"`},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := mispInput(t, tt.url, tt.key, tt.edit)
+			in.Resolve = tt.resolve
+			checkResults(t, Run(context.Background(), in), tt.order, tt.wants)
+		})
+	}
+}
+
+func TestWrite_Format(t *testing.T) {
+	var b strings.Builder
+	err := Write(&b, []Result{
+		{Status: OK, Check: "dns", Detail: "misp resolves", Hint: "never shown"},
+		{Status: Fail, Check: "tls", Detail: "bad\ncertificate", Hint: "set ca_file"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "OK    dns                   misp resolves\n" +
+		"FAIL  tls                   bad certificate\n" +
+		"      hint: set ca_file\n"
+	if b.String() != want {
+		t.Errorf("Write:\n%s\nwant:\n%s", b.String(), want)
+	}
+}

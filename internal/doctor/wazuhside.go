@@ -1,0 +1,414 @@
+package doctor
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/custom-misp/custom-misp/internal/config"
+	"github.com/custom-misp/custom-misp/internal/wazuh"
+)
+
+// Installed file names, as rules/README.md installs them.
+const (
+	IntegrationName = "custom-misp"
+	DecoderFile     = "0005-misp_decoders.xml"
+	RulesFile       = "0990-misp_rules.xml"
+	SysmonFile      = "0991-misp_sysmon_levels.xml"
+)
+
+// maxRulesFile caps what we read of a rules or decoder file: ours are
+// tens of KiB, a local_rules.xml rarely reaches 1 MiB.
+const maxRulesFile = 4 << 20
+
+// Identity is a user as the kernel judges file access: its uid and all its
+// groups. integratord and analysisd run as user wazuh.
+type Identity struct {
+	Known  bool
+	Name   string
+	UID    int
+	GID    int   // the primary group
+	Groups []int // every group, the primary one included
+}
+
+// LookupWazuh returns the wazuh user from the system's user database;
+// Known is false when there is none (not a Wazuh manager).
+func LookupWazuh() Identity {
+	u, err := user.Lookup("wazuh")
+	if err != nil {
+		return Identity{}
+	}
+	uid, err1 := strconv.Atoi(u.Uid)
+	gid, err2 := strconv.Atoi(u.Gid)
+	if err1 != nil || err2 != nil {
+		return Identity{}
+	}
+	id := Identity{Known: true, Name: u.Username, UID: uid, GID: gid, Groups: []int{gid}}
+	if gids, err := u.GroupIds(); err == nil {
+		for _, g := range gids {
+			if n, err := strconv.Atoi(g); err == nil && !slices.Contains(id.Groups, n) {
+				id.Groups = append(id.Groups, n)
+			}
+		}
+	}
+	return id
+}
+
+// Permission bits, as in a mode's owner/group/other triplets.
+const (
+	read  = 4
+	write = 2
+	exec  = 1
+)
+
+// can reports whether id may access fi as want says, by the mode bits the
+// way the kernel applies them: the owner's triplet if id owns the file,
+// else the group's if id is in its group, else the others'. (doctor runs as
+// root, so trying the access itself would prove nothing.)
+func (id Identity) can(fi fs.FileInfo, want uint32) bool {
+	uid, gid := owner(fi)
+	perm := uint32(fi.Mode().Perm())
+	switch {
+	case uid == id.UID:
+		perm >>= 6
+	case slices.Contains(id.Groups, gid):
+		perm >>= 3
+	}
+	return perm&want == want
+}
+
+func owner(fi fs.FileInfo) (uid, gid int) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return int(st.Uid), int(st.Gid)
+	}
+	return -1, -1
+}
+
+// ownerText is "user:group mode" with names where the system knows them.
+func ownerText(fi fs.FileInfo) string {
+	uid, gid := owner(fi)
+	u, g := strconv.Itoa(uid), strconv.Itoa(gid)
+	if x, err := user.LookupId(u); err == nil {
+		u = x.Username
+	}
+	if x, err := user.LookupGroupId(g); err == nil {
+		g = x.Name
+	}
+	return fmt.Sprintf("%s:%s %04o", u, g, fi.Mode().Perm())
+}
+
+// Wazuh runs the Wazuh-side checks in order.
+func Wazuh(in Input) []Result {
+	var rs []Result
+	id := in.User
+	if id.Known {
+		rs = append(rs, ok("wazuh user", fmt.Sprintf("%s (uid %d, groups %v)", id.Name, id.UID, id.Groups)))
+	} else {
+		rs = append(rs, warn("wazuh user", "there is no user wazuh here: file permissions are not judged",
+			"run doctor on the Wazuh manager itself"))
+	}
+	confPath := filepath.Join(in.Home, "etc", "ossec.conf")
+	if in.ConfErr != nil || in.Conf == nil {
+		reason := "not read"
+		switch {
+		case errors.Is(in.ConfErr, fs.ErrNotExist):
+			reason = confPath + " does not exist"
+		case in.ConfErr != nil:
+			reason = in.ConfErr.Error()
+		}
+		return append(rs, fail("ossec.conf", reason,
+			"pass --wazuh-home with the Wazuh installation directory (the one holding etc/ossec.conf), or fix the XML (wazuh-analysisd -t shows where)"))
+	}
+	rs = append(rs, ok("ossec.conf", fmt.Sprintf("%s: %d <integration> block(s), %d command wodle(s)", confPath, len(in.Conf.Integrations), len(in.Conf.Commands))))
+
+	blocks := in.Conf.Find(IntegrationName)
+	name := IntegrationName
+	var block *config.Integration
+	switch len(blocks) {
+	case 0:
+		rs = append(rs, fail("integration block", "no <integration> named custom-misp in "+confPath,
+			"paste the snippet for your Wazuh version (ossec-snippets/integration-*.xml) inside <ossec_config>, then systemctl restart wazuh-manager"))
+	default:
+		block = &blocks[0]
+		rs = append(rs, blockCheck(blocks))
+	}
+	if block != nil {
+		rs = append(rs, alertFormatCheck(block))
+		rs = append(rs, optionsCheck(in, block)...)
+		rs = append(rs, groupCheck(block))
+	}
+	rs = append(rs, binaryCheck(in, filepath.Join(in.Home, "integrations", name)))
+	rs = append(rs, rulesFileCheck(in, "decoder", filepath.Join(in.Home, "etc", "decoders", DecoderFile), `name="json-misp"`,
+		"install -o root -g wazuh -m 0640 decoders/"+DecoderFile+" "+filepath.Join(in.Home, "etc", "decoders")+"/ and keep the file name: it must sort before the stock 0006-json_decoders.xml"))
+	rs = append(rs, rulesFileCheck(in, "rules", filepath.Join(in.Home, "etc", "rules", RulesFile), `id="117600"`,
+		"install -o root -g wazuh -m 0640 rules/"+RulesFile+" "+filepath.Join(in.Home, "etc", "rules")+"/, then wazuh-analysisd -t and restart the manager"))
+	if block != nil && len(sysmonGroups(block.Group)) > 0 {
+		rs = append(rs, sysmonCheck(in, block))
+	}
+	rs = append(rs, socketCheck(in))
+	rs = append(rs, logCheck(in))
+	rs = append(rs, storeCheck(in))
+	return rs
+}
+
+func blockCheck(blocks []config.Integration) Result {
+	b := blocks[0]
+	if b.HookURL == "" {
+		return fail("integration block", "custom-misp has no <hook_url>",
+			"set <hook_url> to the MISP base URL, e.g. https://misp.example.org:8443")
+	}
+	d := fmt.Sprintf("custom-misp, hook_url %s", b.HookURL)
+	if b.Level != "" {
+		d += ", level >= " + b.Level
+	}
+	if len(blocks) > 1 {
+		return warn("integration block", fmt.Sprintf("%s; and %d more custom-misp blocks", d, len(blocks)-1),
+			"integratord runs every block, so each alert is looked up once per block: keep one <integration> for custom-misp")
+	}
+	if b.APIKey != "" {
+		return warn("integration block", d+"; <api_key> holds the key",
+			`a key in <api_key> shows in ps while custom-misp runs and in integratord's debug log: on Wazuh 4.7+ move it to a file (root:wazuh 0640) named by "api_key_file" in <options>`)
+	}
+	return ok("integration block", d)
+}
+
+func alertFormatCheck(b *config.Integration) Result {
+	if strings.HasPrefix(b.AlertFormat, "json") {
+		return ok("alert_format", b.AlertFormat)
+	}
+	got := "missing"
+	if b.AlertFormat != "" {
+		got = strconv.Quote(b.AlertFormat)
+	}
+	return fail("alert_format", got+": integratord writes the alert as text, which custom-misp cannot read",
+		"add <alert_format>json</alert_format> to the custom-misp <integration> block")
+}
+
+// optionsCheck loads the block as integratord would run it (its own
+// options, not --options) and checks the key file it names.
+func optionsCheck(in Input, b *config.Integration) []Result {
+	if b.Options == "" {
+		return []Result{ok("options", "none: defaults (Wazuh 4.3-4.6 style)")}
+	}
+	_, err := config.LoadOperator(config.Sources{Home: in.Home, Block: b})
+	if err != nil {
+		return []Result{fail("options", err.Error(),
+			`fix <options> in the custom-misp block: one JSON object, keys as in README "Options" (an unknown key is an error)`)}
+	}
+	rs := []Result{ok("options", fmt.Sprintf("valid (%d bytes)", len(b.Options)))}
+	o, err := config.ParseOptions([]byte(b.Options))
+	if err != nil || o.APIKeyFile == "" {
+		return rs
+	}
+	return append(rs, keyFileCheck(in, o.APIKeyFile))
+}
+
+func keyFileCheck(in Input, path string) Result {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fail("api key file", statText(path, err), "create it: install -o root -g wazuh -m 0640 /dev/null "+path+", then write the key into it")
+	}
+	d := path + " " + ownerText(fi)
+	fix := fmt.Sprintf("chown root:wazuh %s; chmod 0640 %s", path, path)
+	switch {
+	case in.User.Known && !in.User.can(fi, read):
+		return fail("api key file", d+": user wazuh cannot read it, so integratord runs without a key", fix)
+	case fi.Mode().Perm()&0o004 != 0:
+		return warn("api key file", d+": every local user can read the MISP key", fix)
+	}
+	return ok("api key file", d)
+}
+
+func sysmonGroups(groups string) []string {
+	var out []string
+	for _, g := range strings.Split(groups, ",") {
+		if strings.HasPrefix(strings.TrimSpace(g), "sysmon_") {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+func groupCheck(b *config.Integration) Result {
+	if b.Group == "" && b.RuleID == "" {
+		level := b.Level
+		if level == "" {
+			level = "0"
+		}
+		return warn("group filter", "no <group> or <rule_id>: every alert of level "+level+" or more runs custom-misp",
+			"integratord runs one alert at a time: list the alert groups that carry indicators (ossec-snippets/integration-4.8plus.xml)")
+	}
+	var spaced []string
+	n := 0
+	for _, g := range strings.Split(b.Group, ",") {
+		if g == "" {
+			continue
+		}
+		n++
+		if strings.ContainsAny(g, " \t\r\n") {
+			spaced = append(spaced, strconv.Quote(g))
+		}
+	}
+	if len(spaced) > 0 {
+		fixed := strings.Join(strings.Fields(b.Group), "")
+		return warn("group filter", fmt.Sprintf("%d groups; %s never match: integratord compares names exactly, spaces included", n, strings.Join(spaced, ", ")),
+			"remove the spaces: <group>"+fixed+"</group>")
+	}
+	return ok("group filter", fmt.Sprintf("%d groups (%d Sysmon)", n, len(sysmonGroups(b.Group))))
+}
+
+func binaryCheck(in Input, path string) Result {
+	fi, err := os.Stat(path)
+	install := fmt.Sprintf("install -o root -g wazuh -m 0750 custom-misp %s", path)
+	if err != nil {
+		return fail("binary", statText(path, err)+": integratord logs \"File not found inside 'integrations'\"", install)
+	}
+	if !fi.Mode().IsRegular() {
+		return fail("binary", path+" is not a regular file", install)
+	}
+	d := path + " " + ownerText(fi)
+	fix := fmt.Sprintf("chown root:wazuh %s; chmod 0750 %s", path, path)
+	uid, _ := owner(fi)
+	switch {
+	case fi.Mode().Perm()&0o002 != 0:
+		return fail("binary", d+": anyone can write it, so integratord refuses to run it (\"At wpopenv(): file ... has write permissions\")", fix)
+	case !in.User.Known:
+		return ok("binary", d)
+	case in.User.can(fi, write):
+		return fail("binary", d+": user wazuh can write it, so integratord refuses to run it (\"At wpopenv(): file ... has write permissions\")", fix)
+	case !in.User.can(fi, exec):
+		return fail("binary", d+": user wazuh cannot execute it (\"Couldn't execute command\")", fix)
+	case uid != in.Root:
+		return warn("binary", d+": not owned by root, so its owner can replace what integratord runs", fix)
+	}
+	return ok("binary", d)
+}
+
+// rulesFileCheck checks one installed ruleset file: there, readable by
+// analysisd (user wazuh), and ours (it holds marker).
+func rulesFileCheck(in Input, check, path, marker, install string) Result {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fail(check, statText(path, err)+": custom-misp's events raise no alert", install)
+	}
+	d := path + " " + ownerText(fi)
+	if in.User.Known && !in.User.can(fi, read) {
+		return fail(check, d+": user wazuh cannot read it", fmt.Sprintf("chown root:wazuh %s; chmod 0640 %s", path, path))
+	}
+	b, err := readCapped(path)
+	if err != nil {
+		return fail(check, err.Error(), install)
+	}
+	if !strings.Contains(string(b), marker) {
+		return warn(check, d+": does not hold "+marker+"; not custom-misp's file?", install)
+	}
+	return ok(check, d)
+}
+
+func readCapped(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, maxRulesFile))
+}
+
+// sysmonBaseRule matches an overwrite of one of the level-0 Sysmon base
+// rules (rules/README.md step 5), attributes in either order.
+var sysmonBaseRule = regexp.MustCompile(`<rule\s[^>]*(id="616(0[3589]|17|5[0-4])"[^>]*overwrite="yes"|overwrite="yes"[^>]*id="616(0[3589]|17|5[0-4])")`)
+
+func sysmonCheck(in Input, b *config.Integration) Result {
+	rulesDir := filepath.Join(in.Home, "etc", "rules")
+	var where string
+	if _, err := os.Stat(filepath.Join(rulesDir, SysmonFile)); err == nil {
+		where = SysmonFile + " installed"
+	} else if files, err := filepath.Glob(filepath.Join(rulesDir, "*.xml")); err == nil {
+		for _, f := range files {
+			if data, err := readCapped(f); err == nil && sysmonBaseRule.Match(data) {
+				where = "Sysmon base rules overwritten in " + filepath.Base(f)
+				break
+			}
+		}
+	}
+	n := len(sysmonGroups(b.Group))
+	if where == "" {
+		return warn("sysmon levels", fmt.Sprintf("the group list names %d Sysmon groups, but the Sysmon base rules are still level 0: those events never reach integratord", n),
+			fmt.Sprintf("install -o root -g wazuh -m 0640 rules/%s %s/ (it can raise the alert volume a lot: tune Sysmon first), or drop the sysmon groups", SysmonFile, rulesDir))
+	}
+	if lvl, err := strconv.Atoi(b.Level); err == nil && lvl > 3 {
+		return warn("sysmon levels", fmt.Sprintf("%s, but <level>%d</level> filters out the level-3 Sysmon alerts", where, lvl),
+			"lower <level> in the custom-misp block to 3")
+	}
+	return ok("sysmon levels", where)
+}
+
+func socketCheck(in Input) Result {
+	path := in.Config.SocketPath
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fail("queue socket", statText(path, err),
+			"analysisd creates it when the manager starts: is the manager installed here (--wazuh-home) and running (systemctl status wazuh-manager)?")
+	}
+	d := path + " " + ownerText(fi)
+	if fi.Mode()&fs.ModeSocket == 0 {
+		return fail("queue socket", d+": not a socket", "remove it and restart the manager: systemctl restart wazuh-manager")
+	}
+	if in.User.Known && !in.User.can(fi, write) {
+		return fail("queue socket", d+": user wazuh cannot write to it", "restart the manager so that analysisd recreates it: systemctl restart wazuh-manager")
+	}
+	s, err := wazuh.Dial(path)
+	if errors.Is(err, wazuh.ErrNotRunning) {
+		return fail("queue socket", d+": nobody reads it, analysisd is not running", "systemctl start wazuh-manager; then look at /var/ossec/logs/ossec.log")
+	}
+	if err != nil {
+		return fail("queue socket", statText(path, err), "restart the manager: systemctl restart wazuh-manager")
+	}
+	s.Close()
+	return ok("queue socket", d+": analysisd is listening")
+}
+
+func logCheck(in Input) Result {
+	path := in.Config.LogFile
+	fix := fmt.Sprintf("touch %s; chown wazuh:wazuh %s; chmod 0640 %s", path, path, path)
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		dir, derr := os.Stat(filepath.Dir(path))
+		if derr != nil {
+			return warn("integrations.log", statText(filepath.Dir(path), derr)+": custom-misp's warnings are lost", fix)
+		}
+		if in.User.Known && !in.User.can(dir, write|exec) {
+			return warn("integrations.log", path+" does not exist and user wazuh cannot create it: custom-misp's warnings are lost", fix)
+		}
+		return ok("integrations.log", path+" does not exist yet; custom-misp creates it on its first warning")
+	case err != nil:
+		return warn("integrations.log", err.Error(), fix)
+	}
+	d := path + " " + ownerText(fi)
+	if in.User.Known && !in.User.can(fi, write) {
+		return warn("integrations.log", d+": user wazuh cannot write it, custom-misp's warnings are lost", fix)
+	}
+	return ok("integrations.log", d)
+}
+
+// statText says why a path could not be examined, without Go's "stat"
+// prefix.
+func statText(path string, err error) string {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return path + " does not exist"
+	case errors.Is(err, fs.ErrPermission):
+		return path + ": permission denied"
+	}
+	return err.Error()
+}
