@@ -1,8 +1,9 @@
 # custom-misp: see README.md. `make demo` and `make test` need only Go.
 GO         ?= go
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
-LDFLAGS    := -s -w -X main.version=$(VERSION)
+LDFLAGS    := -s -w -X github.com/custom-misp/custom-misp/internal/cli.version=$(VERSION)
 BIN        := bin/custom-misp
+NETBIN     := bin/custom-misp-net
 WAZUH_HOME ?= /var/ossec
 FUZZTIME   ?= 30s
 
@@ -10,8 +11,12 @@ FUZZTIME   ?= 30s
 
 all: check test build
 
+# Two static programs: custom-misp (what integratord runs; no HTTP/TLS code)
+# and custom-misp-net (the MISP client, started only on cache misses, and
+# the operator commands). They are installed side by side.
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/custom-misp
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(NETBIN) ./cmd/custom-misp-net
 
 # The race detector needs cgo; without a C compiler the tests still run.
 test:
@@ -47,6 +52,7 @@ fuzz:
 install: build
 	install -d -m 0750 -o root -g wazuh $(WAZUH_HOME)/integrations
 	install -m 0750 -o root -g wazuh $(BIN) $(WAZUH_HOME)/integrations/custom-misp
+	install -m 0750 -o root -g wazuh $(NETBIN) $(WAZUH_HOME)/integrations/custom-misp-net
 	install -m 0660 -o wazuh -g wazuh decoders/0005-misp_decoders.xml $(WAZUH_HOME)/etc/decoders/
 	install -m 0660 -o wazuh -g wazuh rules/0990-misp_rules.xml $(WAZUH_HOME)/etc/rules/
 	@if [ "$(SYSMON_LEVELS)" = 1 ]; then \

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/custom-misp/custom-misp/internal/cli"
 	"io"
 	"os"
 
@@ -12,10 +13,6 @@ import (
 	"github.com/custom-misp/custom-misp/internal/event"
 	"github.com/custom-misp/custom-misp/internal/wazuh"
 )
-
-// keyEnv names the environment variable `check` reads the API key from when
-// no api_key_file is configured: a key on the command line would show in ps.
-const keyEnv = "CUSTOM_MISP_API_KEY"
 
 // check looks one alert up and prints the events, one JSON object per line,
 // instead of sending them to Wazuh: for trying options and rules by hand.
@@ -27,15 +24,15 @@ func check(ctx context.Context, args []string, stdout io.Writer) error {
 	debugLog := fs.Bool("debug", false, "write debug lines to the log file")
 	home := fs.String("wazuh-home", wazuh.Home(), "Wazuh installation directory")
 	if err := fs.Parse(args); err != nil {
-		return fail(exitUsage, fmt.Errorf("check: %w", err), "custom-misp check [-options FILE] [-url URL] [-debug] ALERT_FILE")
+		return cli.Fail(cli.ExitUsage, fmt.Errorf("check: %w", err), "custom-misp check [-options FILE] [-url URL] [-debug] ALERT_FILE")
 	}
 	if fs.NArg() != 1 {
-		return fail(exitUsage, fmt.Errorf("check: want one alert file, got %d arguments", fs.NArg()), "custom-misp check [-options FILE] [-url URL] [-debug] ALERT_FILE")
+		return cli.Fail(cli.ExitUsage, fmt.Errorf("check: want one alert file, got %d arguments", fs.NArg()), "custom-misp check [-options FILE] [-url URL] [-debug] ALERT_FILE")
 	}
-	a := config.Args{AlertFile: fs.Arg(0), APIKey: os.Getenv(keyEnv), HookURL: *hookURL, Debug: *debugLog, OptionsFile: *optionsFile, Retries: -1}
+	a := config.Args{AlertFile: fs.Arg(0), APIKey: os.Getenv(config.KeyEnv), HookURL: *hookURL, Debug: *debugLog, OptionsFile: *optionsFile, Retries: -1}
 	cfg, err := config.Load(a, *home)
 	if err != nil {
-		return fail(exitConfig, fmt.Errorf("configuration: %w", err), "the API key comes from \"api_key_file\" in the options or from $"+keyEnv)
+		return cli.Fail(cli.ExitConfig, fmt.Errorf("configuration: %w", err), "the API key comes from \"api_key_file\" in the options or from $"+config.KeyEnv)
 	}
 	log := wazuh.NewLog(cfg.LogFile, cfg.Debug)
 	defer log.Close()

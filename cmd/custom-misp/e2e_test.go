@@ -40,12 +40,16 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// Both programs, side by side as installed: custom-misp starts
+	// custom-misp-net from its own directory.
 	builtBinary = filepath.Join(dir, "custom-misp")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-X main.version=e2e", "-o", builtBinary, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building the binary: %v\n%s", err, out)
-		os.Exit(1)
+	for pkg, out := range map[string]string{".": builtBinary, "../custom-misp-net": filepath.Join(dir, "custom-misp-net")} {
+		build := exec.Command("go", "build", "-trimpath", "-ldflags", "-X github.com/custom-misp/custom-misp/internal/cli.version=e2e", "-o", out, pkg)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, out)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -139,6 +143,7 @@ func setupWorld(env *testscript.Env, repo string) error {
 	env.Setenv("CA", ca)
 	env.Setenv("ALERTS", filepath.Join(repo, "testdata", "alerts"))
 	env.Setenv("BIN", builtBinary)
+	env.Setenv("NETBIN", filepath.Join(filepath.Dir(builtBinary), "custom-misp-net"))
 	env.Setenv("REDIRECT", "> /dev/null 2>&1")
 	return nil
 }

@@ -86,3 +86,41 @@ func goldenWorld(t *testing.T) (url, ca, sock string, queue *net.UnixConn, stop 
 	}
 	return w.srv.URL, ca, w.sock, w.queue, cleanup
 }
+
+// TestHelperMissing: custom-misp installed without custom-misp-net still
+// serves what the cache knows and turns each miss into one config error
+// event that says what to install, instead of failing silently.
+func TestHelperMissing(t *testing.T) {
+	srvURL, ca, sock, queue, stop := goldenWorld(t)
+	defer stop()
+	dir := t.TempDir()
+	solo := filepath.Join(dir, "custom-misp")
+	b, err := os.ReadFile(builtBinary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(solo, b, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	opts, _ := json.Marshal(map[string]any{"ca_file": ca, "socket_path": sock, "log_file": filepath.Join(dir, "log"), "cache_path": filepath.Join(dir, "cache.db")})
+	optsFile := filepath.Join(dir, "options")
+	if err := os.WriteFile(optsFile, opts, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	alert, _ := filepath.Abs("../../testdata/alerts/sysmon-eid22-malicious-domain-cname-mapped-ipv4.json")
+	cmd := &exec.Cmd{Path: solo, Args: []string{"integrations", alert, testKey, srvURL, "", optsFile, "10", "3", "> /dev/null 2>&1"}}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("run: %v: %s", err, out)
+	}
+	buf := make([]byte, 1<<16)
+	queue.SetReadDeadline(time.Now().Add(2 * time.Second))
+	n, err := queue.Read(buf)
+	if err != nil {
+		t.Fatalf("no error event: %v", err)
+	}
+	got := string(buf[:n])
+	want := `"misp":{"error":"config","message":"custom-misp-net not found at ` + filepath.Join(dir, "custom-misp-net") + `: install it next to custom-misp (make install)","indicators":"3"`
+	if !strings.Contains(got, want) {
+		t.Errorf("datagram %s\ndoes not contain %s", got, want)
+	}
+}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/custom-misp/custom-misp/internal/cli"
 	"io"
-	"runtime/debug"
+	"os"
 	"strconv"
+	"syscall"
 
 	"github.com/custom-misp/custom-misp/internal/alert"
 	"github.com/custom-misp/custom-misp/internal/cache"
@@ -15,21 +17,9 @@ import (
 	"github.com/custom-misp/custom-misp/internal/event"
 	"github.com/custom-misp/custom-misp/internal/ioc"
 	"github.com/custom-misp/custom-misp/internal/misp"
+	"github.com/custom-misp/custom-misp/internal/mispproc"
 	"github.com/custom-misp/custom-misp/internal/wazuh"
 )
-
-// version is stamped by the Makefile (-ldflags -X main.version=...).
-var version = ""
-
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "devel"
-}
 
 const usage = `usage:
   custom-misp ALERT_FILE API_KEY HOOK_URL [debug] [OPTIONS_FILE] [TIMEOUT] [RETRIES]
@@ -52,29 +42,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) >= 2 {
 		switch args[1] {
 		case "version", "-version", "--version":
-			fmt.Fprintln(stdout, "custom-misp", versionString())
-			return exitOK
+			fmt.Fprintln(stdout, "custom-misp", cli.Version())
+			return cli.ExitOK
 		case "help", "-h", "-help", "--help":
 			fmt.Fprint(stdout, usage)
-			return exitOK
+			return cli.ExitOK
 		case "check":
-			return report(stderr, check(ctx, args[2:], stdout))
-		case "doctor":
-			return runDoctor(ctx, args[2:], stdout, stderr)
-		case "lookup":
-			return runLookup(ctx, args[2:], stdout, stderr)
-		case "feeds":
-			return runFeeds(ctx, args[2:], stdout, stderr)
+			return cli.Report(stderr, check(ctx, args[2:], stdout))
+		case "doctor", "lookup", "feeds":
+			// The operator commands talk to MISP: they live in the
+			// helper, which links the HTTP client (see mispproc).
+			return cli.Report(stderr, execHelper(args[1:]))
 		}
 	}
-	return report(stdout, integratord(ctx, args[1:]))
+	return cli.Report(stdout, integratord(ctx, args[1:]))
 }
 
 // integratord handles one alert exactly as Wazuh's integratord invokes us.
 func integratord(ctx context.Context, argv []string) error {
 	a, err := config.ParseArgs(argv)
 	if err != nil {
-		return fail(exitUsage, fmt.Errorf("bad arguments: %w", err), "run by integratord as: custom-misp ALERT_FILE API_KEY HOOK_URL [debug] [OPTIONS_FILE] [TIMEOUT] [RETRIES]")
+		return cli.Fail(cli.ExitUsage, fmt.Errorf("bad arguments: %w", err), "run by integratord as: custom-misp ALERT_FILE API_KEY HOOK_URL [debug] [OPTIONS_FILE] [TIMEOUT] [RETRIES]")
 	}
 	cfg, cfgErr := config.Load(a, wazuh.Home())
 	log := wazuh.NewLog(cfg.LogFile, cfg.Debug)
@@ -82,7 +70,7 @@ func integratord(ctx context.Context, argv []string) error {
 	if cfgErr != nil {
 		log.Errorf("configuration: %v", cfgErr)
 		reportConfigError(&cfg, cfgErr, log)
-		return fail(exitConfig, fmt.Errorf("configuration: %w", cfgErr), "fix the <integration> block or its <options>; see README \"Options\"")
+		return cli.Fail(cli.ExitConfig, fmt.Errorf("configuration: %w", cfgErr), "fix the <integration> block or its <options>; see README \"Options\"")
 	}
 	sendTo := func(al *alert.Alert, events []event.Message) error {
 		return send(cfg.SocketPath, al, events)
@@ -106,18 +94,18 @@ func handle(ctx context.Context, cfg *config.Config, log *wazuh.Log, emit func(*
 	}
 	policy, err := ioc.NewPolicy(cfg.Exclude, cfg.AllowSuffixes)
 	if err != nil {
-		return fail(exitConfig, fmt.Errorf("configuration: %w", err), "")
+		return cli.Fail(cli.ExitConfig, fmt.Errorf("configuration: %w", err), "")
 	}
 	var opened *cache.Cache
 	env := enrich.Env{
 		Log:    log,
 		Policy: policy,
-		Client: func() (enrich.Searcher, error) { return newClient(cfg, log) },
+		Client: func() (enrich.Searcher, error) { return newSearcher(cfg, log) },
 		OpenCache: func() enrich.Cache {
 			if !cfg.CacheOn {
 				return enrich.NoCache{}
 			}
-			c, warn := cache.Open(cacheOptions(cfg))
+			c, warn := cache.Open(cache.OptionsFor(cfg))
 			if warn != nil {
 				log.Warnf("cache: %v", warn)
 			}
@@ -149,45 +137,29 @@ func skipped(why string) string {
 	return "; " + why
 }
 
-// cacheOptions maps the configuration to the cache's. The scope covers
-// everything that changes MISP's answer, so changing a filter or the key
-// starts from a clean slate instead of serving answers to another question.
-func cacheOptions(cfg *config.Config) cache.Options {
-	filters := fmt.Sprintf("to_ids=%s published=%s warninglist=%t tags=%q exclude_tags=%q limit=%d",
-		boolPtr(cfg.ToIDs), boolPtr(cfg.Published), cfg.EnforceWarninglist, cfg.Tags, cfg.ExcludeTags, cfg.Limit)
-	return cache.Options{
-		Path:        cfg.CachePath,
-		Scope:       cache.Scope(cfg.MISPURL, cfg.APIKey, filters),
-		TTL:         cfg.CacheTTL,
-		NegativeTTL: cfg.CacheNegativeTTL,
-		MaxEntries:  cfg.CacheMaxEntries,
-		LockWait:    cfg.CacheLockWait,
+// newSearcher returns the MISP lookup of this run: the helper program,
+// started only if the cache cannot answer.
+func newSearcher(cfg *config.Config, log *wazuh.Log) (*mispproc.Searcher, error) {
+	path, err := mispproc.Path()
+	if err != nil {
+		return nil, &misp.Error{Class: misp.ClassConfig, Message: "locating " + mispproc.Program + ": " + err.Error()}
 	}
+	return &mispproc.Searcher{
+		Path:   path,
+		Client: mispproc.ClientOf(cfg, "custom-misp/"+cli.Version()),
+		Debug:  log.DebugEnabled(),
+		Logf:   log.Debugf,
+	}, nil
 }
 
-func boolPtr(b *bool) string {
-	if b == nil {
-		return "any"
+// execHelper replaces this process with the helper for an operator
+// command, so that its output, exit code and signals are the helper's own.
+func execHelper(args []string) error {
+	path, err := mispproc.Path()
+	if err == nil {
+		err = syscall.Exec(path, append([]string{path}, args...), os.Environ())
 	}
-	return strconv.FormatBool(*b)
-}
-
-// newClient builds the MISP client from the configuration.
-func newClient(cfg *config.Config, log *wazuh.Log) (*misp.Client, error) {
-	return misp.New(misp.Config{
-		BaseURL:            cfg.MISPURL,
-		APIKey:             cfg.APIKey,
-		Timeout:            cfg.Timeout,
-		Retries:            cfg.Retries,
-		CAFile:             cfg.CAFile,
-		ClientCert:         cfg.ClientCert,
-		ClientKey:          cfg.ClientKey,
-		InsecureSkipVerify: cfg.InsecureSkipVerify,
-		Proxy:              cfg.Proxy,
-		AllowHTTP:          cfg.AllowHTTP,
-		UserAgent:          "custom-misp/" + versionString(),
-		Logf:               log.Debugf,
-	})
+	return cli.Fail(cli.ExitInternal, fmt.Errorf("running %s: %w", mispproc.Program, err), "install "+mispproc.Program+" next to custom-misp (make install)")
 }
 
 // send writes the events to the analysisd queue socket, one datagram each,
@@ -218,25 +190,25 @@ func send(path string, al *alert.Alert, events []event.Message) error {
 func socketError(err error) error {
 	switch {
 	case errors.Is(err, wazuh.ErrSocketMissing):
-		return fail(exitNoSocket, err, "is the Wazuh manager installed here? set \"socket_path\" or \"wazuh_home\" if it lives elsewhere")
+		return cli.Fail(cli.ExitNoSocket, err, "is the Wazuh manager installed here? set \"socket_path\" or \"wazuh_home\" if it lives elsewhere")
 	case errors.Is(err, wazuh.ErrNotRunning):
-		return fail(exitNotRunning, err, "start the manager: systemctl start wazuh-manager")
+		return cli.Fail(cli.ExitNotRunning, err, "start the manager: systemctl start wazuh-manager")
 	case errors.Is(err, wazuh.ErrTooLong):
-		return fail(exitTooLong, err, "")
+		return cli.Fail(cli.ExitTooLong, err, "")
 	}
-	return fail(exitSocket, err, "")
+	return cli.Fail(cli.ExitSocket, err, "")
 }
 
 func alertError(err error) error {
 	switch {
 	case errors.Is(err, alert.ErrNotFound):
-		return fail(exitAlertFile, err, "")
+		return cli.Fail(cli.ExitAlertFile, err, "")
 	case errors.Is(err, alert.ErrNotJSON):
-		return fail(exitAlertData, err, "set <alert_format>json</alert_format> in the <integration> block")
+		return cli.Fail(cli.ExitAlertData, err, "set <alert_format>json</alert_format> in the <integration> block")
 	case errors.Is(err, alert.ErrEmpty), errors.Is(err, alert.ErrTooLarge), errors.Is(err, alert.ErrShape):
-		return fail(exitAlertData, err, "")
+		return cli.Fail(cli.ExitAlertData, err, "")
 	}
-	return fail(exitAlertData, err, "")
+	return cli.Fail(cli.ExitAlertData, err, "")
 }
 
 // reportConfigError tells Wazuh, as an error event, that the integration is

@@ -38,6 +38,11 @@ const (
 	maxLimitCeiling         = 1000
 )
 
+// KeyEnv names the environment variable the operator commands read the API
+// key from when nothing else names one: a key on the command line would
+// show in ps.
+const KeyEnv = "CUSTOM_MISP_API_KEY"
+
 // Options is the JSON of the <options> element of the <integration> block.
 // Unknown keys are an error, so a typo never silently changes behaviour.
 type Options struct {

@@ -3,7 +3,7 @@
 // Wazuh side (binary, ossec.conf block, ruleset, socket, log, cache). Each
 // check gives one Result with a status and, unless it is OK, a hint that
 // says exactly what to do. Checks read files and talk to MISP through the
-// one misp.Client (plus bare DNS, TCP and TLS probes that send nothing);
+// one mispclient.Client (plus bare DNS, TCP and TLS probes that send nothing);
 // they change nothing on either side, send nothing to Wazuh and never
 // print the API key.
 package doctor
@@ -18,7 +18,7 @@ import (
 
 	"github.com/custom-misp/custom-misp/internal/cache"
 	"github.com/custom-misp/custom-misp/internal/config"
-	"github.com/custom-misp/custom-misp/internal/misp"
+	"github.com/custom-misp/custom-misp/internal/mispclient"
 )
 
 // Status is the outcome of one check.
@@ -52,7 +52,7 @@ type Input struct {
 	// not judged.
 	KeyOverride bool
 	// Client is the MISP client built from Config; nil when ConfigErr.
-	Client *misp.Client
+	Client *mispclient.Client
 	// Resolve looks a host name up; nil means the system resolver.
 	Resolve func(ctx context.Context, host string) ([]string, error)
 	Now     func() time.Time

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/custom-misp/custom-misp/internal/misp"
+	"github.com/custom-misp/custom-misp/internal/mispclient"
 )
 
 // Feed is one MISP feed as /feeds/index lists it.
@@ -27,7 +28,7 @@ type Feed struct {
 // Feeds lists MISP's feeds (GET /feeds/index). MISP keeps no "last
 // fetched" time for a feed; CachedAt is its cache_timestamp, set when the
 // feed's cache was last built.
-func Feeds(ctx context.Context, c *misp.Client) ([]Feed, error) {
+func Feeds(ctx context.Context, c *mispclient.Client) ([]Feed, error) {
 	var raw []struct {
 		Feed struct {
 			ID             misp.FlexString `json:"id"`
@@ -78,7 +79,7 @@ func ValidFeedID(id string) bool { return feedID.MatchString(id) }
 // site-admin actions. MISP answers 200 also when nothing was fetched ("No
 // feed enabled."); that counts as not OK, because a scheduled fetch that
 // fetches nothing leaves the indicators as stale as a failed one.
-func FetchFeeds(ctx context.Context, c *misp.Client, id string) FetchResult {
+func FetchFeeds(ctx context.Context, c *mispclient.Client, id string) FetchResult {
 	path := "/feeds/fetchFromAllFeeds"
 	if id != "" {
 		if !ValidFeedID(id) {

@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/custom-misp/custom-misp/internal/config"
-	"github.com/custom-misp/custom-misp/internal/misp"
+	"github.com/custom-misp/custom-misp/internal/mispclient"
 	"github.com/custom-misp/custom-misp/internal/mispfake"
 )
 
@@ -148,7 +148,7 @@ func mispInput(t *testing.T, url, key string, edit func(*config.Config)) Input {
 		in.ConfigErr = err
 		return in
 	}
-	c, err := misp.New(misp.Config{BaseURL: cfg.MISPURL, APIKey: cfg.APIKey, Timeout: cfg.Timeout, CAFile: cfg.CAFile,
+	c, err := mispclient.New(mispclient.Config{BaseURL: cfg.MISPURL, APIKey: cfg.APIKey, Timeout: cfg.Timeout, CAFile: cfg.CAFile,
 		InsecureSkipVerify: cfg.InsecureSkipVerify, AllowHTTP: cfg.AllowHTTP})
 	if err != nil {
 		in.ConfigErr = err

@@ -15,6 +15,7 @@ import (
 	"github.com/custom-misp/custom-misp/internal/config"
 	"github.com/custom-misp/custom-misp/internal/ioc"
 	"github.com/custom-misp/custom-misp/internal/misp"
+	"github.com/custom-misp/custom-misp/internal/mispclient"
 )
 
 const (
@@ -196,7 +197,7 @@ func checkTLS(ctx context.Context, in Input, callErr error, addr, host string, t
 	var me *misp.Error
 	errors.As(callErr, &me)
 	if me != nil && me.Class == misp.ClassTLS {
-		chain := misp.CertificateChain(callErr)
+		chain := mispclient.CertificateChain(callErr)
 		if len(chain) == 0 && in.Config.Proxy == "" {
 			chain = peerChain(ctx, addr, host, timeout)
 		}
@@ -327,7 +328,7 @@ type userView struct {
 	} `json:"Organisation"`
 }
 
-func viewMe(ctx context.Context, c *misp.Client) (userView, error) {
+func viewMe(ctx context.Context, c *mispclient.Client) (userView, error) {
 	var me userView
 	_, err := c.Get(ctx, "/users/view/me", &me)
 	return me, err

@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/custom-misp/custom-misp/internal/config"
+	"github.com/custom-misp/custom-misp/internal/mispproc"
 	"github.com/custom-misp/custom-misp/internal/wazuh"
 )
 
@@ -146,7 +147,8 @@ func Wazuh(in Input) []Result {
 		rs = append(rs, optionsCheck(in, block)...)
 		rs = append(rs, groupCheck(block))
 	}
-	rs = append(rs, binaryCheck(in, filepath.Join(in.Home, "integrations", name)))
+	rs = append(rs, binaryCheck(in, "binary", name, filepath.Join(in.Home, "integrations", name)))
+	rs = append(rs, binaryCheck(in, "helper binary", mispproc.Program, filepath.Join(in.Home, "integrations", mispproc.Program)))
 	rs = append(rs, rulesFileCheck(in, "decoder", filepath.Join(in.Home, "etc", "decoders", DecoderFile), `name="json-misp"`,
 		"install -o root -g wazuh -m 0640 decoders/"+DecoderFile+" "+filepath.Join(in.Home, "etc", "decoders")+"/ and keep the file name: it must sort before the stock 0006-json_decoders.xml"))
 	rs = append(rs, rulesFileCheck(in, "rules", filepath.Join(in.Home, "etc", "rules", RulesFile), `id="117600"`,
@@ -266,31 +268,43 @@ func groupCheck(b *config.Integration) Result {
 	return ok("group filter", fmt.Sprintf("%d groups (%d Sysmon)", n, len(sysmonGroups(b.Group))))
 }
 
-func binaryCheck(in Input, path string) Result {
+// binaryCheck checks one of the two programs: custom-misp, which
+// integratord runs, and custom-misp-net, which custom-misp runs on cache
+// misses. Both run as user wazuh with the API key, so neither may be
+// writable by it.
+func binaryCheck(in Input, check, prog, path string) Result {
 	fi, err := os.Stat(path)
-	install := fmt.Sprintf("install -o root -g wazuh -m 0750 custom-misp %s", path)
+	install := fmt.Sprintf("install -o root -g wazuh -m 0750 %s %s", prog, path)
+	missing := ": integratord logs \"File not found inside 'integrations'\""
+	refuses := "integratord refuses to run it (\"At wpopenv(): file ... has write permissions\")"
+	noexec := "(\"Couldn't execute command\")"
+	if prog != IntegrationName {
+		missing = ": every cache miss becomes a config error event instead of a lookup"
+		refuses = "it could swap what runs with the MISP key"
+		noexec = "(every cache miss becomes a config error event)"
+	}
 	if err != nil {
-		return fail("binary", statText(path, err)+": integratord logs \"File not found inside 'integrations'\"", install)
+		return fail(check, statText(path, err)+missing, install)
 	}
 	if !fi.Mode().IsRegular() {
-		return fail("binary", path+" is not a regular file", install)
+		return fail(check, path+" is not a regular file", install)
 	}
 	d := path + " " + ownerText(fi)
 	fix := fmt.Sprintf("chown root:wazuh %s; chmod 0750 %s", path, path)
 	uid, _ := owner(fi)
 	switch {
 	case fi.Mode().Perm()&0o002 != 0:
-		return fail("binary", d+": anyone can write it, so integratord refuses to run it (\"At wpopenv(): file ... has write permissions\")", fix)
+		return fail(check, d+": anyone can write it, so "+refuses, fix)
 	case !in.User.Known:
-		return ok("binary", d)
+		return ok(check, d)
 	case in.User.can(fi, write):
-		return fail("binary", d+": user wazuh can write it, so integratord refuses to run it (\"At wpopenv(): file ... has write permissions\")", fix)
+		return fail(check, d+": user wazuh can write it, so "+refuses, fix)
 	case !in.User.can(fi, exec):
-		return fail("binary", d+": user wazuh cannot execute it (\"Couldn't execute command\")", fix)
+		return fail(check, d+": user wazuh cannot execute it "+noexec, fix)
 	case uid != in.Root:
-		return warn("binary", d+": not owned by root, so its owner can replace what integratord runs", fix)
+		return warn(check, d+": not owned by root, so its owner can replace what runs with the MISP key", fix)
 	}
-	return ok("binary", d)
+	return ok(check, d)
 }
 
 // rulesFileCheck checks one installed ruleset file: there, readable by

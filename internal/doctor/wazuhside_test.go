@@ -13,6 +13,7 @@ import (
 	"github.com/custom-misp/custom-misp/internal/config"
 	"github.com/custom-misp/custom-misp/internal/ioc"
 	"github.com/custom-misp/custom-misp/internal/misp"
+	"github.com/custom-misp/custom-misp/internal/ossecconf"
 )
 
 // testHome is a Wazuh installation in a temporary directory, laid out as
@@ -51,6 +52,7 @@ func newTestHome(t *testing.T) *testHome {
 	h.write(t, "etc/custom-misp.key", keyReadOnly, 0o640)
 	h.conf(t, goodBlock)
 	h.write(t, "integrations/custom-misp", "\x7fELF...", 0o750)
+	h.write(t, "integrations/custom-misp-net", "\x7fELF...", 0o750)
 	h.write(t, "etc/decoders/"+DecoderFile, `<decoder name="json-misp"><prematch>^{"integration":"misp"</prematch></decoder>`, 0o640)
 	h.write(t, "etc/rules/"+RulesFile, `<group name="misp,"><rule id="117600" level="0"></rule></group>`, 0o640)
 	h.write(t, "etc/rules/"+SysmonFile, `<group name="sysmon,"><rule id="61605" level="3" overwrite="yes"></rule></group>`, 0o640)
@@ -128,7 +130,7 @@ func wazuhID() Identity {
 
 func (h *testHome) input(t *testing.T) Input {
 	t.Helper()
-	conf, confErr := config.ReadOssecConf(h.path("etc/ossec.conf"))
+	conf, confErr := ossecconf.Read(h.path("etc/ossec.conf"))
 	var block *config.Integration
 	if confErr == nil {
 		if b := conf.Find(IntegrationName); len(b) > 0 {
@@ -141,7 +143,7 @@ func (h *testHome) input(t *testing.T) Input {
 }
 
 var orderWazuh = []string{"wazuh user", "ossec.conf", "integration block", "alert_format", "options", "api key file", "group filter",
-	"binary", "decoder", "rules", "sysmon levels", "queue socket", "integrations.log", "cache"}
+	"binary", "helper binary", "decoder", "rules", "sysmon levels", "queue socket", "integrations.log", "cache"}
 
 // without returns order without the named checks.
 func without(order []string, drop ...string) []string {
@@ -180,7 +182,8 @@ func TestWazuh(t *testing.T) {
 		{name: "binary owned by wazuh", setup: func(t *testing.T, h *testHome, in *Input) {
 			in.User.UID = os.Getuid() // the files' owner is now the wazuh user
 		}, order: orderWazuh, wants: map[string]want{
-			"binary": {Fail, "user wazuh can write it", "chmod 0750"},
+			"binary":        {Fail, "user wazuh can write it", "chmod 0750"},
+			"helper binary": {Fail, "user wazuh can write it, so it could swap what runs with the MISP key", "chmod 0750"},
 		}},
 		{name: "binary not executable by wazuh", setup: func(t *testing.T, h *testHome, in *Input) {
 			os.Chmod(h.path("integrations/custom-misp"), 0o700)
@@ -190,7 +193,13 @@ func TestWazuh(t *testing.T) {
 		{name: "binary not owned by root", setup: func(t *testing.T, h *testHome, in *Input) {
 			in.Root = os.Getuid() + 1
 		}, order: orderWazuh, wants: map[string]want{
-			"binary": {Warn, "not owned by root", "chown root:wazuh"},
+			"binary":        {Warn, "not owned by root", "chown root:wazuh"},
+			"helper binary": {Warn, "not owned by root", "chown root:wazuh"},
+		}},
+		{name: "helper missing", setup: func(t *testing.T, h *testHome, in *Input) {
+			os.Remove(h.path("integrations/custom-misp-net"))
+		}, order: orderWazuh, wants: map[string]want{
+			"helper binary": {Fail, "integrations/custom-misp-net does not exist: every cache miss becomes a config error event instead of a lookup", "install -o root -g wazuh -m 0750 custom-misp-net"},
 		}},
 		{name: "binary missing", setup: func(t *testing.T, h *testHome, in *Input) {
 			os.Remove(h.path("integrations/custom-misp"))
@@ -209,7 +218,7 @@ func TestWazuh(t *testing.T) {
 		{name: "no custom-misp block", setup: func(t *testing.T, h *testHome, in *Input) {
 			h.conf(t, `<integration><name>virustotal</name><api_key>VT</api_key></integration>`)
 			*in = h.input(t)
-		}, order: []string{"wazuh user", "ossec.conf", "integration block", "binary", "decoder", "rules", "queue socket", "integrations.log", "cache"}, wants: map[string]want{
+		}, order: []string{"wazuh user", "ossec.conf", "integration block", "binary", "helper binary", "decoder", "rules", "queue socket", "integrations.log", "cache"}, wants: map[string]want{
 			"integration block": {Fail, "no <integration> named custom-misp", "ossec-snippets/integration-*.xml"},
 		}},
 		{name: "two blocks, key in ossec.conf", setup: func(t *testing.T, h *testHome, in *Input) {

@@ -1,6 +1,8 @@
 package misp
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -29,14 +31,14 @@ type Error struct {
 	Message string    // what happened, e.g. MISP's own reason for a 403
 	Reset   time.Time // for ClassRateLimited: when MISP says the window ends (zero if unknown)
 
-	// cause is the underlying transport error, if any, for errors.As (the
+	// Cause is the underlying transport error, if any, for errors.As (the
 	// doctor command digs the unverified certificate chain out of it). It
 	// is not part of Error(): its text may be long.
-	cause error
+	Cause error
 }
 
 // Unwrap returns the transport error behind e, or nil.
-func (e *Error) Unwrap() error { return e.cause }
+func (e *Error) Unwrap() error { return e.Cause }
 
 func (e *Error) Error() string {
 	if e.Status != 0 {
@@ -91,4 +93,21 @@ type Org struct {
 type Tag struct {
 	Name      FlexString `json:"name"`
 	Inherited FlexBool   `json:"inherited"`
+}
+
+// ClassOf returns the class of a failure from this package, "" for nil.
+// Context errors are ClassTimeout; any other foreign error is
+// ClassUnavailable, the class that makes callers back off.
+func ClassOf(err error) Class {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Class
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return ClassTimeout
+	}
+	return ClassUnavailable
 }

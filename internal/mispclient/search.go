@@ -1,10 +1,11 @@
-package misp
+package mispclient
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/custom-misp/custom-misp/internal/misp"
 	"net/http"
 	"strings"
 
@@ -13,13 +14,6 @@ import (
 
 // Search limits.
 const (
-	DefaultLimit = 100 // attributes per search when Query.Limit is 0
-	// MaxLimit caps Query.Limit: MISP builds the whole page in PHP memory,
-	// and MaxLimit attributes with context already make a few MiB.
-	MaxLimit = 1000
-	// MaxValues caps the values of one search: they become one SQL IN list,
-	// and very long lists are slow on MISP (MISP/MISP#8267).
-	MaxValues = 1000
 	// maxValueLen caps one value: long URLs exist, 8 KiB ones are noise.
 	maxValueLen = 8 << 10
 
@@ -30,19 +24,6 @@ const (
 	// 2.5 allows in order.
 	searchOrder = "timestamp desc"
 )
-
-// Query is one restSearch over attributes. Values are ORed; the other
-// filters narrow the result.
-type Query struct {
-	Values             []string // normalised indicators; each must pass ioc.Safe
-	Types              []string // MISP attribute types; empty means all
-	ToIDs              *bool    // nil: either
-	Published          *bool    // nil: either (drafts included)
-	EnforceWarninglist bool     // drop attributes on an enabled warninglist
-	Tags               []string // any of these tags, on the event or the attribute
-	ExcludeTags        []string // none of these tags
-	Limit              int      // 0 means DefaultLimit; at most MaxLimit
-}
 
 // searchBody is the JSON MISP 2.5 reads; flags are 0/1 like PyMISP and the
 // captured requests send them.
@@ -65,11 +46,11 @@ type searchBody struct {
 // the matching attributes, soft-deleted ones dropped. No match is an empty
 // result, not an error. A query without values returns nil without asking
 // MISP: an empty value filter would match every attribute.
-func (c *Client) Search(ctx context.Context, q Query) ([]Attribute, error) {
+func (c *Client) Search(ctx context.Context, q misp.Query) ([]misp.Attribute, error) {
 	if len(q.Values) == 0 {
 		return nil, nil
 	}
-	body, err := q.body()
+	body, err := bodyOf(q)
 	if err != nil {
 		return nil, err
 	}
@@ -92,9 +73,9 @@ func (c *Client) Search(ctx context.Context, q Query) ([]Attribute, error) {
 // body validates q and builds the request. Values and tags are checked
 // again here, whatever the caller did, because a stray "!" or "%" would
 // turn a lookup into a negated or wildcard search over all of MISP.
-func (q Query) body() (*searchBody, error) {
-	if len(q.Values) > MaxValues {
-		return nil, configErr("search: %d values, at most %d per request", len(q.Values), MaxValues)
+func bodyOf(q misp.Query) (*searchBody, error) {
+	if len(q.Values) > misp.MaxValues {
+		return nil, configErr("search: %d values, at most %d per request", len(q.Values), misp.MaxValues)
 	}
 	for _, v := range q.Values {
 		if len(v) > maxValueLen {
@@ -125,9 +106,9 @@ func (q Query) body() (*searchBody, error) {
 	limit := q.Limit
 	switch {
 	case limit == 0:
-		limit = DefaultLimit
-	case limit < 0 || limit > MaxLimit:
-		return nil, configErr("search: limit %d: want 1 to %d", q.Limit, MaxLimit)
+		limit = misp.DefaultLimit
+	case limit < 0 || limit > misp.MaxLimit:
+		return nil, configErr("search: limit %d: want 1 to %d", q.Limit, misp.MaxLimit)
 	}
 	b := &searchBody{
 		ReturnFormat:     "json",
@@ -190,7 +171,7 @@ func short(s string) string {
 // decodeSearch reads {"response":{"Attribute":[...]}}. Some older MISPs
 // answer a search without results with {"response":[]}; that is accepted
 // as no match too.
-func decodeSearch(raw []byte) ([]Attribute, error) {
+func decodeSearch(raw []byte) ([]misp.Attribute, error) {
 	var env struct {
 		Response json.RawMessage `json:"response"`
 	}
@@ -207,7 +188,7 @@ func decodeSearch(raw []byte) ([]Attribute, error) {
 		return nil, fmt.Errorf(`"response" is not an object`)
 	}
 	var body struct {
-		Attribute []Attribute `json:"Attribute"`
+		Attribute []misp.Attribute `json:"Attribute"`
 	}
 	if err := json.Unmarshal(r, &body); err != nil {
 		return nil, err

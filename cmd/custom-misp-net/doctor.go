@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/custom-misp/custom-misp/internal/cache"
+	"github.com/custom-misp/custom-misp/internal/cli"
 	"io"
 	"io/fs"
 
@@ -14,15 +16,15 @@ import (
 const doctorUsage = "custom-misp doctor " + opFlagsUsage
 
 // runDoctor checks the MISP side and the Wazuh side and prints one line
-// per check; it exits exitCheckFailed when any check fails.
+// per check; it exits cli.ExitCheckFailed when any check fails.
 func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	_, f := newOpFlags("doctor")
 	pos, err := f.parse(args)
 	if err != nil {
-		return report(stderr, fail(exitUsage, fmt.Errorf("doctor: %w", err), doctorUsage))
+		return cli.Report(stderr, cli.Fail(cli.ExitUsage, fmt.Errorf("doctor: %w", err), doctorUsage))
 	}
 	if len(pos) != 0 {
-		return report(stderr, fail(exitUsage, fmt.Errorf("doctor: unexpected argument %q", pos[0]), doctorUsage))
+		return cli.Report(stderr, cli.Fail(cli.ExitUsage, fmt.Errorf("doctor: unexpected argument %q", pos[0]), doctorUsage))
 	}
 	oc := f.load()
 	in := doctor.Input{
@@ -35,7 +37,7 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		ConfErr:     oc.confErr,
 		User:        doctor.LookupWazuh(),
 		Root:        0,
-		Cache:       cacheOptions(&oc.cacheCfg),
+		Cache:       cache.OptionsFor(&oc.cacheCfg),
 		// The Wazuh side is checked where Wazuh is (or is said to be):
 		// doctor run from a build directory checks MISP only.
 		Wazuh: f.homeSet || oc.confErr == nil,
@@ -64,10 +66,10 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		enc.SetEscapeHTML(false) // hints quote <options> and the like
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(results); err != nil {
-			return report(stderr, err)
+			return cli.Report(stderr, err)
 		}
 	} else if err := doctor.Write(stdout, results); err != nil {
-		return report(stderr, err)
+		return cli.Report(stderr, err)
 	}
 	if doctor.Failed(results) {
 		n := 0
@@ -76,7 +78,7 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 				n++
 			}
 		}
-		return report(stderr, fail(exitCheckFailed, fmt.Errorf("doctor: %d of %d checks failed", n, len(results)), "follow the hint under each FAIL, from the top: later checks often fail because of an earlier one"))
+		return cli.Report(stderr, cli.Fail(cli.ExitCheckFailed, fmt.Errorf("doctor: %d of %d checks failed", n, len(results)), "follow the hint under each FAIL, from the top: later checks often fail because of an earlier one"))
 	}
-	return exitOK
+	return cli.ExitOK
 }

@@ -1,7 +1,8 @@
-package misp
+package mispclient
 
 import (
 	"context"
+	"github.com/custom-misp/custom-misp/internal/misp"
 	"io"
 	"net"
 	"net/http"
@@ -10,7 +11,7 @@ import (
 	"time"
 )
 
-var oneValue = Query{Values: []string{"203.0.113.5"}}
+var oneValue = misp.Query{Values: []string{"203.0.113.5"}}
 
 func TestRetry_5xxThenSuccess(t *testing.T) {
 	var srv *server
@@ -41,7 +42,7 @@ func TestRetry_5xxExhausted(t *testing.T) {
 	c, _ := newClient(t, srv.URL, func(c *Config) { c.Retries = 3 })
 	_, err := c.Search(context.Background(), oneValue)
 	e := asError(t, err)
-	if e.Class != ClassUnavailable || e.Status != 500 || e.Message != "An Internal Error Has Occurred." {
+	if e.Class != misp.ClassUnavailable || e.Status != 500 || e.Message != "An Internal Error Has Occurred." {
 		t.Errorf("got %v, want unavailable 500 with MISP's reason", e)
 	}
 	if n := srv.hits.Load(); n != 4 {
@@ -122,7 +123,7 @@ func TestRetry_429ResetBeyondDeadline(t *testing.T) {
 			_, err := c.Search(ctx, oneValue)
 			after := time.Now()
 			e := asError(t, err)
-			if e.Class != ClassRateLimited || e.Status != 429 || e.Message != "Rate limit exceeded." {
+			if e.Class != misp.ClassRateLimited || e.Status != 429 || e.Message != "Rate limit exceeded." {
 				t.Errorf("got %v, want rate_limited 429", e)
 			}
 			if e.Reset.Before(before.Add(900*time.Second)) || e.Reset.After(after.Add(900*time.Second)) {
@@ -176,7 +177,7 @@ func TestRetry_BackoffStopsAtDeadline(t *testing.T) {
 	_, err := c.Search(ctx, oneValue)
 	el := time.Since(start)
 	e := asError(t, err)
-	if e.Class != ClassUnavailable || e.Status != 503 {
+	if e.Class != misp.ClassUnavailable || e.Status != 503 {
 		t.Errorf("got %v, want unavailable 503", e)
 	}
 	if el > 300*time.Millisecond {
@@ -214,7 +215,7 @@ func TestTransport_ConnectionRefused(t *testing.T) {
 	c, logs := newClient(t, "http://"+addr, func(c *Config) { c.Retries = 2 })
 	_, err = c.Search(context.Background(), oneValue)
 	e := asError(t, err)
-	if e.Class != ClassUnavailable || e.Status != 0 || !strings.Contains(e.Message, "connection refused") {
+	if e.Class != misp.ClassUnavailable || e.Status != 0 || !strings.Contains(e.Message, "connection refused") {
 		t.Errorf("got %v, want unavailable: connection refused", e)
 	}
 	if n := logs.count("attempt"); n != 3 {
@@ -230,10 +231,10 @@ func TestTransport_DNSNotFoundNotRetried(t *testing.T) {
 	defer cancel()
 	_, err := c.Search(ctx, oneValue)
 	e := asError(t, err)
-	if e.Class == ClassTimeout {
+	if e.Class == misp.ClassTimeout {
 		t.Skipf("resolver did not answer in time: %v", e)
 	}
-	if e.Class != ClassUnavailable {
+	if e.Class != misp.ClassUnavailable {
 		t.Errorf("got %v, want unavailable", e)
 	}
 	if n := logs.count("attempt"); n != 1 {
@@ -270,7 +271,7 @@ func TestTransport_NeverAnswers(t *testing.T) {
 		_, err := c.Search(ctx, oneValue)
 		el := time.Since(start)
 		e := asError(t, err)
-		if e.Class != ClassTimeout || e.Message != "deadline exceeded before MISP answered" {
+		if e.Class != misp.ClassTimeout || e.Message != "deadline exceeded before MISP answered" {
 			t.Errorf("got %v, want timeout: deadline exceeded", e)
 		}
 		if el > deadline+200*time.Millisecond {
@@ -285,7 +286,7 @@ func TestTransport_NeverAnswers(t *testing.T) {
 		_, err := c.Search(context.Background(), oneValue)
 		el := time.Since(start)
 		e := asError(t, err)
-		if e.Class != ClassTimeout || e.Message != "no answer within 100ms" {
+		if e.Class != misp.ClassTimeout || e.Message != "no answer within 100ms" {
 			t.Errorf("got %v, want timeout: no answer within 100ms", e)
 		}
 		if n := srv.hits.Load(); n != 3 {
@@ -326,7 +327,7 @@ func TestResponse_Oversized(t *testing.T) {
 			c.tune.maxBody = tc.limit
 			_, err := c.Search(context.Background(), oneValue)
 			e := asError(t, err)
-			if e.Class != ClassBadResponse || e.Message != tc.message {
+			if e.Class != misp.ClassBadResponse || e.Message != tc.message {
 				t.Errorf("got %v, want bad_response %q", e, tc.message)
 			}
 		})

@@ -3,7 +3,7 @@
 // it. It owns the transport (TLS, proxy), retries with a deadline-bounded
 // backoff, response size caps, the wire types and the mapping from HTTP
 // outcomes to error classes.
-package misp
+package mispclient
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/custom-misp/custom-misp/internal/misp"
 	"io"
 	"net"
 	"net/http"
@@ -304,8 +305,8 @@ func printable(s string) bool {
 	return true
 }
 
-func configErr(format string, args ...any) *Error {
-	return &Error{Class: ClassConfig, Message: fmt.Sprintf(format, args...)}
+func configErr(format string, args ...any) *misp.Error {
+	return &misp.Error{Class: misp.ClassConfig, Message: fmt.Sprintf(format, args...)}
 }
 
 // Get sends GET path (e.g. "/servers/getVersion") and decodes the JSON
@@ -343,13 +344,13 @@ func (c *Client) call(ctx context.Context, method, path string, body []byte, out
 	return h, nil
 }
 
-func (c *Client) notJSON(h http.Header, err error) *Error {
+func (c *Client) notJSON(h http.Header, err error) *misp.Error {
 	ct := h.Get("Content-Type")
 	if ct == "" {
 		ct = "none"
 	}
 	msg := fmt.Sprintf("response is not the expected JSON (content-type %s): %v", ct, err)
-	return c.newErr(ClassBadResponse, http.StatusOK, msg, nil)
+	return c.newErr(misp.ClassBadResponse, http.StatusOK, msg, nil)
 }
 
 // checkPath refuses paths that could leave the MISP API or smuggle a query:
@@ -418,7 +419,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) ([]by
 // is more.
 func (c *Client) readBody(ctx context.Context, resp *http.Response, limit int64) ([]byte, error) {
 	if resp.ContentLength > limit {
-		return nil, c.newErr(ClassBadResponse, resp.StatusCode, fmt.Sprintf("response larger than %d bytes (content-length %d)", limit, resp.ContentLength), nil)
+		return nil, c.newErr(misp.ClassBadResponse, resp.StatusCode, fmt.Sprintf("response larger than %d bytes (content-length %d)", limit, resp.ContentLength), nil)
 	}
 	var buf bytes.Buffer
 	if resp.ContentLength > 0 {
@@ -432,13 +433,13 @@ func (c *Client) readBody(ctx context.Context, resp *http.Response, limit int64)
 		return nil, e
 	}
 	if n > limit {
-		return nil, c.newErr(ClassBadResponse, resp.StatusCode, fmt.Sprintf("response larger than %d bytes", limit), nil)
+		return nil, c.newErr(misp.ClassBadResponse, resp.StatusCode, fmt.Sprintf("response larger than %d bytes", limit), nil)
 	}
 	return buf.Bytes(), nil
 }
 
 // statusErr maps a non-2xx answer to an error, keeping MISP's own reason.
-func (c *Client) statusErr(ctx context.Context, resp *http.Response) *Error {
+func (c *Client) statusErr(ctx context.Context, resp *http.Response) *misp.Error {
 	code := resp.StatusCode
 	reason := ""
 	if raw, err := c.readBody(ctx, resp, maxErrorBody); err == nil {
@@ -449,42 +450,42 @@ func (c *Client) statusErr(ctx context.Context, resp *http.Response) *Error {
 	}
 	switch {
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		return c.newErr(ClassAuth, code, reason, nil)
+		return c.newErr(misp.ClassAuth, code, reason, nil)
 	case code == http.StatusMethodNotAllowed && strings.Contains(reason, "user role"):
 		// "API searches are not allowed for this user role.": the key's
 		// role has a rate limit of 0. Only an admin changing the role fixes
 		// it, which is what the auth class tells the operator.
-		return c.newErr(ClassAuth, code, reason, nil)
+		return c.newErr(misp.ClassAuth, code, reason, nil)
 	case code == http.StatusTooManyRequests:
-		e := c.newErr(ClassRateLimited, code, reason, nil)
+		e := c.newErr(misp.ClassRateLimited, code, reason, nil)
 		if d, ok := c.resetAfter(resp.Header); ok {
 			e.Reset = time.Now().Add(d)
 		}
 		return e
 	case code >= 500:
-		return c.newErr(ClassUnavailable, code, reason, nil)
+		return c.newErr(misp.ClassUnavailable, code, reason, nil)
 	case code >= 300 && code < 400:
 		loc := resp.Header.Get("Location")
 		if u, err := url.Parse(loc); err == nil {
 			loc = u.Redacted()
 		}
-		return c.newErr(ClassBadResponse, code, fmt.Sprintf("redirected to %s; check hook_url (scheme, port, path)", loc), nil)
+		return c.newErr(misp.ClassBadResponse, code, fmt.Sprintf("redirected to %s; check hook_url (scheme, port, path)", loc), nil)
 	default:
-		return c.newErr(ClassBadResponse, code, reason, nil)
+		return c.newErr(misp.ClassBadResponse, code, reason, nil)
 	}
 }
 
 // mispReason extracts MISP's error text from {"name","message","url"}.
 func mispReason(raw []byte) string {
 	var e struct {
-		Name    FlexString `json:"name"`
-		Message FlexString `json:"message"`
-		Errors  FlexString `json:"errors"`
+		Name    misp.FlexString `json:"name"`
+		Message misp.FlexString `json:"message"`
+		Errors  misp.FlexString `json:"errors"`
 	}
 	if json.Unmarshal(raw, &e) != nil {
 		return ""
 	}
-	for _, s := range []FlexString{e.Message, e.Name, e.Errors} {
+	for _, s := range []misp.FlexString{e.Message, e.Name, e.Errors} {
 		if s != "" {
 			return string(s)
 		}
@@ -515,8 +516,8 @@ func (c *Client) resetAfter(h http.Header) (time.Duration, bool) {
 }
 
 // newErr builds an Error with a one-line message that cannot hold the key.
-func (c *Client) newErr(class Class, status int, msg string, cause error) *Error {
-	return &Error{Class: class, Status: status, Message: c.clean(msg), cause: cause}
+func (c *Client) newErr(class misp.Class, status int, msg string, cause error) *misp.Error {
+	return &misp.Error{Class: class, Status: status, Message: c.clean(msg), Cause: cause}
 }
 
 // clean makes msg one short line and removes the API key should a server or
@@ -540,23 +541,6 @@ func (c *Client) debugf(format string, args ...any) {
 		return
 	}
 	c.logf("%s", c.clean(fmt.Sprintf(format, args...)))
-}
-
-// ClassOf returns the class of a failure from this package, "" for nil.
-// Context errors are ClassTimeout; any other foreign error is
-// ClassUnavailable, the class that makes callers back off.
-func ClassOf(err error) Class {
-	if err == nil {
-		return ""
-	}
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Class
-	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return ClassTimeout
-	}
-	return ClassUnavailable
 }
 
 // CertificateChain returns the certificates a server presented when err is

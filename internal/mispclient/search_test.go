@@ -1,8 +1,9 @@
-package misp
+package mispclient
 
 import (
 	"context"
 	"encoding/json"
+	"github.com/custom-misp/custom-misp/internal/misp"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -48,7 +49,7 @@ func TestSearch_RequestShape(t *testing.T) {
 				reply(w, 200, testdata(t, "restsearch_full_query.json"))
 			})
 			c, _ := newClient(t, srv.URL+tc.base, func(c *Config) { c.UserAgent = "custom-misp/1.2.3" })
-			attrs, err := c.Search(context.Background(), Query{
+			attrs, err := c.Search(context.Background(), misp.Query{
 				Values:             []string{"203.0.113.5", "evil.example", "198.51.100.7", "cdn.evil.example", "44d88612fea8a8f36de82e1278abb02f"},
 				ToIDs:              ptr(true),
 				EnforceWarninglist: true,
@@ -81,7 +82,7 @@ func TestSearch_RequestShape(t *testing.T) {
 			if d := cmp.Diff(wantRows, rows); d != "" {
 				t.Errorf("attributes (-want +got):\n%s", d)
 			}
-			wantTags := []Tag{{Name: "tlp:white", Inherited: true}, {Name: `misp-galaxy:mitre-attack-pattern="Spearphishing Attachment - T1566.001"`, Inherited: true}}
+			wantTags := []misp.Tag{{Name: "tlp:white", Inherited: true}, {Name: `misp-galaxy:mitre-attack-pattern="Spearphishing Attachment - T1566.001"`, Inherited: true}}
 			if d := cmp.Diff(wantTags, attrs[0].Tags); d != "" {
 				t.Errorf("tags of attribute 3 (-want +got):\n%s", d)
 			}
@@ -109,15 +110,15 @@ func TestSearch_Body(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		q    Query
+		q    misp.Query
 		want map[string]any
 	}{
-		{"defaults send no optional filter", Query{}, base},
-		{"to_ids false and published true", Query{ToIDs: ptr(false), Published: ptr(true)}, with("to_ids", 0.0, "published", 1.0)},
-		{"types", Query{Types: []string{"ip-dst", "ip-dst|port", "domain|ip"}}, with("type", []any{"ip-dst", "ip-dst|port", "domain|ip"})},
-		{"tags and exclusions", Query{Tags: []string{"tlp:white", `misp-galaxy:mitre-attack-pattern="Web Protocols - T1071.001"`}, ExcludeTags: []string{"false-positive"}},
+		{"defaults send no optional filter", misp.Query{}, base},
+		{"to_ids false and published true", misp.Query{ToIDs: ptr(false), Published: ptr(true)}, with("to_ids", 0.0, "published", 1.0)},
+		{"types", misp.Query{Types: []string{"ip-dst", "ip-dst|port", "domain|ip"}}, with("type", []any{"ip-dst", "ip-dst|port", "domain|ip"})},
+		{"tags and exclusions", misp.Query{Tags: []string{"tlp:white", `misp-galaxy:mitre-attack-pattern="Web Protocols - T1071.001"`}, ExcludeTags: []string{"false-positive"}},
 			with("tags", []any{"tlp:white", `misp-galaxy:mitre-attack-pattern="Web Protocols - T1071.001"`, "!false-positive"})},
-		{"warninglist and limit", Query{EnforceWarninglist: true, Limit: MaxLimit}, with("enforceWarninglist", 1.0, "limit", float64(MaxLimit))},
+		{"warninglist and limit", misp.Query{EnforceWarninglist: true, Limit: misp.MaxLimit}, with("enforceWarninglist", 1.0, "limit", float64(misp.MaxLimit))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got map[string]any
@@ -141,39 +142,39 @@ func TestSearch_Body(t *testing.T) {
 // TestSearch_Refused: values and tags MISP would read as filter syntax
 // never leave the process.
 func TestSearch_Refused(t *testing.T) {
-	many := make([]string, MaxValues+1)
+	many := make([]string, misp.MaxValues+1)
 	for i := range many {
 		many[i] = "evil.example"
 	}
 	for _, tc := range []struct {
 		name string
-		q    Query
+		q    misp.Query
 		msg  string
 	}{
-		{"negation", Query{Values: []string{"evil.example", "!203.0.113.5"}}, `search: value "!203.0.113.5" is not safe to send (MISP filter syntax or control characters)`},
-		{"leading wildcard", Query{Values: []string{"%evil.example"}}, `search: value "%evil.example" is not safe to send (MISP filter syntax or control characters)`},
-		{"trailing wildcard", Query{Values: []string{"evil.example%"}}, `search: value "evil.example%" is not safe to send (MISP filter syntax or control characters)`},
-		{"and split", Query{Values: []string{"a.example&&b.example"}}, `search: value "a.example&&b.example" is not safe to send (MISP filter syntax or control characters)`},
-		{"or split", Query{Values: []string{"a.example||b.example"}}, `search: value "a.example||b.example" is not safe to send (MISP filter syntax or control characters)`},
-		{"empty value", Query{Values: []string{""}}, `search: value "" is not safe to send (MISP filter syntax or control characters)`},
-		{"newline", Query{Values: []string{"evil.example\nx"}}, `search: value "evil.example\nx" is not safe to send (MISP filter syntax or control characters)`},
-		{"too long", Query{Values: []string{"http://x/" + strings.Repeat("a", maxValueLen)}}, "search: value of 8201 bytes, at most 8192"},
-		{"too many", Query{Values: many}, "search: 1001 values, at most 1000 per request"},
-		{"type with wildcard", Query{Values: []string{"evil.example"}, Types: []string{"ip-%"}}, `search: type "ip-%" is not a MISP attribute type`},
-		{"empty tag", Query{Values: []string{"evil.example"}, Tags: []string{""}}, `tags: tag "" is empty or holds MISP filter syntax (!, %, &&, ||)`},
-		{"negated tag", Query{Values: []string{"evil.example"}, Tags: []string{"!tlp:red"}}, `tags: tag "!tlp:red" is empty or holds MISP filter syntax (!, %, &&, ||)`},
-		{"like tag", Query{Values: []string{"evil.example"}, Tags: []string{"tlp:%"}}, `tags: tag "tlp:%" is empty or holds MISP filter syntax (!, %, &&, ||)`},
-		{"inner like tag", Query{Values: []string{"evil.example"}, ExcludeTags: []string{"a%b"}}, `exclude_tags: tag "a%b" is empty or holds MISP filter syntax (!, %, &&, ||)`},
-		{"double negation", Query{Values: []string{"evil.example"}, ExcludeTags: []string{"!x"}}, `exclude_tags: tag "!x" is empty or holds MISP filter syntax (!, %, &&, ||)`},
-		{"negative limit", Query{Values: []string{"evil.example"}, Limit: -1}, "search: limit -1: want 1 to 1000"},
-		{"huge limit", Query{Values: []string{"evil.example"}, Limit: MaxLimit + 1}, "search: limit 1001: want 1 to 1000"},
+		{"negation", misp.Query{Values: []string{"evil.example", "!203.0.113.5"}}, `search: value "!203.0.113.5" is not safe to send (MISP filter syntax or control characters)`},
+		{"leading wildcard", misp.Query{Values: []string{"%evil.example"}}, `search: value "%evil.example" is not safe to send (MISP filter syntax or control characters)`},
+		{"trailing wildcard", misp.Query{Values: []string{"evil.example%"}}, `search: value "evil.example%" is not safe to send (MISP filter syntax or control characters)`},
+		{"and split", misp.Query{Values: []string{"a.example&&b.example"}}, `search: value "a.example&&b.example" is not safe to send (MISP filter syntax or control characters)`},
+		{"or split", misp.Query{Values: []string{"a.example||b.example"}}, `search: value "a.example||b.example" is not safe to send (MISP filter syntax or control characters)`},
+		{"empty value", misp.Query{Values: []string{""}}, `search: value "" is not safe to send (MISP filter syntax or control characters)`},
+		{"newline", misp.Query{Values: []string{"evil.example\nx"}}, `search: value "evil.example\nx" is not safe to send (MISP filter syntax or control characters)`},
+		{"too long", misp.Query{Values: []string{"http://x/" + strings.Repeat("a", maxValueLen)}}, "search: value of 8201 bytes, at most 8192"},
+		{"too many", misp.Query{Values: many}, "search: 1001 values, at most 1000 per request"},
+		{"type with wildcard", misp.Query{Values: []string{"evil.example"}, Types: []string{"ip-%"}}, `search: type "ip-%" is not a MISP attribute type`},
+		{"empty tag", misp.Query{Values: []string{"evil.example"}, Tags: []string{""}}, `tags: tag "" is empty or holds MISP filter syntax (!, %, &&, ||)`},
+		{"negated tag", misp.Query{Values: []string{"evil.example"}, Tags: []string{"!tlp:red"}}, `tags: tag "!tlp:red" is empty or holds MISP filter syntax (!, %, &&, ||)`},
+		{"like tag", misp.Query{Values: []string{"evil.example"}, Tags: []string{"tlp:%"}}, `tags: tag "tlp:%" is empty or holds MISP filter syntax (!, %, &&, ||)`},
+		{"inner like tag", misp.Query{Values: []string{"evil.example"}, ExcludeTags: []string{"a%b"}}, `exclude_tags: tag "a%b" is empty or holds MISP filter syntax (!, %, &&, ||)`},
+		{"double negation", misp.Query{Values: []string{"evil.example"}, ExcludeTags: []string{"!x"}}, `exclude_tags: tag "!x" is empty or holds MISP filter syntax (!, %, &&, ||)`},
+		{"negative limit", misp.Query{Values: []string{"evil.example"}, Limit: -1}, "search: limit -1: want 1 to 1000"},
+		{"huge limit", misp.Query{Values: []string{"evil.example"}, Limit: misp.MaxLimit + 1}, "search: limit 1001: want 1 to 1000"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newServer(t, func(w http.ResponseWriter, r *http.Request) { reply(w, 200, testdata(t, "restsearch_no_match.json")) })
 			c, _ := newClient(t, srv.URL, nil)
 			_, err := c.Search(context.Background(), tc.q)
 			e := asError(t, err)
-			if e.Class != ClassConfig || e.Message != tc.msg {
+			if e.Class != misp.ClassConfig || e.Message != tc.msg {
 				t.Errorf("got %s %q, want config %q", e.Class, e.Message, tc.msg)
 			}
 			if n := srv.hits.Load(); n != 0 {
@@ -186,7 +187,7 @@ func TestSearch_Refused(t *testing.T) {
 func TestSearch_NoValuesNoRequest(t *testing.T) {
 	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) { reply(w, 200, testdata(t, "restsearch_full_query.json")) })
 	c, _ := newClient(t, srv.URL, nil)
-	attrs, err := c.Search(context.Background(), Query{})
+	attrs, err := c.Search(context.Background(), misp.Query{})
 	if attrs != nil || err != nil || srv.hits.Load() != 0 {
 		t.Errorf("got %v, %v after %d request(s); want nil, nil, none", attrs, err, srv.hits.Load())
 	}
@@ -201,7 +202,7 @@ func TestSearch_DropsDeleted(t *testing.T) {
 	body, _ := json.Marshal(doc)
 	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) { reply(w, 200, body) })
 	c, _ := newClient(t, srv.URL, nil)
-	attrs, err := c.Search(context.Background(), Query{Values: []string{"evil.example"}})
+	attrs, err := c.Search(context.Background(), misp.Query{Values: []string{"evil.example"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,45 +227,45 @@ func TestSearch_Responses(t *testing.T) {
 		body    []byte
 		header  map[string]string
 		nAttrs  int
-		class   Class
+		class   misp.Class
 		message string
 	}{
 		{name: "no match", status: 200, body: testdata(t, "restsearch_no_match.json")},
 		{name: "older empty list", status: 200, body: []byte(`{"response":[]}`)},
 		{name: "empty response object", status: 200, body: []byte(`{"response":{}}`)},
 		{name: "context and tags", status: 200, body: testdata(t, "restsearch_context_and_tags.json"), nAttrs: 7},
-		{name: "bad key", status: 403, body: testdata(t, "restsearch_bad_key.json"), class: ClassAuth,
+		{name: "bad key", status: 403, body: testdata(t, "restsearch_bad_key.json"), class: misp.ClassAuth,
 			message: "Authentication failed. Please make sure you pass the API key of an API enabled user along in the Authorization header."},
-		{name: "disabled user", status: 403, body: mispError("Authentication failed. Your user account has been disabled."), class: ClassAuth,
+		{name: "disabled user", status: 403, body: mispError("Authentication failed. Your user account has been disabled."), class: misp.ClassAuth,
 			message: "Authentication failed. Your user account has been disabled."},
-		{name: "expired key", status: 403, body: mispError("Auth key is expired"), class: ClassAuth, message: "Auth key is expired"},
-		{name: "ip restricted", status: 403, body: mispError("It is not possible to use this Auth key from your IP address"), class: ClassAuth,
+		{name: "expired key", status: 403, body: mispError("Auth key is expired"), class: misp.ClassAuth, message: "Auth key is expired"},
+		{name: "ip restricted", status: 403, body: mispError("It is not possible to use this Auth key from your IP address"), class: misp.ClassAuth,
 			message: "It is not possible to use this Auth key from your IP address"},
-		{name: "no permission", status: 403, body: testdata(t, "readonly_servers_serverSettings.json"), class: ClassAuth,
+		{name: "no permission", status: 403, body: testdata(t, "readonly_servers_serverSettings.json"), class: misp.ClassAuth,
 			message: "You do not have permission to use this functionality."},
-		{name: "401 without body", status: 401, ctype: "text/plain", class: ClassAuth, message: "unauthorized"},
-		{name: "role may not search", status: 405, body: mispError("API searches are not allowed for this user role."), class: ClassAuth,
+		{name: "401 without body", status: 401, ctype: "text/plain", class: misp.ClassAuth, message: "unauthorized"},
+		{name: "role may not search", status: 405, body: mispError("API searches are not allowed for this user role."), class: misp.ClassAuth,
 			message: "API searches are not allowed for this user role."},
-		{name: "malformed json", status: 405, body: testdata(t, "restsearch_malformed_json.json"), class: ClassBadResponse,
+		{name: "malformed json", status: 405, body: testdata(t, "restsearch_malformed_json.json"), class: misp.ClassBadResponse,
 			message: "Invalid JSON input. Make sure that the JSON input is a correctly formatted JSON string. This request has been blocked to avoid an unfiltered request."},
-		{name: "not found", status: 404, body: testdata(t, "servers_getSetting_unknown.json"), class: ClassBadResponse, message: "Setting MISP.no_such_setting is invalid."},
-		{name: "internal error", status: 500, body: testdata(t, "servers_serverSettings_internal_error.json"), class: ClassUnavailable, message: "An Internal Error Has Occurred."},
-		{name: "bad gateway html", status: 502, ctype: "text/html", body: []byte("<html>proxy error</html>"), class: ClassUnavailable, message: "bad gateway"},
+		{name: "not found", status: 404, body: testdata(t, "servers_getSetting_unknown.json"), class: misp.ClassBadResponse, message: "Setting MISP.no_such_setting is invalid."},
+		{name: "internal error", status: 500, body: testdata(t, "servers_serverSettings_internal_error.json"), class: misp.ClassUnavailable, message: "An Internal Error Has Occurred."},
+		{name: "bad gateway html", status: 502, ctype: "text/html", body: []byte("<html>proxy error</html>"), class: misp.ClassUnavailable, message: "bad gateway"},
 		{name: "rate limited", status: 429, body: mispError("Rate limit exceeded."), header: map[string]string{"X-Rate-Limit-Reset": "900"},
-			class: ClassRateLimited, message: "Rate limit exceeded."},
-		{name: "redirect to login", status: 302, header: map[string]string{"Location": "https://misp.example/users/login"}, class: ClassBadResponse,
+			class: misp.ClassRateLimited, message: "Rate limit exceeded."},
+		{name: "redirect to login", status: 302, header: map[string]string{"Location": "https://misp.example/users/login"}, class: misp.ClassBadResponse,
 			message: "redirected to https://misp.example/users/login; check hook_url (scheme, port, path)"},
-		{name: "html login page", status: 200, ctype: "text/html; charset=UTF-8", body: []byte("<!DOCTYPE html><html>login</html>"), class: ClassBadResponse,
+		{name: "html login page", status: 200, ctype: "text/html; charset=UTF-8", body: []byte("<!DOCTYPE html><html>login</html>"), class: misp.ClassBadResponse,
 			message: "response is not the expected JSON (content-type text/html; charset=UTF-8): invalid character '<' looking for beginning of value"},
-		{name: "truncated json", status: 200, body: []byte(`{"response": {"Attribute": [{"id":"3"`), class: ClassBadResponse,
+		{name: "truncated json", status: 200, body: []byte(`{"response": {"Attribute": [{"id":"3"`), class: misp.ClassBadResponse,
 			message: "response is not the expected JSON (content-type application/json; charset=UTF-8): unexpected end of JSON input"},
-		{name: "error object with 200", status: 200, body: mispError("Something"), class: ClassBadResponse,
+		{name: "error object with 200", status: 200, body: mispError("Something"), class: misp.ClassBadResponse,
 			message: `response is not the expected JSON (content-type application/json; charset=UTF-8): no "response" key`},
-		{name: "response is a string", status: 200, body: []byte(`{"response":"x"}`), class: ClassBadResponse,
+		{name: "response is a string", status: 200, body: []byte(`{"response":"x"}`), class: misp.ClassBadResponse,
 			message: `response is not the expected JSON (content-type application/json; charset=UTF-8): "response" is not an object`},
-		{name: "multi-line reason", status: 403, body: mispError("line one\nline two\t tab"), class: ClassAuth, message: "line one line two tab"},
-		{name: "long reason", status: 403, body: mispError(long), class: ClassAuth, message: strings.Repeat("x", maxMessage-1) + "…"},
-		{name: "reason echoing the key", status: 403, body: mispError("Auth key " + testKey + " is expired"), class: ClassAuth, message: "Auth key <api_key> is expired"},
+		{name: "multi-line reason", status: 403, body: mispError("line one\nline two\t tab"), class: misp.ClassAuth, message: "line one line two tab"},
+		{name: "long reason", status: 403, body: mispError(long), class: misp.ClassAuth, message: strings.Repeat("x", maxMessage-1) + "…"},
+		{name: "reason echoing the key", status: 403, body: mispError("Auth key " + testKey + " is expired"), class: misp.ClassAuth, message: "Auth key <api_key> is expired"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
@@ -280,7 +281,7 @@ func TestSearch_Responses(t *testing.T) {
 				w.Write(tc.body)
 			})
 			c, _ := newClient(t, srv.URL, func(c *Config) { c.Retries = 0 })
-			attrs, err := c.Search(context.Background(), Query{Values: []string{"203.0.113.5"}})
+			attrs, err := c.Search(context.Background(), misp.Query{Values: []string{"203.0.113.5"}})
 			if tc.class == "" {
 				if err != nil || len(attrs) != tc.nAttrs {
 					t.Fatalf("got %d attributes, %v; want %d, nil", len(attrs), err, tc.nAttrs)
@@ -288,8 +289,8 @@ func TestSearch_Responses(t *testing.T) {
 				return
 			}
 			e := asError(t, err)
-			want := &Error{Class: tc.class, Status: tc.status, Message: tc.message}
-			if d := cmp.Diff(want, e, cmp.Comparer(func(a, b *Error) bool {
+			want := &misp.Error{Class: tc.class, Status: tc.status, Message: tc.message}
+			if d := cmp.Diff(want, e, cmp.Comparer(func(a, b *misp.Error) bool {
 				return a.Class == b.Class && a.Status == b.Status && a.Message == b.Message
 			})); d != "" {
 				t.Errorf("error (-want +got):\n%s", d)
@@ -314,7 +315,7 @@ func BenchmarkSearch(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	q := Query{Values: []string{"203.0.113.5", "evil.example", "198.51.100.7", "cdn.evil.example"}, ToIDs: ptr(true)}
+	q := misp.Query{Values: []string{"203.0.113.5", "evil.example", "198.51.100.7", "cdn.evil.example"}, ToIDs: ptr(true)}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := c.Search(context.Background(), q); err != nil {

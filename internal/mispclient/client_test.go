@@ -1,4 +1,4 @@
-package misp
+package mispclient
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/custom-misp/custom-misp/internal/misp"
 	"io"
 	"log"
 	"math/big"
@@ -67,7 +68,7 @@ func TestNew_Config(t *testing.T) {
 			tc.mut(&cfg)
 			_, err := New(cfg)
 			e := asError(t, err)
-			if e.Class != ClassConfig || e.Message != tc.msg {
+			if e.Class != misp.ClassConfig || e.Message != tc.msg {
 				t.Errorf("got %s %q\nwant config %q", e.Class, e.Message, tc.msg)
 			}
 			if strings.Contains(e.Message, "s3cret") {
@@ -176,7 +177,7 @@ func TestGetPost(t *testing.T) {
 
 	h, err = c.Get(ctx, "/servers/serverSettings.json", nil)
 	e := asError(t, err)
-	if e.Class != ClassUnavailable || e.Status != 500 || e.Message != "An Internal Error Has Occurred." || h == nil {
+	if e.Class != misp.ClassUnavailable || e.Status != 500 || e.Message != "An Internal Error Has Occurred." || h == nil {
 		t.Errorf("got %v with headers %v, want unavailable 500 with MISP's reason and headers", e, h)
 	}
 
@@ -196,7 +197,7 @@ func TestGet_RefusesPaths(t *testing.T) {
 	c, _ := newClient(t, srv.URL, nil)
 	for _, p := range []string{"", "servers/getVersion", "//evil.example/x", "/a/../b", "/x?y=1", "/x#y", "/a b", "/%2e%2e/x", "/x\n"} {
 		_, err := c.Get(context.Background(), p, nil)
-		if ClassOf(err) != ClassConfig {
+		if misp.ClassOf(err) != misp.ClassConfig {
 			t.Errorf("Get(%q): %v, want a config error", p, err)
 		}
 	}
@@ -240,15 +241,15 @@ func TestTLS(t *testing.T) {
 		name    string
 		url     string
 		mut     func(*Config)
-		class   Class
+		class   misp.Class
 		message string // prefix
 	}{
-		{"self-signed without ca_file", srv.URL, nil, ClassTLS, "certificate signed by unknown authority; set ca_file"},
+		{"self-signed without ca_file", srv.URL, nil, misp.ClassTLS, "certificate signed by unknown authority; set ca_file"},
 		{"with ca_file", srv.URL, func(c *Config) { c.CAFile = caFile }, "", ""},
 		{"insecure skip verify", srv.URL, func(c *Config) { c.InsecureSkipVerify = true }, "", ""},
-		{"name not in certificate", byName, func(c *Config) { c.CAFile = caFile }, ClassTLS,
+		{"name not in certificate", byName, func(c *Config) { c.CAFile = caFile }, misp.ClassTLS,
 			"certificate is valid for example.com, *.example.com, not localhost; use a name the certificate holds in hook_url"},
-		{"https to a plain http server", strings.Replace(plain.URL, "http:", "https:", 1), nil, ClassTLS,
+		{"https to a plain http server", strings.Replace(plain.URL, "http:", "https:", 1), nil, misp.ClassTLS,
 			"server answered plain HTTP to https; check hook_url's scheme and port"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -296,7 +297,7 @@ func TestTLS_ClientCertificate(t *testing.T) {
 
 	c, _ := newClient(t, srv.URL, func(c *Config) { c.CAFile = caFile })
 	_, err := c.Search(context.Background(), oneValue)
-	if e := asError(t, err); e.Class != ClassTLS || !strings.Contains(e.Message, "tls") {
+	if e := asError(t, err); e.Class != misp.ClassTLS || !strings.Contains(e.Message, "tls") {
 		t.Errorf("without client certificate: %v, want a tls error", e)
 	}
 
@@ -360,16 +361,16 @@ func TestClassOf(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		err  error
-		want Class
+		want misp.Class
 	}{
 		{"nil", nil, ""},
-		{"ours", &Error{Class: ClassAuth}, ClassAuth},
-		{"wrapped", fmt.Errorf("lookup: %w", &Error{Class: ClassTLS}), ClassTLS},
-		{"deadline", context.DeadlineExceeded, ClassTimeout},
-		{"foreign", errors.New("boom"), ClassUnavailable},
+		{"ours", &misp.Error{Class: misp.ClassAuth}, misp.ClassAuth},
+		{"wrapped", fmt.Errorf("lookup: %w", &misp.Error{Class: misp.ClassTLS}), misp.ClassTLS},
+		{"deadline", context.DeadlineExceeded, misp.ClassTimeout},
+		{"foreign", errors.New("boom"), misp.ClassUnavailable},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := ClassOf(tc.err); got != tc.want {
+			if got := misp.ClassOf(tc.err); got != tc.want {
 				t.Errorf("ClassOf = %q, want %q", got, tc.want)
 			}
 		})
@@ -409,7 +410,7 @@ func TestKeyNeverLeaks(t *testing.T) {
 		all = append(all, logs.all()...)
 	}
 	c, logs := newClient(t, srv.URL, nil)
-	_, err := c.Search(context.Background(), Query{Values: []string{"x.example"}})
+	_, err := c.Search(context.Background(), misp.Query{Values: []string{"x.example"}})
 	all = append(all, fmt.Sprint(err))
 	for _, url := range []string{tlsSrv.URL, "http://127.0.0.1:1"} {
 		c, _ := newClient(t, url, func(c *Config) { c.Retries = 1 })

@@ -1,4 +1,4 @@
-package misp
+package mispclient
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/custom-misp/custom-misp/internal/misp"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -93,13 +94,13 @@ func (c *Client) backoff(n int) time.Duration {
 
 // classify maps a transport error (no HTTP status) to an *Error and says
 // whether another attempt could help.
-func (c *Client) classify(ctx context.Context, err error) (*Error, bool) {
+func (c *Client) classify(ctx context.Context, err error) (*misp.Error, bool) {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		msg := "deadline exceeded before MISP answered"
 		if errors.Is(ctxErr, context.Canceled) {
 			msg = "canceled before MISP answered"
 		}
-		return c.newErr(ClassTimeout, 0, msg, err), false
+		return c.newErr(misp.ClassTimeout, 0, msg, err), false
 	}
 	inner := err
 	var ue *url.Error
@@ -118,28 +119,28 @@ func (c *Client) classify(ctx context.Context, err error) (*Error, bool) {
 	)
 	switch {
 	case errors.As(err, &unknownCA):
-		return c.newErr(ClassTLS, 0, "certificate signed by unknown authority; set ca_file to the CA that signed MISP's certificate", err), false
+		return c.newErr(misp.ClassTLS, 0, "certificate signed by unknown authority; set ca_file to the CA that signed MISP's certificate", err), false
 	case errors.As(err, &hostErr):
-		return c.newErr(ClassTLS, 0, x509Text(hostErr)+"; use a name the certificate holds in hook_url", err), false
+		return c.newErr(misp.ClassTLS, 0, x509Text(hostErr)+"; use a name the certificate holds in hook_url", err), false
 	case errors.As(err, &invalid):
-		return c.newErr(ClassTLS, 0, x509Text(invalid), err), false
+		return c.newErr(misp.ClassTLS, 0, x509Text(invalid), err), false
 	case errors.As(err, &verify):
-		return c.newErr(ClassTLS, 0, x509Text(verify.Err), err), false
+		return c.newErr(misp.ClassTLS, 0, x509Text(verify.Err), err), false
 	case strings.Contains(text, "server gave HTTP response to HTTPS client"):
-		return c.newErr(ClassTLS, 0, "server answered plain HTTP to https; check hook_url's scheme and port", err), false
+		return c.newErr(misp.ClassTLS, 0, "server answered plain HTTP to https; check hook_url's scheme and port", err), false
 	case strings.Contains(text, "tls:"):
 		if strings.Contains(text, "certificate required") {
 			text += "; set client_cert and client_key"
 		}
-		return c.newErr(ClassTLS, 0, "tls handshake failed: "+text, err), false
+		return c.newErr(misp.ClassTLS, 0, "tls handshake failed: "+text, err), false
 	case errors.As(err, &dnsErr):
 		// A name that does not exist will not exist in 200 ms either.
-		return c.newErr(ClassUnavailable, 0, text, err), !dnsErr.IsNotFound
+		return c.newErr(misp.ClassUnavailable, 0, text, err), !dnsErr.IsNotFound
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		return c.newErr(ClassTimeout, 0, fmt.Sprintf("no answer within %s", c.timeout), err), true
+		return c.newErr(misp.ClassTimeout, 0, fmt.Sprintf("no answer within %s", c.timeout), err), true
 	default: // connection refused or reset, EOF, proxy failures
 
-		return c.newErr(ClassUnavailable, 0, text, err), true
+		return c.newErr(misp.ClassUnavailable, 0, text, err), true
 	}
 }
 

@@ -1,8 +1,9 @@
-package misp
+package mispclient
 
 import (
 	"errors"
 	"fmt"
+	"github.com/custom-misp/custom-misp/internal/misp"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -126,9 +127,9 @@ func mispError(msg string) []byte {
 
 // asError asserts err is an *Error, and that neither it nor its message
 // holds the key.
-func asError(t *testing.T, err error) *Error {
+func asError(t *testing.T, err error) *misp.Error {
 	t.Helper()
-	var e *Error
+	var e *misp.Error
 	if !errors.As(err, &e) {
 		t.Fatalf("error %v (%T) is not *Error", err, err)
 	}

@@ -7,6 +7,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/custom-misp/custom-misp/internal/cli"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,6 +17,9 @@ import (
 	"github.com/custom-misp/custom-misp/internal/config"
 	"github.com/custom-misp/custom-misp/internal/doctor"
 	"github.com/custom-misp/custom-misp/internal/misp"
+	"github.com/custom-misp/custom-misp/internal/mispclient"
+	"github.com/custom-misp/custom-misp/internal/mispproc"
+	"github.com/custom-misp/custom-misp/internal/ossecconf"
 	"github.com/custom-misp/custom-misp/internal/wazuh"
 )
 
@@ -92,8 +96,8 @@ type opConfig struct {
 // top, exactly as config.LoadOperator documents.
 func (f *opFlags) load() opConfig {
 	oc := opConfig{confPath: filepath.Join(f.home, "etc", "ossec.conf")}
-	oc.conf, oc.confErr = config.ReadOssecConf(oc.confPath)
-	src := config.Sources{Home: f.home, OptionsFile: f.options, HookURL: f.url, KeyFile: f.keyFile, EnvKey: os.Getenv(keyEnv)}
+	oc.conf, oc.confErr = ossecconf.Read(oc.confPath)
+	src := config.Sources{Home: f.home, OptionsFile: f.options, HookURL: f.url, KeyFile: f.keyFile, EnvKey: os.Getenv(config.KeyEnv)}
 	var from []string
 	switch {
 	case oc.conf == nil:
@@ -145,22 +149,22 @@ func keySource(s config.Sources) string {
 	case s.Block != nil && strings.TrimSpace(s.Block.APIKey) != "":
 		return "key from <api_key>"
 	case s.EnvKey != "":
-		return "key from $" + keyEnv
+		return "key from $" + config.KeyEnv
 	}
 	return "no key"
 }
 
 // opClient is the MISP client of an operator command: the integratord
 // constructor, with the command's retry count.
-func opClient(cfg config.Config, retries int) (*misp.Client, error) {
+func opClient(cfg config.Config, retries int) (*mispclient.Client, error) {
 	cfg.Retries = retries
-	return newClient(&cfg, nil)
+	return newClient(mispproc.ClientOf(&cfg, "custom-misp/"+cli.Version()), nil)
 }
 
 // configError is the exit error for an unusable configuration.
 func configError(err error) error {
-	return fail(exitConfig, fmt.Errorf("configuration: %w", err),
-		`the commands read the custom-misp block of <wazuh home>/etc/ossec.conf (--wazuh-home); --url and --options replace parts of it; the key comes from api_key_file, <api_key>, $`+keyEnv+` or --key-file`)
+	return cli.Fail(cli.ExitConfig, fmt.Errorf("configuration: %w", err),
+		`the commands read the custom-misp block of <wazuh home>/etc/ossec.conf (--wazuh-home); --url and --options replace parts of it; the key comes from api_key_file, <api_key>, $`+config.KeyEnv+` or --key-file`)
 }
 
 // mispError is the exit error for a MISP call that failed.
@@ -172,5 +176,5 @@ func mispError(what string, err error) error {
 	case misp.ClassTLS:
 		hint = "custom-misp doctor shows MISP's certificate and whether ca_file fixes it"
 	}
-	return fail(exitMISP, fmt.Errorf("%s: %w", what, err), hint)
+	return cli.Fail(cli.ExitMISP, fmt.Errorf("%s: %w", what, err), hint)
 }

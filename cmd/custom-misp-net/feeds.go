@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/custom-misp/custom-misp/internal/cli"
 	"io"
 	"slices"
 	"text/tabwriter"
@@ -27,7 +28,7 @@ const maxJobMessage = 800
 // runFeeds is `feeds fetch` and `feeds list`.
 func runFeeds(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		return report(stderr, fail(exitUsage, errors.New("feeds: want fetch or list"), feedsUsage))
+		return cli.Report(stderr, cli.Fail(cli.ExitUsage, errors.New("feeds: want fetch or list"), feedsUsage))
 	}
 	switch args[0] {
 	case "fetch":
@@ -35,7 +36,7 @@ func runFeeds(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	case "list":
 		return feedsList(ctx, args[1:], stdout, stderr)
 	}
-	return report(stderr, fail(exitUsage, fmt.Errorf("feeds: unknown command %q", args[0]), feedsUsage))
+	return cli.Report(stderr, cli.Fail(cli.ExitUsage, fmt.Errorf("feeds: unknown command %q", args[0]), feedsUsage))
 }
 
 // feedsFetch asks MISP to fetch its feeds. With --json it prints exactly
@@ -51,48 +52,48 @@ func feedsFetch(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		if jsonOut {
 			msg := res.Message
 			result := "ok"
-			if code != exitOK {
+			if code != cli.ExitOK {
 				result = "failed"
 				if res.Hint != "" {
 					msg += " (hint: " + res.Hint + ")"
 				}
 			}
-			b, err := wazuh.Marshal(event.Job(feedsOperation, result, event.Cut(oneLine(msg), maxJobMessage)))
+			b, err := wazuh.Marshal(event.Job(feedsOperation, result, event.Cut(cli.OneLine(msg), maxJobMessage)))
 			if err != nil {
-				return exitInternal
+				return cli.ExitInternal
 			}
 			fmt.Fprintf(stdout, "%s\n", b)
 			return code
 		}
-		if code == exitOK {
+		if code == cli.ExitOK {
 			fmt.Fprintln(stdout, "feeds fetch: "+res.Message)
 			return code
 		}
-		return report(stderr, fail(code, errors.New("feeds fetch: "+res.Message), res.Hint))
+		return cli.Report(stderr, cli.Fail(code, errors.New("feeds fetch: "+res.Message), res.Hint))
 	}
 	switch {
 	case err != nil:
-		return done(exitUsage, doctor.FetchResult{Message: "bad arguments: " + err.Error(), Hint: feedsUsage})
+		return done(cli.ExitUsage, doctor.FetchResult{Message: "bad arguments: " + err.Error(), Hint: feedsUsage})
 	case len(pos) != 0:
-		return done(exitUsage, doctor.FetchResult{Message: fmt.Sprintf("unexpected argument %q", pos[0]), Hint: feedsUsage})
+		return done(cli.ExitUsage, doctor.FetchResult{Message: fmt.Sprintf("unexpected argument %q", pos[0]), Hint: feedsUsage})
 	case *id != "" && !doctor.ValidFeedID(*id):
-		return done(exitUsage, doctor.FetchResult{Message: fmt.Sprintf("--feed %q is not a feed id", *id), Hint: "custom-misp feeds list shows the ids"})
+		return done(cli.ExitUsage, doctor.FetchResult{Message: fmt.Sprintf("--feed %q is not a feed id", *id), Hint: "custom-misp feeds list shows the ids"})
 	}
 	oc := f.load()
 	if oc.err != nil {
-		return done(exitConfig, doctor.FetchResult{Message: "configuration: " + oc.err.Error(), Hint: "custom-misp doctor shows what is wrong"})
+		return done(cli.ExitConfig, doctor.FetchResult{Message: "configuration: " + oc.err.Error(), Hint: "custom-misp doctor shows what is wrong"})
 	}
 	// No retries: a retried fetch could queue the same pull twice, and a
 	// failing one fails the same way a moment later.
 	client, err := opClient(oc.cfg, 0)
 	if err != nil {
-		return done(exitConfig, doctor.FetchResult{Message: "configuration: " + err.Error(), Hint: "custom-misp doctor shows what is wrong"})
+		return done(cli.ExitConfig, doctor.FetchResult{Message: "configuration: " + err.Error(), Hint: "custom-misp doctor shows what is wrong"})
 	}
 	res := doctor.FetchFeeds(ctx, client, *id)
 	if !res.OK {
-		return done(exitMISP, res)
+		return done(cli.ExitMISP, res)
 	}
-	return done(exitOK, res)
+	return done(cli.ExitOK, res)
 }
 
 // feedsList prints MISP's feeds, enabled ones unless --all.
@@ -101,22 +102,22 @@ func feedsList(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	all := fs.Bool("all", false, "also list disabled feeds")
 	pos, err := f.parse(args)
 	if err != nil {
-		return report(stderr, fail(exitUsage, fmt.Errorf("feeds list: %w", err), feedsUsage))
+		return cli.Report(stderr, cli.Fail(cli.ExitUsage, fmt.Errorf("feeds list: %w", err), feedsUsage))
 	}
 	if len(pos) != 0 {
-		return report(stderr, fail(exitUsage, fmt.Errorf("feeds list: unexpected argument %q", pos[0]), feedsUsage))
+		return cli.Report(stderr, cli.Fail(cli.ExitUsage, fmt.Errorf("feeds list: unexpected argument %q", pos[0]), feedsUsage))
 	}
 	oc := f.load()
 	if oc.err != nil {
-		return report(stderr, configError(oc.err))
+		return cli.Report(stderr, configError(oc.err))
 	}
 	client, err := opClient(oc.cfg, oc.cfg.Retries)
 	if err != nil {
-		return report(stderr, configError(err))
+		return cli.Report(stderr, configError(err))
 	}
 	feeds, err := doctor.Feeds(ctx, client)
 	if err != nil {
-		return report(stderr, mispError("feeds list", err))
+		return cli.Report(stderr, mispError("feeds list", err))
 	}
 	shown := make([]doctor.Feed, 0, len(feeds))
 	for _, fd := range feeds {
@@ -127,7 +128,7 @@ func feedsList(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if f.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetEscapeHTML(false)
-		return report(stderr, enc.Encode(shown))
+		return cli.Report(stderr, enc.Encode(shown))
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tPROVIDER\tFORMAT\tENABLED\tCACHED\tURL")
@@ -143,7 +144,7 @@ func feedsList(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(fd.ID), clean(fd.Name), clean(fd.Provider), clean(fd.SourceFormat), enabled, cached, clean(fd.URL))
 	}
 	if err := tw.Flush(); err != nil {
-		return report(stderr, err)
+		return cli.Report(stderr, err)
 	}
 	enabled := 0
 	for _, fd := range feeds {
@@ -152,5 +153,5 @@ func feedsList(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	fmt.Fprintf(stdout, "%d of %d feeds enabled; MISP records no fetch time, CACHED is when the feed's cache was last built\n", enabled, len(feeds))
-	return exitOK
+	return cli.ExitOK
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
+	"github.com/custom-misp/custom-misp/internal/cli"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -67,7 +68,7 @@ func (w *opsWorld) run(t *testing.T, key string, args ...string) (code int, stdo
 	argv := append([]string{"custom-misp"}, args...)
 	argv = append(argv, "--url", w.url, "--options", w.options, "--key-file", filepath.Join(w.dir, key), "--wazuh-home", filepath.Join(w.dir, "nowazuh"))
 	var out, errb bytes.Buffer
-	code = run(context.Background(), argv, &out, &errb)
+	code = run(context.Background(), argv, strings.NewReader(""), &out, &errb)
 	for _, k := range []string{opsAdminKey, opsROKey} {
 		if strings.Contains(out.String()+errb.String(), k) {
 			t.Errorf("the API key appears in the output")
@@ -86,19 +87,19 @@ func TestFeedsFetch_JSONForTheWodle(t *testing.T) {
 		wantCode int
 		want     string // the exact line
 	}{
-		{"queued", mispfake.Options{}, true, "admin.key", nil, exitOK,
+		{"queued", mispfake.Options{}, true, "admin.key", nil, cli.ExitOK,
 			`{"integration":"misp","misp":{"message":"Pull queued for background execution.","operation":"feeds_fetch","result":"ok"}}`},
-		{"one feed queued", mispfake.Options{}, true, "admin.key", []string{"--feed", "1"}, exitOK,
+		{"one feed queued", mispfake.Options{}, true, "admin.key", []string{"--feed", "1"}, cli.ExitOK,
 			`{"integration":"misp","misp":{"message":"Pull queued for background execution.","operation":"feeds_fetch","result":"ok"}}`},
-		{"no feed enabled", mispfake.Options{}, false, "admin.key", nil, exitMISP,
+		{"no feed enabled", mispfake.Options{}, false, "admin.key", nil, cli.ExitMISP,
 			`{"integration":"misp","misp":{"message":"No feed enabled. (hint: nothing was fetched: enable the feeds you want in MISP (Sync Actions > Feeds, tick Enabled))","operation":"feeds_fetch","result":"failed"}}`},
-		{"feed not enabled", mispfake.Options{}, false, "admin.key", []string{"--feed", "2"}, exitMISP,
+		{"feed not enabled", mispfake.Options{}, false, "admin.key", []string{"--feed", "2"}, cli.ExitMISP,
 			`{"integration":"misp","misp":{"message":"Feed is currently not enabled. Make sure you enable it. (hint: nothing was fetched: enable the feeds you want in MISP (Sync Actions > Feeds, tick Enabled))","operation":"feeds_fetch","result":"failed"}}`},
-		{"background jobs broken", mispfake.Options{BrokenBackgroundJobs: true}, true, "admin.key", nil, exitMISP,
+		{"background jobs broken", mispfake.Options{BrokenBackgroundJobs: true}, true, "admin.key", nil, cli.ExitMISP,
 			`{"integration":"misp","misp":{"message":"misp unavailable: status 500: An Internal Error Has Occurred. (hint: MISP could not queue the fetch as a background job: as a MISP site admin check SimpleBackgroundJobs.enabled, SimpleBackgroundJobs.redis_host and MISP.redis_host (custom-misp doctor --key-file ADMIN_KEY_FILE shows them; in containers they must name the Redis service, not 127.0.0.1), then that the workers run (Administration > Jobs, supervisorctl status))","operation":"feeds_fetch","result":"failed"}}`},
-		{"read-only key", mispfake.Options{}, true, "ro.key", nil, exitMISP,
+		{"read-only key", mispfake.Options{}, true, "ro.key", nil, cli.ExitMISP,
 			`{"integration":"misp","misp":{"message":"misp auth: status 403: You do not have permission to use this functionality. (hint: fetching feeds is a site admin's action: run it with --key-file FILE, a file holding a site admin's key (root only, mode 0600), not the read-only key integratord uses)","operation":"feeds_fetch","result":"failed"}}`},
-		{"bad flag", mispfake.Options{}, true, "admin.key", []string{"--feed", "1;rm"}, exitUsage,
+		{"bad flag", mispfake.Options{}, true, "admin.key", []string{"--feed", "1;rm"}, cli.ExitUsage,
 			`{"integration":"misp","misp":{"message":"--feed \"1;rm\" is not a feed id (hint: custom-misp feeds list shows the ids)","operation":"feeds_fetch","result":"failed"}}`},
 	}
 	for _, tt := range tests {
@@ -127,7 +128,7 @@ func TestFeedsFetch_Text(t *testing.T) {
 	w := newOpsWorld(t, mispfake.Options{BrokenBackgroundJobs: true})
 	w.fake.SetFeedEnabled("1", true)
 	code, out, errOut := w.run(t, "admin.key", "feeds", "fetch")
-	if code != exitMISP || out != "" {
+	if code != cli.ExitMISP || out != "" {
 		t.Errorf("exit %d, stdout %q", code, out)
 	}
 	if !strings.HasPrefix(errOut, "custom-misp: feeds fetch: misp unavailable: status 500: An Internal Error Has Occurred. (hint: MISP could not queue the fetch as a background job") {
@@ -135,7 +136,7 @@ func TestFeedsFetch_Text(t *testing.T) {
 	}
 	w = newOpsWorld(t, mispfake.Options{})
 	w.fake.SetFeedEnabled("1", true)
-	if code, out, _ := w.run(t, "admin.key", "feeds", "fetch"); code != exitOK || out != "feeds fetch: Pull queued for background execution.\n" {
+	if code, out, _ := w.run(t, "admin.key", "feeds", "fetch"); code != cli.ExitOK || out != "feeds fetch: Pull queued for background execution.\n" {
 		t.Errorf("exit %d, stdout %q", code, out)
 	}
 }
@@ -147,12 +148,12 @@ func TestFeedsList(t *testing.T) {
 	want := "ID  NAME                 PROVIDER    FORMAT  ENABLED  CACHED  URL\n" +
 		"2   The Botvrij.eu Data  Botvrij.eu  misp    yes      never   https://www.botvrij.eu/data/feed-osint\n" +
 		"1 of 2 feeds enabled; MISP records no fetch time, CACHED is when the feed's cache was last built\n"
-	if code != exitOK || out != want {
+	if code != cli.ExitOK || out != want {
 		t.Errorf("exit %d, stderr %q, stdout:\n%s\nwant:\n%s", code, errOut, out, want)
 	}
 	code, out, _ = w.run(t, "ro.key", "feeds", "list", "--all", "--json")
 	var feeds []map[string]any
-	if err := json.Unmarshal([]byte(out), &feeds); err != nil || code != exitOK || len(feeds) != 2 {
+	if err := json.Unmarshal([]byte(out), &feeds); err != nil || code != cli.ExitOK || len(feeds) != 2 {
 		t.Errorf("exit %d, %d feeds, err %v: %s", code, len(feeds), err, out)
 	}
 }
@@ -163,7 +164,7 @@ func TestFeedsList(t *testing.T) {
 func TestLookup_SameEventAsIntegratord(t *testing.T) {
 	w := newOpsWorld(t, mispfake.Options{})
 	code, out, errOut := w.run(t, "ro.key", "lookup", "--json", "update-check-cdn.com", "10.20.30.41")
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	want := `{"integration":"misp","misp":{"value":"update-check-cdn.com","type":"domain","category":"Network activity","event_id":"3","event_uuid":"7fae6777-95a6-40fc-b092-90c20c9b8c6c","event_info":"custom-misp demo: indicators seen in the bundled sample alerts","event_date":"2026-11-26","threat_level":"high","published":true,"org":"custom-misp demo","attribute_id":"12","attribute_uuid":"9249a9e4-96db-4e3d-a8a0-b45dff69d435","comment":"fake update domain queried by the dropper (sample alert sysmon-eid22-malicious-domain-cname-mapped-ipv4)","to_ids":true,"tlp":"amber","tags":["tlp:amber","misp-galaxy:mitre-attack-pattern=\"Ingress Tool Transfer - T1105\""],"mitre_techniques":["T1105"],"permalink":"` + w.url + `/events/view/7fae6777-95a6-40fc-b092-90c20c9b8c6c","matched_attributes":"1","matched_events":"1","indicator":"update-check-cdn.com","indicator_kind":"domain","indicator_raw":"update-check-cdn.com","source":{}}}` + "\n"
@@ -183,7 +184,7 @@ func TestLookup_SameEventAsIntegratord(t *testing.T) {
 func TestLookup_Table(t *testing.T) {
 	w := newOpsWorld(t, mispfake.Options{})
 	code, out, errOut := w.run(t, "ro.key", "lookup", "UPDATE-CHECK-CDN.COM.", "185.225.74.19", "printer.local", "8.8.4.4", "not a value")
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
@@ -205,11 +206,11 @@ func TestLookup_Errors(t *testing.T) {
 	w := newOpsWorld(t, mispfake.Options{})
 	w.write(t, "bad.key", "BadKeyBadKeyBadKeyBadKeyBadKeyBadKey1234")
 	code, out, errOut := w.run(t, "bad.key", "lookup", "update-check-cdn.com")
-	if code != exitMISP || out != "" || !strings.Contains(errOut, "custom-misp: lookup: misp auth: status 403: Authentication failed.") ||
+	if code != cli.ExitMISP || out != "" || !strings.Contains(errOut, "custom-misp: lookup: misp auth: status 403: Authentication failed.") ||
 		!strings.Contains(errOut, "(hint: custom-misp doctor says why MISP refused the key)") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	if code, _, errOut := w.run(t, "ro.key", "lookup"); code != exitUsage || !strings.Contains(errOut, "no value to look up") {
+	if code, _, errOut := w.run(t, "ro.key", "lookup"); code != cli.ExitUsage || !strings.Contains(errOut, "no value to look up") {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
 }

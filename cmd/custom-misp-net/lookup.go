@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/custom-misp/custom-misp/internal/cli"
 	"io"
 	"slices"
 	"strings"
@@ -40,22 +41,22 @@ func runLookup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	_, f := newOpFlags("lookup")
 	values, err := f.parse(args)
 	if err != nil {
-		return report(stderr, fail(exitUsage, fmt.Errorf("lookup: %w", err), lookupUsage))
+		return cli.Report(stderr, cli.Fail(cli.ExitUsage, fmt.Errorf("lookup: %w", err), lookupUsage))
 	}
 	if len(values) == 0 {
-		return report(stderr, fail(exitUsage, fmt.Errorf("lookup: no value to look up"), lookupUsage))
+		return cli.Report(stderr, cli.Fail(cli.ExitUsage, fmt.Errorf("lookup: no value to look up"), lookupUsage))
 	}
 	if len(values) > misp.MaxValues {
-		return report(stderr, fail(exitUsage, fmt.Errorf("lookup: %d values, at most %d", len(values), misp.MaxValues), ""))
+		return cli.Report(stderr, cli.Fail(cli.ExitUsage, fmt.Errorf("lookup: %d values, at most %d", len(values), misp.MaxValues), ""))
 	}
 	oc := f.load()
 	if oc.err != nil {
-		return report(stderr, configError(oc.err))
+		return cli.Report(stderr, configError(oc.err))
 	}
 	cfg := oc.cfg
 	policy, err := ioc.NewPolicy(cfg.Exclude, cfg.AllowSuffixes)
 	if err != nil {
-		return report(stderr, configError(err))
+		return cli.Report(stderr, configError(err))
 	}
 
 	rows := make([]lookupRow, 0, len(values))
@@ -79,13 +80,13 @@ func runLookup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if len(q.Values) > 0 {
 		client, err := opClient(cfg, cfg.Retries)
 		if err != nil {
-			return report(stderr, configError(err))
+			return cli.Report(stderr, configError(err))
 		}
 		ctx, cancel := context.WithTimeout(ctx, cfg.Deadline)
 		defer cancel()
 		attrs, err := client.Search(ctx, q)
 		if err != nil {
-			return report(stderr, mispError("lookup", err))
+			return cli.Report(stderr, mispError("lookup", err))
 		}
 		for i := range rows {
 			if rows[i].valid {
@@ -94,9 +95,9 @@ func runLookup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	if f.json {
-		return report(stderr, printLookupJSON(stdout, rows, cfg.MISPURL))
+		return cli.Report(stderr, printLookupJSON(stdout, rows, cfg.MISPURL))
 	}
-	return report(stderr, printLookupTable(stdout, rows, cfg.MISPURL))
+	return cli.Report(stderr, printLookupTable(stdout, rows, cfg.MISPURL))
 }
 
 // classify validates and normalises one value exactly as integratord mode

@@ -1,0 +1,86 @@
+// Package cli holds what the two custom-misp programs share on their
+// surface: exit codes, the one-line error report integratord copies into
+// ossec.log, and the version. (custom-misp, the program integratord runs,
+// and custom-misp-net, which talks to MISP; see README "Two binaries".)
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"strings"
+)
+
+// Exit codes. integratord logs any non-zero status with the last line we
+// printed; 126 and 127 are left to the shell and to integratord itself
+// (127 means it could not execute us at all).
+const (
+	ExitOK          = 0
+	ExitInternal    = 1  // a bug: please report it
+	ExitUsage       = 2  // bad arguments
+	ExitAlertFile   = 3  // alert file missing or unreadable
+	ExitAlertData   = 4  // alert file empty, not JSON, too large or not an alert
+	ExitConfig      = 5  // invalid options or configuration
+	ExitNotRunning  = 6  // the queue socket refused: analysisd is not running
+	ExitTooLong     = 7  // an event did not fit in a queue datagram
+	ExitNoSocket    = 8  // the queue socket does not exist
+	ExitSocket      = 9  // other queue socket failure (permissions, ...)
+	ExitCheckFailed = 10 // doctor: at least one check failed
+	ExitMISP        = 11 // an operator command (lookup, feeds) got no usable answer from MISP
+)
+
+// exitError carries the exit code and an optional hint for the operator.
+type exitError struct {
+	code int
+	err  error
+	hint string
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// Fail wraps err with the exit code it ends the program with and a hint
+// that says what to do next.
+func Fail(code int, err error, hint string) error {
+	return &exitError{code: code, err: err, hint: hint}
+}
+
+// Report prints the one line integratord copies into ossec.log and returns
+// the exit code. The line is prefixed, lowercase and never holds the key.
+func Report(w io.Writer, err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	code, hint := ExitInternal, ""
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code, hint = ee.code, ee.hint
+	}
+	line := "custom-misp: " + OneLine(err.Error())
+	if hint != "" {
+		line += " (hint: " + hint + ")"
+	}
+	fmt.Fprintln(w, line)
+	return code
+}
+
+// OneLine folds line breaks so that a message stays one log line.
+func OneLine(s string) string {
+	return strings.NewReplacer("\n", " ", "\r", " ").Replace(s)
+}
+
+// version is stamped by the Makefile
+// (-ldflags -X github.com/custom-misp/custom-misp/internal/cli.version=...).
+var version = ""
+
+// Version returns the stamped version, else the module's, else "devel".
+func Version() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}

@@ -1,0 +1,201 @@
+// Package mispproc runs MISP lookups in a second process, custom-misp-net.
+//
+// Why two programs: integratord starts custom-misp once per alert, and most
+// alerts either carry no indicator or only cached ones. Linking Go's HTTP
+// and TLS stack costs every run its package initialisation, measured at
+// about 0.9x the whole start-up of an empty Go program (BENCHMARKS.md), even
+// when no request is made. So custom-misp links no HTTP or TLS code, and
+// starts custom-misp-net, which holds the MISP client, only when MISP must
+// be asked. The request, API key included, travels on a pipe, never on a
+// command line or in the environment.
+//
+// This package has the wire format and the calling side; the serving side
+// is in cmd/custom-misp-net. It must not import net/http or crypto/tls.
+package mispproc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/custom-misp/custom-misp/internal/config"
+	"github.com/custom-misp/custom-misp/internal/misp"
+)
+
+// Program is the file name of the helper, installed next to custom-misp.
+const Program = "custom-misp-net"
+
+// maxResponse caps what we read back: the helper itself caps MISP's answer
+// at 16 MiB, and re-encoding it does not grow it much.
+const maxResponse = 32 << 20
+
+// Client is how to reach MISP: the fields of the MISP client's
+// configuration (mispclient.Config) that travel to the helper.
+type Client struct {
+	BaseURL            string        `json:"base_url"`
+	APIKey             string        `json:"api_key"`
+	Timeout            time.Duration `json:"timeout"`
+	Retries            int           `json:"retries"`
+	CAFile             string        `json:"ca_file,omitempty"`
+	ClientCert         string        `json:"client_cert,omitempty"`
+	ClientKey          string        `json:"client_key,omitempty"`
+	InsecureSkipVerify bool          `json:"insecure_skip_verify,omitempty"`
+	Proxy              string        `json:"proxy,omitempty"`
+	AllowHTTP          bool          `json:"allow_http,omitempty"`
+	UserAgent          string        `json:"user_agent,omitempty"`
+}
+
+// Request is what custom-misp writes to the helper's standard input.
+type Request struct {
+	Client   Client     `json:"client"`
+	Query    misp.Query `json:"query"`
+	Deadline time.Time  `json:"deadline"` // the run's deadline; the helper stops by it
+	Debug    bool       `json:"debug"`    // write debug lines to standard error
+}
+
+// Response is what the helper writes to its standard output.
+type Response struct {
+	Attributes []misp.Attribute `json:"attributes,omitempty"`
+	Error      *Failure         `json:"error,omitempty"`
+}
+
+// Failure is a misp.Error on the wire.
+type Failure struct {
+	Class   misp.Class `json:"class"`
+	Status  int        `json:"status,omitempty"`
+	Message string     `json:"message"`
+	Reset   time.Time  `json:"reset,omitzero"`
+}
+
+// FailureOf turns a lookup error into its wire form.
+func FailureOf(err error) *Failure {
+	var me *misp.Error
+	if errors.As(err, &me) {
+		return &Failure{Class: me.Class, Status: me.Status, Message: me.Message, Reset: me.Reset}
+	}
+	return &Failure{Class: misp.ClassOf(err), Message: err.Error()}
+}
+
+// Path returns where the helper lives: next to the running executable.
+func Path() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
+	}
+	return filepath.Join(filepath.Dir(exe), Program), nil
+}
+
+// Searcher asks MISP through the helper; it implements enrich.Searcher.
+type Searcher struct {
+	Path   string                           // the helper program
+	Client Client                           // how to reach MISP
+	Debug  bool                             // pass the helper's debug lines to Logf
+	Logf   func(format string, args ...any) // where they go
+}
+
+// Search runs the helper once for q. Every failure, the helper's own
+// included, comes back as a *misp.Error so that it becomes an error event.
+func (s *Searcher) Search(ctx context.Context, q misp.Query) ([]misp.Attribute, error) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(time.Minute)
+	}
+	req, err := json.Marshal(Request{Client: s.Client, Query: q, Deadline: deadline, Debug: s.Debug})
+	if err != nil {
+		return nil, &misp.Error{Class: misp.ClassConfig, Message: "encoding the lookup: " + err.Error()}
+	}
+	cmd := exec.CommandContext(ctx, s.Path, "search")
+	cmd.Stdin = bytes.NewReader(req)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &limitedWriter{w: &stdout, n: maxResponse}
+	cmd.Stderr = &limitedWriter{w: &stderr, n: 64 << 10}
+	cmd.WaitDelay = 100 * time.Millisecond
+	runErr := cmd.Run()
+	if s.Logf != nil {
+		for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+			if line != "" {
+				s.Logf("%s: %s", Program, line)
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		return nil, &misp.Error{Class: misp.ClassTimeout, Message: "deadline exceeded before MISP answered"}
+	}
+	var resp Response
+	if err := json.Unmarshal(stdout.Bytes(), &resp); err != nil {
+		return nil, &misp.Error{Class: misp.ClassConfig, Message: helperTrouble(s.Path, runErr, err)}
+	}
+	if f := resp.Error; f != nil {
+		return nil, &misp.Error{Class: f.Class, Status: f.Status, Message: f.Message, Reset: f.Reset}
+	}
+	return resp.Attributes, nil
+}
+
+// helperTrouble explains a helper that did not answer: usually it is not
+// installed, or not executable by the wazuh user.
+func helperTrouble(path string, runErr, decodeErr error) string {
+	var ee *exec.ExitError
+	switch {
+	case runErr == nil:
+		return fmt.Sprintf("%s gave an unreadable answer: %v", Program, decodeErr)
+	case errors.As(runErr, &ee):
+		return fmt.Sprintf("%s exited with status %d without an answer", Program, ee.ExitCode())
+	case errors.Is(runErr, os.ErrNotExist):
+		return fmt.Sprintf("%s not found at %s: install it next to custom-misp (make install)", Program, path)
+	case errors.Is(runErr, os.ErrPermission):
+		return fmt.Sprintf("%s at %s is not executable: chown root:wazuh and chmod 0750 it", Program, path)
+	}
+	return fmt.Sprintf("running %s: %v", Program, runErr)
+}
+
+// limitedWriter keeps the first n bytes and drops the rest, so a runaway
+// helper cannot fill our memory.
+type limitedWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	if l.n <= 0 {
+		return len(p), nil
+	}
+	keep := p
+	if int64(len(keep)) > l.n {
+		keep = keep[:l.n]
+	}
+	l.n -= int64(len(keep))
+	if _, err := l.w.Write(keep); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// ClientOf takes the MISP connection settings out of the configuration;
+// every path to MISP (integratord runs and operator commands) goes through
+// it, so they all reach MISP the same way.
+func ClientOf(cfg *config.Config, userAgent string) Client {
+	return Client{
+		BaseURL:            cfg.MISPURL,
+		APIKey:             cfg.APIKey,
+		Timeout:            cfg.Timeout,
+		Retries:            cfg.Retries,
+		CAFile:             cfg.CAFile,
+		ClientCert:         cfg.ClientCert,
+		ClientKey:          cfg.ClientKey,
+		InsecureSkipVerify: cfg.InsecureSkipVerify,
+		Proxy:              cfg.Proxy,
+		AllowHTTP:          cfg.AllowHTTP,
+		UserAgent:          userAgent,
+	}
+}
