@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -31,8 +32,8 @@ import (
 const benchKey = "BenchKeyBenchKeyBenchKeyBenchKey00000000"
 
 func main() {
-	if len(os.Args) > 2 && os.Args[1] == "-launch" {
-		launch(os.Args[2], os.Args[3:])
+	if len(os.Args) > 4 && os.Args[1] == "-launch" {
+		launch(os.Args[2], os.Args[3], os.Args[4], os.Args[5:])
 		return
 	}
 	bin := flag.String("bin", "bin/custom-misp", "the built binary")
@@ -90,39 +91,36 @@ func run(binPath, out string, runs, replayN, distinct int) error {
 	}
 	cachePath := filepath.Join(dir, "cache.db")
 
-	// Warm up the page cache and the disk cache.
-	for i := 0; i < 20; i++ {
-		if _, err := exec1(noop); err != nil {
-			return err
-		}
-		if _, err := b.alert(withIOCs); err != nil {
-			return err
-		}
+	// Fill the disk cache for the cached case.
+	if err := b.alert(withIOCs); err != nil {
+		return err
 	}
-	cases := []string{"floor: static Go binary doing nothing", "alert with no indicators", "alert, all indicators cached", "alert, all indicators miss the cache (MISP on loopback, TLS)"}
-	samples := make([][]sample, len(cases))
-	// Interleave the cases so that machine noise hits them alike.
-	for i := 0; i < runs; i++ {
-		s, err := exec1(noop)
-		if err != nil {
-			return err
+	names := []string{"floor: static Go binary doing nothing", "alert with no indicators", "alert, all indicators cached", "alert, all indicators miss the cache (MISP on loopback, TLS)"}
+	samples := make([][]sample, len(names))
+	// Each case runs as a block of consecutive runs, as integratord runs the
+	// same program alert after alert (interleaving with another program
+	// measures cold CPU caches instead), after a short warm-up. Three rounds
+	// of blocks spread any drift of the machine over all cases.
+	type benchCase struct {
+		fresh string // removed before each run
+		path  string
+		argv  []string
+	}
+	cases := []benchCase{
+		{"", noop, nil},
+		{"", b.bin, b.argv(none)},
+		{"", b.bin, b.argv(withIOCs)},
+		{cachePath, b.bin, b.argv(withIOCs)}, // every answer forgotten: the run must ask MISP
+	}
+	const rounds, warmup = 3, 5
+	for r := 0; r < rounds; r++ {
+		for i, c := range cases {
+			s, err := execN(warmup+runs/rounds, c.fresh, c.path, c.argv...)
+			if err != nil {
+				return err
+			}
+			samples[i] = append(samples[i], s[warmup:]...)
 		}
-		samples[0] = append(samples[0], s)
-		if s, err = b.alert(none); err != nil {
-			return err
-		}
-		samples[1] = append(samples[1], s)
-		if s, err = b.alert(withIOCs); err != nil {
-			return err
-		}
-		samples[2] = append(samples[2], s)
-		if err := os.Remove(cachePath); err != nil && !os.IsNotExist(err) {
-			return err
-		}
-		if s, err = b.alert(withIOCs); err != nil {
-			return err
-		}
-		samples[3] = append(samples[3], s)
 	}
 	floor := median(samples[0])
 
@@ -142,9 +140,10 @@ func run(binPath, out string, runs, replayN, distinct int) error {
 	fmt.Fprintf(&md, "- machine: %s, %d cores, %s, %s\n", cpuModel(), runtime.NumCPU(), kernel(), runtime.Version())
 	fmt.Fprintf(&md, "- load average when the run started: %s\n", loadavg())
 	fmt.Fprintf(&md, "- command: `make bench` (= `go run ./internal/bench -bin bin/custom-misp -out BENCHMARKS.md` plus `go test -bench` of the store, extraction and normalisation)\n")
-	fmt.Fprintf(&md, "- each run is a fresh process started with integratord 4.14's argv: `integrations <alert> <key> <url> \"\" <options> 10 3 \"> /dev/null 2>&1\"`; %d runs per case, interleaved\n\n", runs)
+	fmt.Fprintf(&md, "- each run is a fresh process started with integratord 4.14's argv (`integrations <alert> <key> <url> \"\" <options> 10 3 \"> /dev/null 2>&1\"`) the way integratord starts it: stdout and stderr on one pipe read to EOF, then wait; timed by a small launcher process; %d runs per case in 3 rounds of consecutive runs, each after 5 warm-up runs\n", runs/3*3)
+	fmt.Fprintf(&md, "- peak RSS is the child's ru_maxrss as seen by the launcher; Linux carries a vfork parent's peak into the child, so a figure at the launcher's own size (about 7 MiB) means \"at most that\"\n\n")
 	fmt.Fprintf(&md, "| case | median | p90 | ratio to floor | peak RSS |\n|---|---:|---:|---:|---:|\n")
-	for i, c := range cases {
+	for i, c := range names {
 		m := median(samples[i])
 		fmt.Fprintf(&md, "| %s | %s | %s | %.2f× | %.1f MiB |\n", c, ms(m), ms(percentile(samples[i], 0.9)), float64(m)/float64(floor), float64(peak(samples[i]))/1024)
 	}
@@ -199,56 +198,97 @@ func (b *bench) drain() {
 	}
 }
 
-func (b *bench) alert(path string) (sample, error) {
-	return exec1(b.bin, "integrations", path, benchKey, b.url, "", b.options, "10", "3", "> /dev/null 2>&1")
+// argv is integratord 4.14's command line for one alert file.
+func (b *bench) argv(alert string) []string {
+	return []string{"integrations", alert, benchKey, b.url, "", b.options, "10", "3", "> /dev/null 2>&1"}
 }
 
-// exec1 runs one process and measures its wall time and peak RSS.
+// alert runs the binary once, straight from this process (for the replay,
+// where only the total time counts).
+func (b *bench) alert(path string) error {
+	cmd := &exec.Cmd{Path: b.bin, Args: b.argv(path)}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%v: %s", err, out)
+	}
+	return nil
+}
+
+// execN runs a program n times in a row and measures each run's wall time
+// and peak RSS.
 //
-// Linux carries the parent's peak RSS into a child started with vfork and
-// exec (signal->maxrss survives exec), so measuring from this process,
-// which holds the fake MISP, would report its size for every child. A small
-// launcher process (this binary in -launch mode) starts the child instead
-// and reports the child's figures; a peak below the launcher's own ~2-4 MiB
-// shows as the launcher's.
-func exec1(path string, argv ...string) (sample, error) {
+// The runs are started by a small launcher process (this binary in -launch
+// mode), not from here: this process holds the fake MISP, and Linux
+// carries a vfork parent's peak RSS into the child (signal->maxrss survives
+// exec), so measured from here every child would look as big as the fake
+// MISP. A peak below the launcher's own size shows as the launcher's. If
+// fresh is set, that file is removed before each run (untimed).
+func execN(n int, fresh, path string, argv ...string) ([]sample, error) {
 	if len(argv) == 0 {
 		argv = []string{path}
 	}
 	self, err := os.Executable()
 	if err != nil {
-		return sample{}, err
+		return nil, err
 	}
-	cmd := exec.Command(self, append([]string{"-launch", path}, argv...)...)
+	cmd := exec.Command(self, append([]string{"-launch", strconv.Itoa(n), fresh, path}, argv...)...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
-		return sample{}, fmt.Errorf("%s: %v: %s", filepath.Base(path), err, errOut.String())
+		return nil, fmt.Errorf("%s: %v: %s", filepath.Base(path), err, errOut.String())
 	}
-	var s sample
-	var wall int64
-	if _, err := fmt.Sscan(out.String(), &wall, &s.maxRSS); err != nil {
-		return sample{}, fmt.Errorf("launcher said %q: %v", out.String(), err)
+	var samples []sample
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var s sample
+		var wall int64
+		if _, err := fmt.Sscan(line, &wall, &s.maxRSS); err != nil {
+			return nil, fmt.Errorf("launcher said %q: %v", line, err)
+		}
+		s.wall = time.Duration(wall)
+		samples = append(samples, s)
 	}
-	s.wall = time.Duration(wall)
-	return s, nil
+	return samples, nil
 }
 
-// launch is the launcher: it runs path with argv (argv[0] included) and
-// prints the wall time in nanoseconds and the peak RSS in KiB.
-func launch(path string, argv []string) {
-	cmd := &exec.Cmd{Path: path, Args: argv}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	err := cmd.Run()
-	wall := time.Since(start)
+// launch is the launcher: it runs path with argv (argv[0] included) count
+// times, each the way integratord's wpopenv does (stdout and stderr on one
+// pipe, read to EOF, then wait), and prints for each run the wall time in
+// nanoseconds and the peak RSS in KiB.
+func launch(count, fresh, path string, argv []string) {
+	n, err := strconv.Atoi(count)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%v: %s", err, out.String())
-		os.Exit(1)
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
 	}
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	fmt.Println(wall.Nanoseconds(), ru.Maxrss)
+	for i := 0; i < n; i++ {
+		if fresh != "" {
+			if err := os.Remove(fresh); err != nil && !os.IsNotExist(err) {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		cmd := &exec.Cmd{Path: path, Args: argv, Stdout: w, Stderr: w}
+		start := time.Now()
+		if err := cmd.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		w.Close()
+		out, _ := io.ReadAll(r)
+		err = cmd.Wait()
+		wall := time.Since(start)
+		r.Close()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%v: %s", err, out)
+			os.Exit(1)
+		}
+		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		fmt.Println(wall.Nanoseconds(), ru.Maxrss)
+	}
 }
 
 type replayResult struct {
@@ -318,7 +358,7 @@ func (b *bench) replay(n, distinct int) (replayResult, error) {
 	res := replayResult{distinctSeen: len(seen), receivedBefore: b.received}
 	start := time.Now()
 	for _, f := range files {
-		if _, err := b.alert(f); err != nil {
+		if err := b.alert(f); err != nil {
 			return res, err
 		}
 	}

@@ -22,7 +22,6 @@
 package cache
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
 	"strings"
@@ -32,6 +31,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/custom-misp/custom-misp/internal/digest"
 	"github.com/custom-misp/custom-misp/internal/ioc"
 	"github.com/custom-misp/custom-misp/internal/misp"
 )
@@ -113,15 +113,15 @@ func (o Options) withDefaults() Options {
 // canonical string) and the API key. Only a SHA-256 of them is kept, so the
 // key never reaches the store; the result is 32 hex digits.
 func Scope(baseURL, apiKey, filters string) string {
-	h := sha256.New()
-	h.Write([]byte("custom-misp cache v1\x00"))
+	b := []byte("custom-misp cache v1\x00")
 	// Length prefixes keep the fields unambiguous whatever they contain.
 	for _, s := range []string{strings.TrimRight(baseURL, "/"), filters, apiKey} {
-		h.Write([]byte(strconv.Itoa(len(s))))
-		h.Write([]byte{0})
-		h.Write([]byte(s))
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, 0)
+		b = append(b, s...)
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	sum := digest.Sum256(b)
+	return hex.EncodeToString(sum[:16])
 }
 
 // Cache is the two-level cache of MISP answers plus the protection state.
@@ -212,7 +212,7 @@ func (c *Cache) Put(ind ioc.Indicator, attrs []misp.Attribute) {
 func (c *Cache) key(ind ioc.Indicator) string {
 	v := ind.Value
 	if len(v) > maxValueInKey {
-		sum := sha256.Sum256([]byte(v))
+		sum := digest.Sum256([]byte(v))
 		v = "sha256:" + hex.EncodeToString(sum[:])
 	}
 	return c.o.Scope + "\x00" + string(ind.Kind) + "\x00" + v

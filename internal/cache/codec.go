@@ -1,10 +1,10 @@
 package cache
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/custom-misp/custom-misp/internal/digest"
 	"reflect"
 
 	"github.com/custom-misp/custom-misp/internal/misp"
@@ -49,7 +49,7 @@ func schemaOf(t reflect.Type) [4]byte {
 		desc = append(desc, ')')
 	}
 	walk(t)
-	sum := sha256.Sum256(desc)
+	sum := digest.Sum256(desc)
 	return [4]byte(sum[:4])
 }
 

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"syscall"
 	"time"
@@ -123,17 +122,40 @@ func Fit(m event.Message, max int) ([]byte, error) {
 }
 
 // Sender writes messages to the analysisd queue socket.
+//
+// It uses the socket system calls directly rather than package net: one
+// connected datagram socket needs none of net's machinery, and net's
+// package set-up is start-up time on every run.
 type Sender struct {
-	conn *net.UnixConn
+	fd   int
+	path string
 }
 
 // Dial connects to the queue socket at path.
 func Dial(path string) (*Sender, error) {
-	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: path, Net: "unixgram"})
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, socketError(path, err)
 	}
-	return &Sender{conn: conn}, nil
+	tv := syscall.NsecToTimeval(writeTimeout.Nanoseconds())
+	if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_SNDTIMEO, &tv); err != nil {
+		syscall.Close(fd)
+		return nil, socketError(path, err)
+	}
+	if err := connect(fd, path); err != nil {
+		syscall.Close(fd)
+		return nil, socketError(path, err)
+	}
+	return &Sender{fd: fd, path: path}, nil
+}
+
+func connect(fd int, path string) error {
+	for {
+		err := syscall.Connect(fd, &syscall.SockaddrUnix{Name: path})
+		if err != syscall.EINTR {
+			return err
+		}
+	}
 }
 
 // Send writes one message as one datagram.
@@ -141,17 +163,24 @@ func (s *Sender) Send(msg []byte) error {
 	if len(msg) > MaxDatagram {
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLong, len(msg), MaxDatagram)
 	}
-	if err := s.conn.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
-		return socketError(s.conn.RemoteAddr().String(), err)
+	for {
+		n, err := syscall.Write(s.fd, msg)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return fmt.Errorf("wazuh queue socket %s: analysisd did not take the message within %s", s.path, writeTimeout)
+		case err != nil:
+			return socketError(s.path, err)
+		case n != len(msg):
+			return fmt.Errorf("wazuh queue socket %s: short write (%d of %d bytes)", s.path, n, len(msg))
+		}
+		return nil
 	}
-	if _, err := s.conn.Write(msg); err != nil {
-		return socketError(s.conn.RemoteAddr().String(), err)
-	}
-	return nil
 }
 
-// Close closes the connection.
-func (s *Sender) Close() error { return s.conn.Close() }
+// Close closes the socket.
+func (s *Sender) Close() error { return syscall.Close(s.fd) }
 
 func socketError(path string, err error) error {
 	switch {
