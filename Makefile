@@ -39,7 +39,10 @@ demo: build
 
 bench: build
 	$(GO) run ./internal/bench -bin $(BIN) -out BENCHMARKS.md
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/cache ./internal/alert ./internal/ioc
+	@{ echo; echo '## go test -bench: the store, extraction, normalisation'; echo; \
+	   echo '`go test -run '"'"'^$$'"'"' -bench . -benchmem ./internal/cache ./internal/alert ./internal/ioc`'; echo; echo '```'; \
+	   $(GO) test -run '^$$' -bench . -benchmem ./internal/cache ./internal/alert ./internal/ioc; echo '```'; } >> BENCHMARKS.md
+	@tail -n +1 BENCHMARKS.md | sed -n '/## go test/,$$p'
 
 fuzz:
 	$(GO) test ./internal/ioc -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $(FUZZTIME)
