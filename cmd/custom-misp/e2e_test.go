@@ -9,10 +9,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"io"
-	"log"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -102,9 +99,7 @@ func newWorld(workDir string) (w *world, ca string, cleanup func(), err error) {
 	if err != nil {
 		return nil, "", nil, err
 	}
-	srv := httptest.NewUnstartedServer(fake)
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // handshake failures are expected in TLS tests
-	srv.StartTLS()
+	srv, caPEM := fake.ServeTLS()
 	// Socket paths are limited to ~104 bytes; $WORK can be longer.
 	sockDir, err := os.MkdirTemp("", "q")
 	if err != nil {
@@ -123,7 +118,7 @@ func newWorld(workDir string) (w *world, ca string, cleanup func(), err error) {
 		os.RemoveAll(sockDir)
 	}
 	ca = filepath.Join(workDir, "misp-ca.pem")
-	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+	if err := os.WriteFile(ca, caPEM, 0o644); err != nil {
 		cleanup()
 		return nil, "", nil, err
 	}

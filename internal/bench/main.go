@@ -7,14 +7,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
-	"log"
 	"math/rand/v2"
 	"net"
-	"net/http/httptest"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -164,11 +161,9 @@ func setup(dir, bin string) (*bench, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := httptest.NewUnstartedServer(fake)
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.StartTLS()
+	srv, caPEM := fake.ServeTLS()
 	ca := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+	if err := os.WriteFile(ca, caPEM, 0o644); err != nil {
 		return nil, err
 	}
 	sock := filepath.Join(dir, "queue")

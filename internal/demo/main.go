@@ -7,12 +7,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
 	"net"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -151,9 +149,8 @@ func setup(bin string) (*world, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := httptest.NewTLSServer(fake)
+	srv, pemBytes := fake.ServeTLS()
 	ca := filepath.Join(dir, "misp-ca.pem")
-	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
 	if err := os.WriteFile(ca, pemBytes, 0o640); err != nil {
 		return nil, err
 	}
