@@ -96,7 +96,7 @@ func run(w io.Writer, bin, alertDir string, raw bool) error {
 		}
 	}
 	firstPass := len(wd.fake.Requests())
-	fmt.Fprintf(w, "\nfirst pass: %d alerts in %s, %d events (%d matches, %d errors), %d MISP requests (one per alert with indicators)\n",
+	fmt.Fprintf(w, "\nfirst pass: %d alerts in %s, %d events (%d matches, %d errors), %d MISP requests (at most one per alert; values seen before come from the cache)\n",
 		len(files), time.Since(start).Round(time.Millisecond), total, matches, failures, firstPass)
 
 	// A second pass: every answer is now in the on-disk cache.
