@@ -1,0 +1,104 @@
+package mispproc
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/custom-misp/custom-misp/internal/misp"
+)
+
+// helper writes a stand-in for custom-misp-net: a shell script that
+// checks it was called as "search", saves the request and prints answer.
+func helper(t *testing.T, answer string) (path, request string) {
+	t.Helper()
+	dir := t.TempDir()
+	path = filepath.Join(dir, Program)
+	request = filepath.Join(dir, "request.json")
+	script := "#!/bin/sh\n[ \"$1\" = search ] || exit 9\ncat > " + request + "\n" + answer + "\n"
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path, request
+}
+
+func TestSearch_RoundTrip(t *testing.T) {
+	path, reqFile := helper(t, `echo '{"attributes":[{"id":"7","value":"evil.example","to_ids":true,"Event":{"id":"3","threat_level_id":"1"}}]}'`)
+	s := &Searcher{Path: path, Client: Client{BaseURL: "https://misp.example.org", APIKey: "SECRETKEY", Timeout: time.Second}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got, err := s.Search(ctx, misp.Query{Values: []string{"evil.example"}, Types: []string{"domain"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []misp.Attribute{{ID: "7", Value: "evil.example", ToIDs: true, Event: misp.Event{ID: "3", ThreatLevelID: "1"}}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("attributes (-want +got):\n%s", diff)
+	}
+	req, err := os.ReadFile(reqFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The key travels on the pipe, with the query and the deadline.
+	for _, part := range []string{`"api_key":"SECRETKEY"`, `"Values":["evil.example"]`, `"deadline":"`} {
+		if !strings.Contains(string(req), part) {
+			t.Errorf("request %s lacks %s", req, part)
+		}
+	}
+}
+
+func TestSearch_Failures(t *testing.T) {
+	reset := time.Date(2026, 11, 27, 18, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		answer string
+		ctx    time.Duration
+		want   misp.Error
+		substr string
+	}{
+		{"misp error passes through", `echo '{"error":{"class":"rate_limited","status":429,"message":"Rate limit exceeded.","reset":"2026-11-27T18:00:00Z"}}'`, 10 * time.Second,
+			misp.Error{Class: misp.ClassRateLimited, Status: 429, Message: "Rate limit exceeded.", Reset: reset}, ""},
+		{"unreadable answer", `echo 'not json'`, 10 * time.Second, misp.Error{Class: misp.ClassConfig}, "gave an unreadable answer"},
+		{"crash without answer", `exit 3`, 10 * time.Second, misp.Error{Class: misp.ClassConfig}, "exited with status 3 without an answer"},
+		{"deadline", `sleep 5`, 300 * time.Millisecond, misp.Error{Class: misp.ClassTimeout, Message: "deadline exceeded before MISP answered"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path, _ := helper(t, tt.answer)
+			ctx, cancel := context.WithTimeout(context.Background(), tt.ctx)
+			defer cancel()
+			start := time.Now()
+			_, err := (&Searcher{Path: path}).Search(ctx, misp.Query{Values: []string{"x.example"}})
+			var me *misp.Error
+			if !errors.As(err, &me) {
+				t.Fatalf("error %v is not a *misp.Error", err)
+			}
+			if tt.substr != "" {
+				if !strings.Contains(me.Message, tt.substr) || me.Class != tt.want.Class {
+					t.Errorf("got %s %q, want %s containing %q", me.Class, me.Message, tt.want.Class, tt.substr)
+				}
+			} else if diff := cmp.Diff(tt.want, *me); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
+			}
+			if time.Since(start) > tt.ctx+2*time.Second {
+				t.Errorf("took %s, past the deadline", time.Since(start))
+			}
+		})
+	}
+}
+
+func TestSearch_HelperMissing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), Program)
+	_, err := (&Searcher{Path: path}).Search(context.Background(), misp.Query{Values: []string{"x.example"}})
+	want := Program + " not found at " + path + ": install it next to custom-misp (make install)"
+	var me *misp.Error
+	if !errors.As(err, &me) || me.Class != misp.ClassConfig || me.Message != want {
+		t.Errorf("got %v, want config error %q", err, want)
+	}
+}
