@@ -24,10 +24,10 @@ func check(ctx context.Context, args []string, stdout io.Writer) error {
 	debugLog := fs.Bool("debug", false, "write debug lines to the log file")
 	home := fs.String("wazuh-home", wazuh.Home(), "Wazuh installation directory")
 	if err := fs.Parse(args); err != nil {
-		return cli.Fail(cli.ExitUsage, fmt.Errorf("check: %w", err), "custom-misp check [-options FILE] [-url URL] [-debug] ALERT_FILE")
+		return cli.Fail(cli.ExitUsage, fmt.Errorf("check: %w", err), "custom-misp check [-options FILE] [-url URL] [-debug] [-wazuh-home DIR] ALERT_FILE")
 	}
 	if fs.NArg() != 1 {
-		return cli.Fail(cli.ExitUsage, fmt.Errorf("check: want one alert file, got %d arguments", fs.NArg()), "custom-misp check [-options FILE] [-url URL] [-debug] ALERT_FILE")
+		return cli.Fail(cli.ExitUsage, fmt.Errorf("check: want one alert file, got %d arguments", fs.NArg()), "custom-misp check [-options FILE] [-url URL] [-debug] [-wazuh-home DIR] ALERT_FILE")
 	}
 	a := config.Args{AlertFile: fs.Arg(0), APIKey: os.Getenv(config.KeyEnv), HookURL: *hookURL, Debug: *debugLog, OptionsFile: *optionsFile, Retries: -1}
 	cfg, err := config.Load(a, *home)
