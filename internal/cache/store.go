@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -135,6 +136,7 @@ func moveAside(o Options) (string, error) {
 func load(o Options, rw bool, lockWait time.Duration) (db *bolt.DB, g guard, err error) {
 	// bbolt reads 0 as "wait forever"; 1ns is one try.
 	lockWait = max(lockWait, time.Nanosecond)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
 			if db != nil {
@@ -228,6 +230,7 @@ func (c *Cache) flush() error {
 }
 
 func (c *Cache) write(now time.Time) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
 			c.broken = fmt.Errorf("corrupt store: %v", r)
@@ -367,6 +370,10 @@ func encodeEntry(now time.Time, e entry, fp [4]byte) ([]byte, error) {
 // or one written for other attribute types, is a miss; only a bbolt
 // failure is an error.
 func readEntry(db *bolt.DB, k string, now time.Time, fp [4]byte) (e entry, ok bool, err error) {
+	// bbolt reads the file through mmap: a damaged page offset makes it
+	// touch memory it does not own, which Go reports as a fatal fault that
+	// recover cannot catch unless faults are turned into panics.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
 			e, ok, err = entry{}, false, fmt.Errorf("corrupt store: %v", r)
