@@ -121,10 +121,22 @@ func Run(ctx context.Context, cfg *config.Config, a *alert.Alert, env Env) (Resu
 			fail(class, status, msg)
 		} else {
 			store.Succeeded()
+			// MISP returns at most Limit attributes, newest first. A full
+			// page may have cut off the matches of some values: their
+			// "no match" is not an answer, so it is not remembered.
+			truncated := len(attrs) >= cfg.Limit
+			var unsure int
 			for _, ind := range unknown {
 				mine := Matching(ind, attrs)
 				found[ind] = mine
+				if len(mine) == 0 && truncated {
+					unsure++
+					continue
+				}
 				store.Put(key(ind), mine)
+			}
+			if unsure > 0 {
+				env.Log.Warnf("alert %s: MISP returned limit=%d attributes, so %d indicators without a match may have been cut off; they were not cached (raise \"limit\")", a.ID, cfg.Limit, unsure)
 			}
 		}
 	}
