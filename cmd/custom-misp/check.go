@@ -36,7 +36,7 @@ func check(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	log := wazuh.NewLog(cfg.LogFile, cfg.Debug)
 	defer log.Close()
-	return handle(ctx, &cfg, log, func(_ *alert.Alert, events []event.Message) error {
+	return handle(ctx, &cfg, log, func(_ context.Context, _ *alert.Alert, events []event.Message) error {
 		for _, m := range events {
 			b, err := wazuh.Marshal(m)
 			if err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/custom-misp/custom-misp/internal/alert"
 	"github.com/custom-misp/custom-misp/internal/cache"
@@ -72,15 +73,15 @@ func integratord(ctx context.Context, argv []string) error {
 		reportConfigError(&cfg, cfgErr, log)
 		return cli.Fail(cli.ExitConfig, fmt.Errorf("configuration: %w", cfgErr), "fix the <integration> block or its <options>; see README \"Options\"")
 	}
-	sendTo := func(al *alert.Alert, events []event.Message) error {
-		return send(cfg.SocketPath, al, events)
+	sendTo := func(ctx context.Context, al *alert.Alert, events []event.Message) error {
+		return send(ctx, cfg.SocketPath, al, events)
 	}
 	return handle(ctx, &cfg, log, sendTo)
 }
 
 // handle reads the alert, enriches it and hands the events to emit; it is
 // the part integratord mode and `check` share.
-func handle(ctx context.Context, cfg *config.Config, log *wazuh.Log, emit func(*alert.Alert, []event.Message) error) error {
+func handle(ctx context.Context, cfg *config.Config, log *wazuh.Log, emit func(context.Context, *alert.Alert, []event.Message) error) error {
 	if cfg.InsecureSkipVerify {
 		log.Warnf("insecure_skip_verify is set: the MISP server's certificate is not verified; use ca_file instead")
 	}
@@ -127,7 +128,7 @@ func handle(ctx context.Context, cfg *config.Config, log *wazuh.Log, emit func(*
 	if len(res.Events) == 0 {
 		return nil
 	}
-	return emit(al, res.Events)
+	return emit(ctx, al, res.Events)
 }
 
 func skipped(why string) string {
@@ -162,9 +163,15 @@ func execHelper(args []string) error {
 	return cli.Fail(cli.ExitInternal, fmt.Errorf("running %s: %w", mispproc.Program, err), "install "+mispproc.Program+" next to custom-misp (make install)")
 }
 
+// Bounds of the queue socket's write timeout, see send.
+const (
+	minSendTime = 100 * time.Millisecond
+	maxSendTime = 2 * time.Second
+)
+
 // send writes the events to the analysisd queue socket, one datagram each,
 // attributed to the alert's agent.
-func send(path string, al *alert.Alert, events []event.Message) error {
+func send(ctx context.Context, path string, al *alert.Alert, events []event.Message) error {
 	loc := wazuh.Location(wazuh.Agent{ID: al.Agent.ID, Name: al.Agent.Name, IP: al.Agent.IP})
 	msgs := make([][]byte, 0, len(events))
 	for _, m := range events {
@@ -179,6 +186,13 @@ func send(path string, al *alert.Alert, events []event.Message) error {
 		return socketError(err)
 	}
 	defer s.Close()
+	// The events are the run's result, so they get a moment even at the
+	// deadline, but not the full default wait.
+	if deadline, ok := ctx.Deadline(); ok {
+		if err := s.SetWriteTimeout(min(max(time.Until(deadline), minSendTime), maxSendTime)); err != nil {
+			return socketError(err)
+		}
+	}
 	for _, b := range msgs {
 		if err := s.Send(b); err != nil {
 			return socketError(err)

@@ -351,7 +351,7 @@ func (c *Config) Validate() error {
 	}
 	u, err := url.Parse(c.MISPURL)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return &FieldError{"hook_url", fmt.Sprintf("%q is not an absolute http(s) URL", redactURL(c.MISPURL))}
+		return &FieldError{"hook_url", fmt.Sprintf("%q is not an absolute http(s) URL", RedactURL(c.MISPURL))}
 	}
 	if u.User != nil {
 		return &FieldError{"hook_url", "must not contain user:password; MISP authenticates with the API key"}
@@ -360,7 +360,7 @@ func (c *Config) Validate() error {
 		return &FieldError{"hook_url", "must be the MISP base URL, without query or fragment"}
 	}
 	if u.Scheme == "http" && !c.AllowHTTP {
-		return &FieldError{"hook_url", fmt.Sprintf("%q is not https; the API key would cross the network in clear text (set \"allow_http\": true to accept that)", redactURL(c.MISPURL))}
+		return &FieldError{"hook_url", fmt.Sprintf("%q is not https; the API key would cross the network in clear text (set \"allow_http\": true to accept that)", RedactURL(c.MISPURL))}
 	}
 	if c.APIKey == "" {
 		return &FieldError{"api_key", "empty: set <api_key> or \"api_key_file\" in <options>"}
@@ -374,7 +374,7 @@ func (c *Config) Validate() error {
 	if c.Proxy != "" {
 		p, err := url.Parse(c.Proxy)
 		if err != nil || p.Host == "" || (p.Scheme != "http" && p.Scheme != "https") {
-			return &FieldError{"proxy", fmt.Sprintf("%q is not an http(s) proxy URL", redactURL(c.Proxy))}
+			return &FieldError{"proxy", fmt.Sprintf("%q is not an http(s) proxy URL", RedactURL(c.Proxy))}
 		}
 	}
 	for _, f := range []struct {
@@ -421,14 +421,13 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// redactURL drops user info from a URL before it goes into a message.
-func redactURL(s string) string {
+// RedactURL drops user info, query and fragment from a URL before it goes
+// into a message: an admin may have pasted a password or a key there. A
+// URL that does not parse is not quoted at all.
+func RedactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil {
-		if len(s) > 80 {
-			return s[:80] + "…"
-		}
-		return s
+		return "(unparsable URL)"
 	}
 	u.User = nil
 	u.RawQuery, u.Fragment = "", ""

@@ -150,3 +150,12 @@ func TestLoad_HTTPAllowedExplicitly(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestLoad_UnparsableURLNotEchoed(t *testing.T) {
+	// Found in review: a URL that does not parse was quoted in the error,
+	// which is logged and sent to Wazuh, password included.
+	_, err := Load(Args{AlertFile: "a", APIKey: "K", HookURL: "https://admin:s3cret@misp host/", Retries: -1}, "/h")
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("error %v: want one that does not quote the URL", err)
+	}
+}

@@ -168,7 +168,7 @@ func blockCheck(blocks []config.Integration) Result {
 		return fail("integration block", "custom-misp has no <hook_url>",
 			"set <hook_url> to the MISP base URL, e.g. https://misp.example.org:8443")
 	}
-	d := fmt.Sprintf("custom-misp, hook_url %s", b.HookURL)
+	d := fmt.Sprintf("custom-misp, hook_url %s", config.RedactURL(b.HookURL))
 	if b.Level != "" {
 		d += ", level >= " + b.Level
 	}

@@ -89,12 +89,19 @@ var shrinkSteps = []func(p *event.Payload){
 }
 
 func cutText(p *event.Payload, n int) {
-	for _, s := range []*string{&p.EventInfo, &p.Comment, &p.IndicatorRaw, &p.Value, &p.Indicator, &p.Message, &p.Permalink, &p.AlertField, &p.Org, &p.Category} {
+	// Every free-form string: a hostile or broken MISP controls most of
+	// them (a review found a huge uuid or type could otherwise keep the
+	// event over the limit).
+	for _, s := range []*string{&p.EventInfo, &p.Comment, &p.IndicatorRaw, &p.Value, &p.Indicator, &p.Message,
+		&p.Permalink, &p.AlertField, &p.Org, &p.Category, &p.Type, &p.EventID, &p.EventUUID, &p.EventDate,
+		&p.AttributeID, &p.AttributeUUID, &p.TLP, &p.MatchedAttributes, &p.MatchedEvents, &p.HTTPStatus} {
 		*s = event.Cut(*s, n)
 	}
 	if p.Source != nil {
 		src := *p.Source
-		src.Description = event.Cut(src.Description, n)
+		for _, s := range []*string{&src.Description, &src.AlertID, &src.RuleID, &src.RuleLevel} {
+			*s = event.Cut(*s, n)
+		}
 		p.Source = &src
 	}
 }
@@ -158,6 +165,16 @@ func connect(fd int, path string) error {
 	}
 }
 
+// SetWriteTimeout bounds each later Send (default writeTimeout), so that a
+// run near its deadline does not wait the full default.
+func (s *Sender) SetWriteTimeout(d time.Duration) error {
+	tv := syscall.NsecToTimeval(d.Nanoseconds())
+	if err := syscall.SetsockoptTimeval(s.fd, syscall.SOL_SOCKET, syscall.SO_SNDTIMEO, &tv); err != nil {
+		return socketError(s.path, err)
+	}
+	return nil
+}
+
 // Send writes one message as one datagram.
 func (s *Sender) Send(msg []byte) error {
 	if len(msg) > MaxDatagram {
@@ -169,7 +186,7 @@ func (s *Sender) Send(msg []byte) error {
 		case err == syscall.EINTR:
 			continue
 		case err == syscall.EAGAIN:
-			return fmt.Errorf("wazuh queue socket %s: analysisd did not take the message within %s", s.path, writeTimeout)
+			return fmt.Errorf("wazuh queue socket %s: analysisd did not take the message in time (its queue is full?)", s.path)
 		case err != nil:
 			return socketError(s.path, err)
 		case n != len(msg):

@@ -145,3 +145,16 @@ func TestDial_Errors(t *testing.T) {
 		t.Errorf("stale socket: got %v, want ErrNotRunning", err)
 	}
 }
+
+func TestFormat_ShrinksEveryMISPString(t *testing.T) {
+	// A hostile MISP controls uuid, type and other short-looking fields.
+	huge := strings.Repeat("u", 70000)
+	m := event.Message{Integration: "misp", MISP: event.Payload{Value: "x", Type: huge, EventUUID: huge, AttributeUUID: huge, Source: &event.Source{}}}
+	got, err := Format("misp", m)
+	if err != nil {
+		t.Fatalf("Format: %v", err)
+	}
+	if len(got) > MaxDatagram || !bytes.Contains(got, []byte(`"truncated":true`)) {
+		t.Errorf("%d bytes, truncated marker present: %v", len(got), bytes.Contains(got, []byte(`"truncated":true`)))
+	}
+}
