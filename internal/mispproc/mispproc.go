@@ -133,13 +133,22 @@ func (s *Searcher) Search(ctx context.Context, q misp.Query) ([]misp.Attribute, 
 		return nil, &misp.Error{Class: misp.ClassTimeout, Message: "deadline exceeded before MISP answered"}
 	}
 	var resp Response
-	if err := json.Unmarshal(stdout.Bytes(), &resp); err != nil {
+	if err := decodeResponse(stdout.Bytes(), &resp); err != nil {
 		return nil, &misp.Error{Class: misp.ClassConfig, Message: helperTrouble(s.Path, runErr, err)}
 	}
 	if f := resp.Error; f != nil {
 		return nil, &misp.Error{Class: f.Class, Status: f.Status, Message: f.Message, Reset: f.Reset}
 	}
 	return resp.Attributes, nil
+}
+
+// decodeResponse reads the helper's answer. It must be a JSON object: a
+// bare null would decode as "no match" and be cached as such.
+func decodeResponse(b []byte, resp *Response) error {
+	if b = bytes.TrimSpace(b); len(b) == 0 || b[0] != '{' {
+		return errors.New("not a JSON object")
+	}
+	return json.Unmarshal(b, resp)
 }
 
 // helperTrouble explains a helper that did not answer: usually it is not

@@ -65,6 +65,7 @@ func TestSearch_Failures(t *testing.T) {
 		{"misp error passes through", `echo '{"error":{"class":"rate_limited","status":429,"message":"Rate limit exceeded.","reset":"2026-11-27T18:00:00Z"}}'`, 10 * time.Second,
 			misp.Error{Class: misp.ClassRateLimited, Status: 429, Message: "Rate limit exceeded.", Reset: reset}, ""},
 		{"unreadable answer", `echo 'not json'`, 10 * time.Second, misp.Error{Class: misp.ClassConfig}, "gave an unreadable answer"},
+		{"null is not no match", `echo 'null'`, 10 * time.Second, misp.Error{Class: misp.ClassConfig}, "gave an unreadable answer: not a JSON object"},
 		{"crash without answer", `exit 3`, 10 * time.Second, misp.Error{Class: misp.ClassConfig}, "exited with status 3 without an answer"},
 		{"deadline", `sleep 5`, 300 * time.Millisecond, misp.Error{Class: misp.ClassTimeout, Message: "deadline exceeded before MISP answered"}, ""},
 	}
