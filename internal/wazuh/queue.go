@@ -144,16 +144,16 @@ func Dial(path string) (*Sender, error) {
 	if err != nil {
 		return nil, socketError(path, err)
 	}
-	tv := syscall.NsecToTimeval(writeTimeout.Nanoseconds())
-	if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_SNDTIMEO, &tv); err != nil {
+	s := &Sender{fd: fd, path: path}
+	if err := s.SetWriteTimeout(writeTimeout); err != nil {
 		syscall.Close(fd)
-		return nil, socketError(path, err)
+		return nil, err
 	}
 	if err := connect(fd, path); err != nil {
 		syscall.Close(fd)
 		return nil, socketError(path, err)
 	}
-	return &Sender{fd: fd, path: path}, nil
+	return s, nil
 }
 
 func connect(fd int, path string) error {
