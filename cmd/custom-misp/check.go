@@ -7,6 +7,7 @@ import (
 	"github.com/custom-misp/custom-misp/internal/cli"
 	"io"
 	"os"
+	"time"
 
 	"github.com/custom-misp/custom-misp/internal/alert"
 	"github.com/custom-misp/custom-misp/internal/config"
@@ -36,13 +37,9 @@ func check(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	log := wazuh.NewLog(cfg.LogFile, cfg.Debug)
 	defer log.Close()
-	return handle(ctx, &cfg, log, func(_ context.Context, _ *alert.Alert, events []event.Message) error {
+	return handle(ctx, &cfg, log, func(_ time.Time, _ *alert.Alert, events []event.Message) error {
 		for _, m := range events {
-			b, err := wazuh.Marshal(m)
-			if err != nil {
-				return err
-			}
-			if _, err := fmt.Fprintf(stdout, "%s\n", b); err != nil {
+			if _, err := fmt.Fprintf(stdout, "%s\n", wazuh.Marshal(m)); err != nil {
 				return err
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/custom-misp/custom-misp/internal/cli"
 	"io"
 	"os"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/custom-misp/custom-misp/internal/alert"
 	"github.com/custom-misp/custom-misp/internal/cache"
+	"github.com/custom-misp/custom-misp/internal/cli"
 	"github.com/custom-misp/custom-misp/internal/config"
 	"github.com/custom-misp/custom-misp/internal/enrich"
 	"github.com/custom-misp/custom-misp/internal/event"
@@ -73,20 +73,22 @@ func integratord(ctx context.Context, argv []string) error {
 		reportConfigError(&cfg, cfgErr, log)
 		return cli.Fail(cli.ExitConfig, fmt.Errorf("configuration: %w", cfgErr), "fix the <integration> block or its <options>; see README \"Options\"")
 	}
-	sendTo := func(ctx context.Context, al *alert.Alert, events []event.Message) error {
-		return send(ctx, cfg.SocketPath, al, events)
+	sendTo := func(deadline time.Time, al *alert.Alert, events []event.Message) error {
+		return send(deadline, cfg.SocketPath, al, events)
 	}
 	return handle(ctx, &cfg, log, sendTo)
 }
 
-// handle reads the alert, enriches it and hands the events to emit; it is
-// the part integratord mode and `check` share.
-func handle(ctx context.Context, cfg *config.Config, log *wazuh.Log, emit func(context.Context, *alert.Alert, []event.Message) error) error {
+// handle reads the alert, enriches it and hands the events to emit by the
+// run's deadline; it is the part integratord mode and `check` share.
+func handle(ctx context.Context, cfg *config.Config, log *wazuh.Log, emit func(time.Time, *alert.Alert, []event.Message) error) error {
 	if cfg.InsecureSkipVerify {
 		log.Warnf("insecure_skip_verify is set: the MISP server's certificate is not verified; use ca_file instead")
 	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.Deadline)
-	defer cancel()
+	// The deadline runs from here, but no timer is armed for it unless MISP
+	// is asked (see enrich.Env.Deadline): a run's first timer starts the
+	// runtime's poller, measurable start-up on alerts with nothing to look up.
+	deadline := time.Now().Add(cfg.Deadline)
 
 	al, err := alert.Read(cfg.AlertFile)
 	if err != nil {
@@ -99,9 +101,10 @@ func handle(ctx context.Context, cfg *config.Config, log *wazuh.Log, emit func(c
 	}
 	var opened *cache.Cache
 	env := enrich.Env{
-		Log:    log,
-		Policy: policy,
-		Client: func() (enrich.Searcher, error) { return newSearcher(cfg, log) },
+		Log:      log,
+		Policy:   policy,
+		Deadline: deadline,
+		Client:   func() (enrich.Searcher, error) { return newSearcher(cfg, log) },
 		OpenCache: func() enrich.Cache {
 			if !cfg.CacheOn {
 				return enrich.NoCache{}
@@ -128,7 +131,7 @@ func handle(ctx context.Context, cfg *config.Config, log *wazuh.Log, emit func(c
 	if len(res.Events) == 0 {
 		return nil
 	}
-	return emit(ctx, al, res.Events)
+	return emit(deadline, al, res.Events)
 }
 
 func skipped(why string) string {
@@ -171,7 +174,7 @@ const (
 
 // send writes the events to the analysisd queue socket, one datagram each,
 // attributed to the alert's agent.
-func send(ctx context.Context, path string, al *alert.Alert, events []event.Message) error {
+func send(deadline time.Time, path string, al *alert.Alert, events []event.Message) error {
 	loc := wazuh.Location(wazuh.Agent{ID: al.Agent.ID, Name: al.Agent.Name, IP: al.Agent.IP})
 	msgs := make([][]byte, 0, len(events))
 	for _, m := range events {
@@ -188,10 +191,8 @@ func send(ctx context.Context, path string, al *alert.Alert, events []event.Mess
 	defer s.Close()
 	// The events are the run's result, so they get a moment even at the
 	// deadline, but not the full default wait.
-	if deadline, ok := ctx.Deadline(); ok {
-		if err := s.SetWriteTimeout(min(max(time.Until(deadline), minSendTime), maxSendTime)); err != nil {
-			return socketError(err)
-		}
+	if err := s.SetWriteTimeout(min(max(time.Until(deadline), minSendTime), maxSendTime)); err != nil {
+		return socketError(err)
 	}
 	for _, b := range msgs {
 		if err := s.Send(b); err != nil {

@@ -53,6 +53,9 @@ type Env struct {
 	// Client is called only when MISP must be asked.
 	Client func() (Searcher, error)
 	Policy *ioc.Policy
+	// Deadline, if set, bounds the MISP lookup. It is applied only when
+	// MISP is asked, so that most runs never arm a timer.
+	Deadline time.Time
 }
 
 // Result says what a run did, for the debug log and tests.
@@ -178,6 +181,11 @@ func ask(ctx context.Context, cfg *config.Config, env Env, unknown []ioc.Indicat
 	client, err := env.Client()
 	if err != nil {
 		return nil, err
+	}
+	if !env.Deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, env.Deadline)
+		defer cancel()
 	}
 	q := misp.Query{
 		ToIDs:              cfg.ToIDs,
