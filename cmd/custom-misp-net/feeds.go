@@ -58,11 +58,7 @@ func feedsFetch(ctx context.Context, args []string, stdout, stderr io.Writer) in
 					msg += " (hint: " + res.Hint + ")"
 				}
 			}
-			b, err := wazuh.Marshal(event.Job(feedsOperation, result, event.Cut(cli.OneLine(msg), maxJobMessage)))
-			if err != nil {
-				return cli.ExitInternal
-			}
-			fmt.Fprintf(stdout, "%s\n", b)
+			fmt.Fprintf(stdout, "%s\n", wazuh.Marshal(event.Job(feedsOperation, result, event.Cut(cli.OneLine(msg), maxJobMessage))))
 			return code
 		}
 		if code == cli.ExitOK {

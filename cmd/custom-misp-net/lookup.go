@@ -136,11 +136,7 @@ func printLookupJSON(w io.Writer, rows []lookupRow, baseURL string) error {
 		if len(r.attrs) == 0 {
 			continue
 		}
-		b, err := wazuh.Marshal(event.Match(r.ind, r.attrs, baseURL, event.Source{}))
-		if err != nil {
-			return err
-		}
-		if _, err := fmt.Fprintf(w, "%s\n", b); err != nil {
+		if _, err := fmt.Fprintf(w, "%s\n", wazuh.Marshal(event.Match(r.ind, r.attrs, baseURL, event.Source{}))); err != nil {
 			return err
 		}
 	}

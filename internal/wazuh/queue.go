@@ -4,8 +4,6 @@
 package wazuh
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -70,14 +68,8 @@ func Format(location string, m event.Message) ([]byte, error) {
 
 // Marshal renders an event as compact JSON with the key order of the
 // structs and without HTML escaping (analysisd reads '<' as is).
-func Marshal(m event.Message) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(m); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+func Marshal(m event.Message) []byte {
+	return m.AppendJSON(nil)
 }
 
 // shrinkSteps cut an event down, least useful first: the tag list, then
@@ -108,19 +100,14 @@ func cutText(p *event.Payload, n int) {
 
 // Fit marshals m, shrinking it step by step until it is at most max bytes.
 func Fit(m event.Message, max int) ([]byte, error) {
-	body, err := Marshal(m)
-	if err != nil {
-		return nil, err
-	}
+	body := Marshal(m)
 	for _, step := range shrinkSteps {
 		if len(body) <= max {
 			return body, nil
 		}
 		step(&m.MISP)
 		m.MISP.Truncated = true
-		if body, err = Marshal(m); err != nil {
-			return nil, err
-		}
+		body = Marshal(m)
 	}
 	if len(body) > max {
 		return nil, fmt.Errorf("%w: %d bytes after shrinking, limit %d", ErrTooLong, len(body), max)
