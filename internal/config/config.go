@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/custom-misp/custom-misp/internal/rawfile"
 )
 
 // Limits on files we read; both are written by root or integratord and a
@@ -176,14 +176,9 @@ func fromArgs(a Args, home string) Config {
 
 // ReadOptions decodes an options file strictly.
 func ReadOptions(path string) (Options, error) {
-	f, err := os.Open(path)
+	data, err := rawfile.Read(path, MaxOptionsSize)
 	if err != nil {
 		return Options{}, fmt.Errorf("options file: %w", errors.Unwrap(err))
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxOptionsSize+1))
-	if err != nil {
-		return Options{}, fmt.Errorf("options file: %w", err)
 	}
 	if len(data) > MaxOptionsSize {
 		return Options{}, fmt.Errorf("options file: larger than %d bytes", MaxOptionsSize)
@@ -193,11 +188,25 @@ func ReadOptions(path string) (Options, error) {
 
 // ParseOptions decodes the options JSON strictly: unknown keys and trailing
 // data are errors. An empty document means no options.
+//
+// What admins write (an object of known keys with plain values) is read
+// by parsePlainOptions; anything else, errors included, goes to
+// encoding/json, whose answer is the reference. Why two paths: the first
+// encoding/json decode of Options builds its reflection caches, which was
+// a tenth of a run that integratord waits for (BENCHMARKS.md).
 func ParseOptions(data []byte) (Options, error) {
-	var o Options
 	if len(bytes.TrimSpace(data)) == 0 {
+		return Options{}, nil
+	}
+	if o, ok := parsePlainOptions(data); ok {
 		return o, nil
 	}
+	return decodeOptions(data)
+}
+
+// decodeOptions is ParseOptions by encoding/json.
+func decodeOptions(data []byte) (Options, error) {
+	var o Options
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&o); err != nil {
@@ -312,14 +321,9 @@ func (c *Config) Apply(o Options) error {
 
 // readKeyFile reads an API key from a file the admin keeps root:wazuh 0640.
 func readKeyFile(path string) (string, error) {
-	f, err := os.Open(path)
+	data, err := rawfile.Read(path, MaxKeyFileSize)
 	if err != nil {
 		return "", &FieldError{"api_key_file", errors.Unwrap(err).Error() + ": " + path}
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxKeyFileSize+1))
-	if err != nil {
-		return "", &FieldError{"api_key_file", err.Error()}
 	}
 	if len(data) > MaxKeyFileSize {
 		return "", &FieldError{"api_key_file", fmt.Sprintf("%s is larger than %d bytes; it should hold only the key", path, MaxKeyFileSize)}
