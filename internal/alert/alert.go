@@ -7,10 +7,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/custom-misp/custom-misp/internal/rawfile"
 )
 
 // MaxAlertSize caps how much of the alert file is read. integratord writes
@@ -73,14 +73,9 @@ func Read(path string) (*Alert, error) {
 	if path == "" {
 		return nil, fmt.Errorf("%w: no alert file path given", ErrNotFound)
 	}
-	f, err := os.Open(path)
+	data, err := rawfile.Read(path, MaxAlertSize)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxAlertSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("%w: read %s: %w", ErrNotFound, path, err)
 	}
 	if len(data) > MaxAlertSize {
 		return nil, fmt.Errorf("%w: %s is over %d bytes", ErrTooLarge, path, MaxAlertSize)

@@ -1,0 +1,57 @@
+// Package rawfile reads small files with plain system calls.
+//
+// os.Open registers every file with the runtime's poller, and the first
+// registration starts it: measurable start-up time for a program that
+// integratord starts once per alert and that otherwise needs no poller on
+// an alert with nothing to look up (BENCHMARKS.md).
+package rawfile
+
+import (
+	"io/fs"
+	"syscall"
+)
+
+// Read returns the contents of the file at path, but at most limit+1
+// bytes, so that a caller can tell a file over its limit. Errors are
+// *fs.PathError with the errno inside, as os.Open and os.ReadFile give.
+func Read(path string, limit int) ([]byte, error) {
+	var fd int
+	var err error
+	for {
+		fd, err = syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer syscall.Close(fd)
+
+	// Size the buffer from fstat; files that report no size (pipes,
+	// /proc) grow it as they are read.
+	size := 512
+	var st syscall.Stat_t
+	if syscall.Fstat(fd, &st) == nil && st.Size > 0 {
+		size = int(min(st.Size, int64(limit))) + 1
+	}
+	buf := make([]byte, 0, size)
+	for len(buf) <= limit {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		end := min(cap(buf), limit+1)
+		n, err := syscall.Read(fd, buf[len(buf):end])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+		}
+		if n == 0 {
+			break
+		}
+		buf = buf[:len(buf)+n]
+	}
+	return buf, nil
+}
