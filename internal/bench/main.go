@@ -96,8 +96,9 @@ func run(binPath, out string, runs, replayN, distinct int) error {
 	samples := make([][]sample, len(names))
 	// Each case runs as a block of consecutive runs, as integratord runs the
 	// same program alert after alert (interleaving with another program
-	// measures cold CPU caches instead), after a short warm-up. Three rounds
-	// of blocks spread any drift of the machine over all cases.
+	// measures cold CPU caches instead), after a short warm-up. Many short
+	// rounds of blocks spread the drift of a shared machine over all cases;
+	// each round's ratio to that round's floor shows how much it moved.
 	type benchCase struct {
 		fresh string // removed before each run
 		path  string
@@ -109,14 +110,20 @@ func run(binPath, out string, runs, replayN, distinct int) error {
 		{"", b.bin, b.argv(withIOCs)},
 		{cachePath, b.bin, b.argv(withIOCs)}, // every answer forgotten: the run must ask MISP
 	}
-	const rounds, warmup = 3, 5
+	roundRatios := make([][]float64, len(names))
 	for r := 0; r < rounds; r++ {
+		var roundFloor time.Duration
 		for i, c := range cases {
 			s, err := execN(warmup+runs/rounds, c.fresh, c.path, c.argv...)
 			if err != nil {
 				return err
 			}
-			samples[i] = append(samples[i], s[warmup:]...)
+			s = s[warmup:]
+			samples[i] = append(samples[i], s...)
+			if i == 0 {
+				roundFloor = median(s)
+			}
+			roundRatios[i] = append(roundRatios[i], float64(median(s))/float64(roundFloor))
 		}
 	}
 	floor := median(samples[0])
@@ -137,12 +144,14 @@ func run(binPath, out string, runs, replayN, distinct int) error {
 	fmt.Fprintf(&md, "- machine: %s, %d cores, %s, %s\n", cpuModel(), runtime.NumCPU(), kernel(), runtime.Version())
 	fmt.Fprintf(&md, "- load average when the run started: %s\n", loadavg())
 	fmt.Fprintf(&md, "- command: `make bench` (= `go run ./internal/bench -bin bin/custom-misp -out BENCHMARKS.md` plus `go test -bench` of the store, extraction and normalisation)\n")
-	fmt.Fprintf(&md, "- each run is a fresh process started with integratord 4.14's argv (`integrations <alert> <key> <url> \"\" <options> 10 3 \"> /dev/null 2>&1\"`) the way integratord starts it: stdout and stderr on one pipe read to EOF, then wait; timed by a small launcher process; %d runs per case in 3 rounds of consecutive runs, each after 5 warm-up runs\n", runs/3*3)
+	fmt.Fprintf(&md, "- each run is a fresh process started with integratord 4.14's argv (`integrations <alert> <key> <url> \"\" <options> 10 3 \"> /dev/null 2>&1\"`) the way integratord starts it: stdout and stderr on one pipe read to EOF, then wait; timed by a small launcher process; %d runs per case in %d rounds of %d consecutive runs, each after %d warm-up runs; the last column is the spread of the rounds' own ratios (10th to 90th percentile)\n", runs/rounds*rounds, rounds, runs/rounds, warmup)
 	fmt.Fprintf(&md, "- peak RSS is the child's ru_maxrss as seen by the launcher; Linux carries a vfork parent's peak into the child, so a figure at the launcher's own size (about 7 MiB) means \"at most that\"\n\n")
-	fmt.Fprintf(&md, "| case | median | p90 | ratio to floor | peak RSS |\n|---|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&md, "| case | median | p90 | ratio to floor | peak RSS | ratio by round |\n|---|---:|---:|---:|---:|---:|\n")
 	for i, c := range names {
 		m := median(samples[i])
-		fmt.Fprintf(&md, "| %s | %s | %s | %.2f× | %.1f MiB |\n", c, ms(m), ms(percentile(samples[i], 0.9)), float64(m)/float64(floor), float64(peak(samples[i]))/1024)
+		slices.Sort(roundRatios[i])
+		lo, hi := roundRatios[i][len(roundRatios[i])/10], roundRatios[i][len(roundRatios[i])*9/10]
+		fmt.Fprintf(&md, "| %s | %s | %s | %.2f× | %.1f MiB | %.2f–%.2f× |\n", c, ms(m), ms(percentile(samples[i], 0.9)), float64(m)/float64(floor), float64(peak(samples[i]))/1024, lo, hi)
 	}
 	fmt.Fprintf(&md, "\nTargets (issue #4): cached ≤ 2× floor, no indicators ≤ 1.5× floor, peak RSS ≤ 20 MiB.\n\n")
 	fmt.Fprintf(&md, "## Replay\n\n%d alerts, one process each, drawing 3 indicators each from %d distinct values with a Zipf skew (s=1.1), starting from an empty cache:\n\n", replayN, distinct)
@@ -382,6 +391,9 @@ func buildNoop(dir string) (string, error) {
 	}
 	return bin, nil
 }
+
+// Rounds and warm-up runs per case; runs are split evenly over the rounds.
+const rounds, warmup = 20, 2
 
 func median(s []sample) time.Duration { return percentile(s, 0.5) }
 
