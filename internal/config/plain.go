@@ -50,11 +50,11 @@ func (o *Options) setPlain(key string, v gjson.Result) bool {
 	case "proxy":
 		return setString(&o.Proxy, v)
 	case "to_ids":
-		return setBoolPtr(&o.ToIDs, v)
+		return setPtr(&o.ToIDs, v, setBool)
 	case "published":
-		return setBoolPtr(&o.Published, v)
+		return setPtr(&o.Published, v, setBool)
 	case "enforce_warninglist":
-		return setBoolPtr(&o.EnforceWarninglist, v)
+		return setPtr(&o.EnforceWarninglist, v, setBool)
 	case "tags":
 		return setStrings(&o.Tags, v)
 	case "exclude_tags":
@@ -74,7 +74,7 @@ func (o *Options) setPlain(key string, v gjson.Result) bool {
 	case "timeout":
 		return setDuration(&o.Timeout, v)
 	case "retries":
-		return setIntPtr(&o.Retries, v)
+		return setPtr(&o.Retries, v, setInt)
 	case "cache":
 		return setString(&o.Cache, v)
 	case "cache_path":
@@ -119,12 +119,14 @@ func setBool(dst *bool, v gjson.Result) bool {
 	return true
 }
 
-func setBoolPtr(dst **bool, v gjson.Result) bool {
-	var b bool
-	if !setBool(&b, v) {
+// setPtr sets an optional option (*bool, *int) with the setter of its
+// value type.
+func setPtr[T any](dst **T, v gjson.Result, set func(*T, gjson.Result) bool) bool {
+	var x T
+	if !set(&x, v) {
 		return false
 	}
-	*dst = &b
+	*dst = &x
 	return true
 }
 
@@ -158,15 +160,6 @@ func setInt(dst *int, v gjson.Result) bool {
 		return false
 	}
 	*dst = n
-	return true
-}
-
-func setIntPtr(dst **int, v gjson.Result) bool {
-	var n int
-	if !setInt(&n, v) {
-		return false
-	}
-	*dst = &n
 	return true
 }
 
