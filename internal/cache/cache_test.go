@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -847,5 +848,52 @@ func TestCache_RandomDamageNeverKills(t *testing.T) {
 		c.Close() // an error is fine too
 		// Start the next round from the pristine file.
 		os.Remove(o.Path)
+	}
+}
+
+// A store that keeps getting damaged must not fill the disk with copies:
+// only the newest keepAside moved-aside files stay, whatever the other
+// files in the directory.
+func TestOpen_KeepsFewMovedAsideCopies(t *testing.T) {
+	k := newClock()
+	o := testOptions(t, k)
+	dir := filepath.Dir(o.Path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir, "cache.db.keep-me")
+	if err := os.WriteFile(other, []byte("not ours"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var times []int64
+	for i := 0; i < keepAside+3; i++ {
+		k.Advance(time.Minute)
+		times = append(times, k.t.Unix())
+		if err := os.WriteFile(o.Path, []byte("damaged"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, warn := Open(o)
+		if warn == nil || !strings.Contains(warn.Error(), "moved aside") {
+			t.Fatalf("round %d: Open warning = %v, want moved aside", i, warn)
+		}
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	want := []string{"cache.db", "cache.db.keep-me"}
+	for _, ts := range times[len(times)-keepAside:] {
+		want = append(want, fmt.Sprintf("cache.db.corrupt-%d", ts))
+	}
+	slices.Sort(want)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("files in the store's directory (-want +got):\n%s", diff)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -124,10 +125,48 @@ func openStore(o Options) (db *bolt.DB, rw bool, g guard, warn error) {
 	return db, true, g, fmt.Errorf("cache: store %s unusable (%w); moved aside to %s and recreated", o.Path, err, aside)
 }
 
-// moveAside renames a damaged store out of the way, keeping it for a look.
+// keepAside is how many moved-aside stores are kept for a look: a disk
+// that keeps damaging the store must not fill up with copies of it.
+const keepAside = 3
+
+// moveAside renames a damaged store out of the way, keeping it for a look,
+// and removes the oldest earlier copies beyond keepAside.
 func moveAside(o Options) (string, error) {
 	aside := fmt.Sprintf("%s.corrupt-%d", o.Path, o.Now().Unix())
-	return aside, os.Rename(o.Path, aside)
+	if err := os.Rename(o.Path, aside); err != nil {
+		return aside, err
+	}
+	pruneAside(o.Path)
+	return aside, nil
+}
+
+// pruneAside removes all but the newest keepAside copies of path moved
+// aside. Best effort: a copy left behind costs only disk space.
+func pruneAside(path string) {
+	// Listed by hand: filepath.Glob would read [ * ? in the admin's path
+	// as patterns.
+	entries, err := os.ReadDir(filepath.Dir(path))
+	if err != nil {
+		return
+	}
+	prefix := filepath.Base(path) + ".corrupt-"
+	var copies []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), prefix) && e.Type().IsRegular() {
+			copies = append(copies, e.Name())
+		}
+	}
+	if len(copies) <= keepAside {
+		return
+	}
+	// The suffix is a Unix time; compare as numbers so that the order
+	// holds across digit counts.
+	slices.SortFunc(copies, func(a, b string) int {
+		return cmp.Or(cmp.Compare(len(a), len(b)), strings.Compare(a, b))
+	})
+	for _, old := range copies[:len(copies)-keepAside] {
+		_ = os.Remove(filepath.Join(filepath.Dir(path), old))
+	}
 }
 
 // load opens the file and reads this scope's guard state, which also walks
