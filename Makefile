@@ -48,6 +48,8 @@ fuzz:
 	$(GO) test ./internal/ioc -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/ioc -run '^$$' -fuzz '^FuzzClassify$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/alert -run '^$$' -fuzz '^FuzzExtract$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/config -run '^$$' -fuzz '^FuzzParseOptions$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/event -run '^$$' -fuzz '^FuzzAppendJSON$$' -fuzztime $(FUZZTIME)
 
 # install puts the binary, rules and decoder into a Wazuh manager. The binary
 # must be root:wazuh 0750: integratord refuses a file the wazuh user can
