@@ -75,7 +75,7 @@ func Open(o Options) (c *Cache, warn error) {
 	if err != nil {
 		panic(err) // unreachable: lruSize is positive
 	}
-	c = &Cache{o: o, mem: mem, schema: schema(), pending: make(map[string][]byte)}
+	c = &Cache{o: o, mem: mem, schema: attrSchema, pending: make(map[string][]byte)}
 	if o.Path == "" {
 		return c, nil
 	}
