@@ -292,7 +292,7 @@ func TestOpen_CorruptFile(t *testing.T) {
 			if warn == nil || !strings.Contains(warn.Error(), "moved aside") {
 				t.Fatalf("Open warning = %v, want one saying the store was moved aside", warn)
 			}
-			aside := fmt.Sprintf("%s.corrupt-%d", o.Path, k.t.Unix())
+			aside := fmt.Sprintf("%s.corrupt-%d", o.Path, k.t.UnixNano())
 			if got, err := os.ReadFile(aside); err != nil || !bytes.Equal(got, content) {
 				t.Errorf("moved-aside copy %s: err %v, same content %v", aside, err, bytes.Equal(got, content))
 			}
@@ -852,8 +852,9 @@ func TestCache_RandomDamageNeverKills(t *testing.T) {
 }
 
 // A store that keeps getting damaged must not fill the disk with copies:
-// only the newest keepAside moved-aside files stay, whatever the other
-// files in the directory.
+// only the newest keepAside moved-aside files stay. Files this package did
+// not name (an admin's, a copy renamed for a look) are left alone, and the
+// copy just made is kept even when the clock went back.
 func TestOpen_KeepsFewMovedAsideCopies(t *testing.T) {
 	k := newClock()
 	o := testOptions(t, k)
@@ -861,25 +862,41 @@ func TestOpen_KeepsFewMovedAsideCopies(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	other := filepath.Join(dir, "cache.db.keep-me")
-	if err := os.WriteFile(other, []byte("not ours"), 0o600); err != nil {
+	admins := []string{"cache.db.keep-me", "cache.db.corrupt-old", "cache.db.corrupt-1700000000.inspected", "cache.db.corrupt-"}
+	for _, name := range admins {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("not ours"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A copy named by an older version (Unix seconds) is the oldest.
+	old := "cache.db.corrupt-1763632800"
+	if err := os.WriteFile(filepath.Join(dir, old), []byte("damaged long ago"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var times []int64
-	for i := 0; i < keepAside+3; i++ {
-		k.Advance(time.Minute)
-		times = append(times, k.t.Unix())
+	damage := func() string {
+		t.Helper()
 		if err := os.WriteFile(o.Path, []byte("damaged"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		c, warn := Open(o)
 		if warn == nil || !strings.Contains(warn.Error(), "moved aside") {
-			t.Fatalf("round %d: Open warning = %v, want moved aside", i, warn)
+			t.Fatalf("Open warning = %v, want moved aside", warn)
 		}
 		if err := c.Close(); err != nil {
 			t.Fatal(err)
 		}
+		return fmt.Sprintf("cache.db.corrupt-%d", k.t.UnixNano())
 	}
+	var made []string
+	for range keepAside + 2 {
+		k.Advance(time.Minute)
+		made = append(made, damage())
+	}
+	// The clock steps back an hour: the new copy has the smallest number
+	// but is the one to keep.
+	k.Advance(-time.Hour)
+	back := damage()
+
 	var got []string
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -888,10 +905,8 @@ func TestOpen_KeepsFewMovedAsideCopies(t *testing.T) {
 	for _, e := range entries {
 		got = append(got, e.Name())
 	}
-	want := []string{"cache.db", "cache.db.keep-me"}
-	for _, ts := range times[len(times)-keepAside:] {
-		want = append(want, fmt.Sprintf("cache.db.corrupt-%d", ts))
-	}
+	want := append([]string{"cache.db", back}, admins...)
+	want = append(want, made[len(made)-(keepAside-1):]...)
 	slices.Sort(want)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("files in the store's directory (-want +got):\n%s", diff)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -129,43 +130,59 @@ func openStore(o Options) (db *bolt.DB, rw bool, g guard, warn error) {
 // that keeps damaging the store must not fill up with copies of it.
 const keepAside = 3
 
+// asideInfix names the moved-aside copies: <store>.corrupt-<Unix ns>.
+const asideInfix = ".corrupt-"
+
 // moveAside renames a damaged store out of the way, keeping it for a look,
-// and removes the oldest earlier copies beyond keepAside.
+// and removes the oldest earlier copies beyond keepAside. Nanoseconds keep
+// two damaged stores of the same second apart.
 func moveAside(o Options) (string, error) {
-	aside := fmt.Sprintf("%s.corrupt-%d", o.Path, o.Now().Unix())
+	aside := o.Path + asideInfix + strconv.FormatInt(o.Now().UnixNano(), 10)
 	if err := os.Rename(o.Path, aside); err != nil {
 		return aside, err
 	}
-	pruneAside(o.Path)
+	pruneAside(o.Path, aside)
 	return aside, nil
 }
 
 // pruneAside removes all but the newest keepAside copies of path moved
-// aside. Best effort: a copy left behind costs only disk space.
-func pruneAside(path string) {
+// aside, never keep (the copy just made, even if the clock went back).
+// Only names this package writes count: <store>.corrupt-<number>; a file an
+// admin renamed or made is left alone. Best effort: a copy left behind
+// costs only disk space.
+func pruneAside(path, keep string) {
 	// Listed by hand: filepath.Glob would read [ * ? in the admin's path
 	// as patterns.
-	entries, err := os.ReadDir(filepath.Dir(path))
+	dir := filepath.Dir(path)
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return
 	}
-	prefix := filepath.Base(path) + ".corrupt-"
-	var copies []string
+	type copyAside struct {
+		name string
+		at   int64
+	}
+	prefix := filepath.Base(path) + asideInfix
+	var copies []copyAside
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), prefix) && e.Type().IsRegular() {
-			copies = append(copies, e.Name())
+		suffix, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || !e.Type().IsRegular() || filepath.Join(dir, e.Name()) == keep {
+			continue
+		}
+		if suffix == "" || strings.Trim(suffix, "0123456789") != "" {
+			continue
+		}
+		if at, err := strconv.ParseInt(suffix, 10, 64); err == nil {
+			copies = append(copies, copyAside{e.Name(), at})
 		}
 	}
-	if len(copies) <= keepAside {
+	// The one just made is kept in any case, so keepAside-1 others.
+	if len(copies) < keepAside {
 		return
 	}
-	// The suffix is a Unix time; compare as numbers so that the order
-	// holds across digit counts.
-	slices.SortFunc(copies, func(a, b string) int {
-		return cmp.Or(cmp.Compare(len(a), len(b)), strings.Compare(a, b))
-	})
-	for _, old := range copies[:len(copies)-keepAside] {
-		_ = os.Remove(filepath.Join(filepath.Dir(path), old))
+	slices.SortFunc(copies, func(a, b copyAside) int { return cmp.Compare(a.at, b.at) })
+	for _, c := range copies[:len(copies)-(keepAside-1)] {
+		_ = os.Remove(filepath.Join(dir, c.name))
 	}
 }
 
