@@ -40,6 +40,10 @@ func main() {
 	distinct := flag.Int("distinct", 2000, "distinct indicator values in the replay")
 	compare := flag.String("compare", "", "another build of custom-misp: time it against -bin, interleaved, instead of writing the report")
 	flag.Parse()
+	if *runs < rounds {
+		fmt.Fprintf(os.Stderr, "bench: -runs must be at least %d (one run per round)\n", rounds)
+		os.Exit(2)
+	}
 	var err error
 	if *compare != "" {
 		err = compareBuilds(*bin, *compare, *runs)
@@ -511,8 +515,9 @@ func compareBuilds(binA, binB string, runs int) error {
 	samples := make([][]sample, len(bins)*len(alerts))
 	for r := 0; r < max(1, runs/block); r++ {
 		for ai, al := range alerts {
-			for bi, bin := range bins {
-				s, err := execN(warmup+block, "", bin, b.argv(al)...)
+			for k := range bins {
+				bi := (k + r) % len(bins) // alternate which build goes first
+				s, err := execN(warmup+block, "", bins[bi], b.argv(al)...)
 				if err != nil {
 					return err
 				}

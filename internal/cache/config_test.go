@@ -25,6 +25,24 @@ func TestFilters_AsFmtWroteThem(t *testing.T) {
 	}
 }
 
+// Two scopes pinned as literals, the form the first versions hashed.
+func TestFilters_Literal(t *testing.T) {
+	def := config.Default("/var/ossec")
+	yes := true
+	tagged := config.Config{ToIDs: &yes, Published: &yes, Tags: []string{"tlp:white", `a"b`}, ExcludeTags: []string{"false-positive"}, Limit: 50}
+	for _, tc := range []struct {
+		cfg  *config.Config
+		want string
+	}{
+		{&def, `to_ids=true published=any warninglist=true tags=[] exclude_tags=[] limit=100`},
+		{&tagged, `to_ids=true published=true warninglist=false tags=["tlp:white" "a\"b"] exclude_tags=["false-positive"] limit=50`},
+	} {
+		if got := filters(tc.cfg); got != tc.want {
+			t.Errorf("filters:\n got %s\nwant %s", got, tc.want)
+		}
+	}
+}
+
 func FuzzFilters(f *testing.F) {
 	f.Add("tlp:white", "", 100, true)
 	f.Add("\"\\\x00\xff\u2028", "x y", -1, false)

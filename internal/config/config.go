@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -177,8 +178,13 @@ func fromArgs(a Args, home string) Config {
 // ReadOptions decodes an options file strictly.
 func ReadOptions(path string) (Options, error) {
 	data, err := rawfile.Read(path, MaxOptionsSize)
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Op == "open" {
+		// The path is the integration's own; the reason is what helps.
+		return Options{}, fmt.Errorf("options file: %w", pe.Err)
+	}
 	if err != nil {
-		return Options{}, fmt.Errorf("options file: %w", errors.Unwrap(err))
+		return Options{}, fmt.Errorf("options file: %w", err)
 	}
 	if len(data) > MaxOptionsSize {
 		return Options{}, fmt.Errorf("options file: larger than %d bytes", MaxOptionsSize)

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -48,41 +49,47 @@ func TestParsePlainOptions_CoversEveryOption(t *testing.T) {
 	}
 }
 
-// What the fast path must leave to encoding/json, and that ParseOptions
-// then answers exactly as encoding/json does, error text included.
+// What the fast path must leave to encoding/json, and what ParseOptions
+// then answers: the values encoding/json gives, or an error (its texts
+// are checked through Load in config_test.go).
 func TestParseOptions_UnplainDocumentsGoToEncodingJSON(t *testing.T) {
-	for _, doc := range []string{
-		`{"CA_File":"/etc/ca.pem"}`,      // encoding/json matches keys case-insensitively
-		`{"ca_file":null}`,               // null leaves the zero value
-		`{"ca_file":"C:\\ca.pem"}`,       // escapes
-		`{"ca_file":"\u00e9"}`,           // escapes
-		"{\"ca_file\":\"\xff\"}",         // invalid UTF-8 becomes U+FFFD
-		`{"limit":1.0}`,                  // not an int for encoding/json
-		`{"limit":1e2}`,                  // not an int for encoding/json
-		`{"limit":99999999999999999999}`, // overflows
-		`{"deadline":"soon"}`,            // our own decoder's message
-		`{"deadline":1e400}`,             // out of range
-		`{"tls_verify":false}`,           // unknown key
-		`{"tags":["a",null]}`,            // null element
-		`{"tags":"a"}`,                   // wrong type
-		`{"to_ids":"yes"}`,               // wrong type
-		`{} {}`,                          // trailing data
-		`[]`,                             // not an object
-		`null`,                           // not an object
-		`{"ca_file":"/a"`,                // truncated
-		`{"ca_file":"/a",}`,              // trailing comma
-		"\ufeff{}",                       // byte order mark
-	} {
-		if _, ok := parsePlainOptions([]byte(doc)); ok {
-			t.Errorf("%s: the fast path took it", doc)
+	cases := []struct {
+		doc     string
+		want    Options
+		wantErr bool
+	}{
+		{doc: `{"CA_File":"/etc/ca.pem"}`, want: Options{CAFile: "/etc/ca.pem"}}, // keys match case-insensitively
+		{doc: `{"ca_file":null}`, want: Options{}},                               // null leaves the zero value
+		{doc: `{"ca_file":"C:\\ca.pem"}`, want: Options{CAFile: `C:\ca.pem`}},    // escapes
+		{doc: `{"ca_file":"\u00e9"}`, want: Options{CAFile: "é"}},                // escapes
+		{doc: "{\"ca_file\":\"\xff\"}", want: Options{CAFile: "\ufffd"}},         // invalid UTF-8 becomes U+FFFD
+		{doc: `{"tags":["a",null]}`, want: Options{Tags: []string{"a", ""}}},     // null element
+		{doc: `{"limit":1.0}`, wantErr: true},                                    // not an int for encoding/json
+		{doc: `{"limit":1e2}`, wantErr: true},
+		{doc: `{"limit":99999999999999999999}`, wantErr: true}, // overflows
+		{doc: `{"deadline":"soon"}`, wantErr: true},
+		{doc: `{"deadline":1e400}`, wantErr: true}, // out of range
+		{doc: `{"tls_verify":false}`, wantErr: true},
+		{doc: `{"tags":"a"}`, wantErr: true},
+		{doc: `{"to_ids":"yes"}`, wantErr: true},
+		{doc: `{} {}`, wantErr: true}, // trailing data
+		{doc: `[]`, wantErr: true},
+		{doc: `{"ca_file":"/a"`, wantErr: true},
+		{doc: `{"ca_file":"/a",}`, wantErr: true},
+		{doc: "\ufeff{}", wantErr: true}, // byte order mark
+		{doc: `null`, want: Options{}},   // encoding/json reads null as no options
+	}
+	for _, tc := range cases {
+		if _, ok := parsePlainOptions([]byte(tc.doc)); ok {
+			t.Errorf("%s: the fast path took it", tc.doc)
 		}
-		want, wantErr := decodeOptions([]byte(doc))
-		got, gotErr := ParseOptions([]byte(doc))
-		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
-			t.Errorf("%s: error %v, want %v", doc, gotErr, wantErr)
+		got, err := ParseOptions([]byte(tc.doc))
+		if (err != nil) != tc.wantErr {
+			t.Errorf("%s: error %v, want error %v", tc.doc, err, tc.wantErr)
+			continue
 		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("%s: (-want +got):\n%s", doc, diff)
+		if diff := cmp.Diff(tc.want, got); !tc.wantErr && diff != "" {
+			t.Errorf("%s: (-want +got):\n%s", tc.doc, diff)
 		}
 	}
 }
@@ -115,4 +122,21 @@ func FuzzParseOptions(f *testing.F) {
 			t.Fatalf("%q: (-json +fast):\n%s", data, diff)
 		}
 	})
+}
+
+// A missing options file is named by its reason; one that cannot be read
+// (here a directory) by its path too, as before the files were read with
+// rawfile.
+func TestReadOptions_Errors(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		path, want string
+	}{
+		{filepath.Join(dir, "missing"), "options file: no such file or directory"},
+		{dir, "options file: read " + dir + ": is a directory"},
+	} {
+		if _, err := ReadOptions(tc.path); err == nil || err.Error() != tc.want {
+			t.Errorf("ReadOptions(%s) error = %v, want %q", tc.path, err, tc.want)
+		}
+	}
 }

@@ -84,14 +84,13 @@ func FailureOf(err error) *Failure {
 	return &Failure{Class: misp.ClassOf(err), Message: err.Error()}
 }
 
-// Path returns where the helper lives: next to the running executable.
+// Path returns where the helper lives: next to the running executable
+// (os.Executable is /proc/self/exe on Linux, already free of symbolic
+// links, as wazuh.Home relies on too).
 func Path() (string, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return "", err
-	}
-	if real, err := filepath.EvalSymlinks(exe); err == nil {
-		exe = real
 	}
 	return filepath.Join(filepath.Dir(exe), Program), nil
 }

@@ -1,6 +1,6 @@
 // Command packages is a reference point of `make bench`: a program that
-// links and initialises the same packages as custom-misp (the brief's
-// gjson, golang-lru and bbolt included) and then returns at once, so that
+// links and initialises the same packages as custom-misp (gjson,
+// golang-lru and bbolt among them) and then returns at once, so that
 // the table separates the start-up of the package set from custom-misp's
 // own work on an alert.
 package main
