@@ -87,13 +87,6 @@ func Run(ctx context.Context, cfg *config.Config, a *alert.Alert, env Env) (Resu
 		res.Skipped = "no indicators"
 		return res, nil
 	}
-	return lookUp(ctx, cfg, a, env, inds, res)
-}
-
-// lookUp answers the indicators from the cache and MISP and builds the
-// events. It is apart from Run because its frame is large: the many runs
-// with no indicators then never grow their goroutine stack for it.
-func lookUp(ctx context.Context, cfg *config.Config, a *alert.Alert, env Env, inds []ioc.Indicator, res Result) (Result, error) {
 	src := event.Source{AlertID: a.ID, RuleID: a.RuleID, RuleLevel: strconv.Itoa(a.RuleLevel), Description: a.RuleDescription}
 
 	store := env.OpenCache()
