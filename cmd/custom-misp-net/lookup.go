@@ -60,8 +60,7 @@ func runLookup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 
 	rows := make([]lookupRow, 0, len(values))
-	q := misp.Query{ToIDs: cfg.ToIDs, Published: cfg.Published, EnforceWarninglist: cfg.EnforceWarninglist,
-		Tags: cfg.Tags, ExcludeTags: cfg.ExcludeTags, Limit: cfg.Limit}
+	q := cfg.Query()
 	seen := map[ioc.Indicator]bool{}
 	for _, v := range values {
 		r := classify(policy, v)

@@ -1,57 +1,36 @@
 package cache
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/custom-misp/custom-misp/internal/config"
 )
 
-// The scope hashes this text: it must stay what fmt wrote in the first
-// versions, or every existing store would lose its answers on upgrade.
-func TestFilters_AsFmtWroteThem(t *testing.T) {
-	yes, no := true, false
-	cases := []config.Config{
-		config.Default("/var/ossec"),
-		{ToIDs: &yes, Published: &no, EnforceWarninglist: true, Tags: []string{"tlp:white", `misp-galaxy:mitre-attack-pattern="Phishing - T1566"`}, ExcludeTags: []string{}, Limit: 100},
-		{Tags: []string{"é", "\x00\xff", "a b"}, ExcludeTags: []string{"false-positive"}, Limit: 1},
+// Every filter option must reach the scope: a setting that changes MISP's
+// answer but not the scope would serve answers given under the old one.
+func TestOptionsFor_EveryFilterChangesTheScope(t *testing.T) {
+	no, yes := false, true
+	base := config.Default("/var/ossec")
+	base.MISPURL, base.APIKey = "https://misp.example", "k"
+	variants := map[string]func(c *config.Config){
+		"to_ids off":      func(c *config.Config) { c.ToIDs = nil },
+		"published only":  func(c *config.Config) { c.Published = &yes },
+		"drafts only":     func(c *config.Config) { c.Published = &no },
+		"warninglist off": func(c *config.Config) { c.EnforceWarninglist = false },
+		"tags":            func(c *config.Config) { c.Tags = []string{"tlp:white"} },
+		"exclude_tags":    func(c *config.Config) { c.ExcludeTags = []string{"false-positive"} },
+		"limit":           func(c *config.Config) { c.Limit = 7 },
+		"url":             func(c *config.Config) { c.MISPURL = "https://misp2.example" },
+		"key":             func(c *config.Config) { c.APIKey = "k2" },
 	}
-	for _, cfg := range cases {
-		want := fmt.Sprintf("to_ids=%s published=%s warninglist=%t tags=%q exclude_tags=%q limit=%d",
-			boolPtr(cfg.ToIDs), boolPtr(cfg.Published), cfg.EnforceWarninglist, cfg.Tags, cfg.ExcludeTags, cfg.Limit)
-		if got := filters(&cfg); got != want {
-			t.Errorf("filters:\n got %s\nwant %s", got, want)
+	seen := map[string]string{OptionsFor(&base).Scope: "defaults"}
+	for name, change := range variants {
+		cfg := base
+		change(&cfg)
+		scope := OptionsFor(&cfg).Scope
+		if other, dup := seen[scope]; dup {
+			t.Errorf("%s: same scope as %s", name, other)
 		}
+		seen[scope] = name
 	}
-}
-
-// Two scopes pinned as literals, the form the first versions hashed.
-func TestFilters_Literal(t *testing.T) {
-	def := config.Default("/var/ossec")
-	yes := true
-	tagged := config.Config{ToIDs: &yes, Published: &yes, Tags: []string{"tlp:white", `a"b`}, ExcludeTags: []string{"false-positive"}, Limit: 50}
-	for _, tc := range []struct {
-		cfg  *config.Config
-		want string
-	}{
-		{&def, `to_ids=true published=any warninglist=true tags=[] exclude_tags=[] limit=100`},
-		{&tagged, `to_ids=true published=true warninglist=false tags=["tlp:white" "a\"b"] exclude_tags=["false-positive"] limit=50`},
-	} {
-		if got := filters(tc.cfg); got != tc.want {
-			t.Errorf("filters:\n got %s\nwant %s", got, tc.want)
-		}
-	}
-}
-
-func FuzzFilters(f *testing.F) {
-	f.Add("tlp:white", "", 100, true)
-	f.Add("\"\\\x00\xff\u2028", "x y", -1, false)
-	f.Fuzz(func(t *testing.T, tag, exclude string, limit int, flag bool) {
-		cfg := config.Config{ToIDs: &flag, EnforceWarninglist: flag, Tags: []string{tag, exclude}, ExcludeTags: []string{exclude}, Limit: limit}
-		want := fmt.Sprintf("to_ids=%s published=%s warninglist=%t tags=%q exclude_tags=%q limit=%d",
-			boolPtr(cfg.ToIDs), boolPtr(cfg.Published), cfg.EnforceWarninglist, cfg.Tags, cfg.ExcludeTags, cfg.Limit)
-		if got := filters(&cfg); got != want {
-			t.Fatalf("filters:\n got %q\nwant %q", got, want)
-		}
-	})
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/custom-misp/custom-misp/internal/misp"
+
 	"github.com/custom-misp/custom-misp/internal/rawfile"
 )
 
@@ -107,6 +109,21 @@ type Config struct {
 	CacheLockWait              time.Duration
 
 	WazuhHome, SocketPath, LogFile string
+}
+
+// Query returns the MISP search these settings ask for, without values or
+// types: the one place the filter options become a misp.Query. The
+// per-alert lookup, doctor's test search, lookup and the cache scope (via
+// misp.Query.FilterKey) all start from it, so they cannot disagree.
+func (c *Config) Query() misp.Query {
+	return misp.Query{
+		ToIDs:              c.ToIDs,
+		Published:          c.Published,
+		EnforceWarninglist: c.EnforceWarninglist,
+		Tags:               c.Tags,
+		ExcludeTags:        c.ExcludeTags,
+		Limit:              c.Limit,
+	}
 }
 
 // FieldError is a configuration error about one field.

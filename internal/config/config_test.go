@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/custom-misp/custom-misp/internal/misp"
 )
 
 const redir = "> /dev/null 2>&1"
@@ -157,5 +159,16 @@ func TestLoad_UnparsableURLNotEchoed(t *testing.T) {
 	_, err := Load(Args{AlertFile: "a", APIKey: "K", HookURL: "https://admin:s3cret@misp host/", Retries: -1}, "/h")
 	if err == nil || strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("error %v: want one that does not quote the URL", err)
+	}
+}
+
+// Query is the one place the filter options become a MISP search.
+func TestConfig_Query(t *testing.T) {
+	yes, no := true, false
+	c := Config{ToIDs: &yes, Published: &no, EnforceWarninglist: true, Tags: []string{"tlp:white"}, ExcludeTags: []string{"false-positive"}, Limit: 42,
+		Exclude: []string{"ignored.example"}, MaxIOCs: 3}
+	want := misp.Query{ToIDs: &yes, Published: &no, EnforceWarninglist: true, Tags: []string{"tlp:white"}, ExcludeTags: []string{"false-positive"}, Limit: 42}
+	if diff := cmp.Diff(want, c.Query()); diff != "" {
+		t.Errorf("Query (-want +got):\n%s", diff)
 	}
 }

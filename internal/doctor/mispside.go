@@ -377,16 +377,8 @@ func checkPermissions(me userView, err error, override bool) Result {
 
 func checkSearch(ctx context.Context, in Input) Result {
 	cfg := in.Config
-	q := misp.Query{
-		Values:             []string{probeValue},
-		Types:              ioc.Domain.MISPTypes(),
-		ToIDs:              cfg.ToIDs,
-		Published:          cfg.Published,
-		EnforceWarninglist: cfg.EnforceWarninglist,
-		Tags:               cfg.Tags,
-		ExcludeTags:        cfg.ExcludeTags,
-		Limit:              1,
-	}
+	q := cfg.Query()
+	q.Values, q.Types, q.Limit = []string{probeValue}, ioc.Domain.MISPTypes(), 1
 	start := time.Now()
 	_, err := in.Client.Search(ctx, q)
 	took := time.Since(start)

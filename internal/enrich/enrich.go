@@ -187,14 +187,7 @@ func ask(ctx context.Context, cfg *config.Config, env Env, unknown []ioc.Indicat
 		ctx, cancel = context.WithDeadline(ctx, env.Deadline)
 		defer cancel()
 	}
-	q := misp.Query{
-		ToIDs:              cfg.ToIDs,
-		Published:          cfg.Published,
-		EnforceWarninglist: cfg.EnforceWarninglist,
-		Tags:               cfg.Tags,
-		ExcludeTags:        cfg.ExcludeTags,
-		Limit:              cfg.Limit,
-	}
+	q := cfg.Query()
 	kinds := map[ioc.Kind]bool{}
 	for _, ind := range unknown {
 		q.Values = append(q.Values, ind.Value)
