@@ -18,6 +18,7 @@ func TestMatching_SharesOneAnswerOutByValue(t *testing.T) {
 		{ID: "3", Value: "invoice.exe|E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855", Type: "filename|sha256"},
 		{ID: "4", Value: "evil.example|198.51.100.7", Type: "domain|ip"},
 		{ID: "5", Value: "notevil.example", Type: "domain"},
+		{ID: "6", Value: "SHOUTING.Example", Type: "domain"},
 	}
 	tests := []struct {
 		name string
@@ -28,6 +29,8 @@ func TestMatching_SharesOneAnswerOutByValue(t *testing.T) {
 		{"domain whole and half", ioc.Indicator{Kind: ioc.Domain, Value: "evil.example"}, []string{"2", "4"}},
 		{"hash half, other case", ioc.Indicator{Kind: ioc.SHA256, Value: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}, []string{"3"}},
 		{"no substring matches", ioc.Indicator{Kind: ioc.Domain, Value: "example"}, nil},
+		// An analyst may type EVIL.example; MISP matches it to evil.example.
+		{"whole value, other case", ioc.Indicator{Kind: ioc.Domain, Value: "shouting.example"}, []string{"6"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
