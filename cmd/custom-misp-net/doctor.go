@@ -5,20 +5,24 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/custom-misp/custom-misp/internal/cache"
-	"github.com/custom-misp/custom-misp/internal/cli"
 	"io"
 	"io/fs"
 
+	"github.com/custom-misp/custom-misp/internal/cache"
+	"github.com/custom-misp/custom-misp/internal/cli"
 	"github.com/custom-misp/custom-misp/internal/doctor"
 )
 
-const doctorUsage = "custom-misp doctor " + opFlagsUsage
+const doctorUsage = "custom-misp doctor " + opFlagsUsage + " [--wazuh-user NAME]"
 
 // runDoctor checks the MISP side and the Wazuh side and prints one line
 // per check; it exits cli.ExitCheckFailed when any check fails.
 func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	_, f := newOpFlags("doctor")
+	flags, f := newOpFlags("doctor")
+	// The file checks judge access as this user. A flag, not a constant:
+	// a manager built with another WAZUH_USER exists, and the tests must
+	// not depend on whether the machine running them has a wazuh user.
+	wazuhUser := flags.String("wazuh-user", doctor.DefaultUser, "the user integratord and analysisd run as")
 	pos, err := f.parse(args)
 	if err != nil {
 		return cli.Report(stderr, cli.Fail(cli.ExitUsage, fmt.Errorf("doctor: %w", err), doctorUsage))
@@ -35,7 +39,7 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		Home:        f.home,
 		Conf:        oc.conf,
 		ConfErr:     oc.confErr,
-		User:        doctor.LookupWazuh(),
+		User:        doctor.LookupUser(*wazuhUser),
 		Root:        0,
 		Cache:       cache.OptionsFor(&oc.cacheCfg),
 		// The Wazuh side is checked where Wazuh is (or is said to be):

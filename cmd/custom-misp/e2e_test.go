@@ -38,9 +38,18 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	// Both programs, side by side as installed: custom-misp starts
-	// custom-misp-net from its own directory.
-	builtBinary = filepath.Join(dir, "custom-misp")
-	for pkg, out := range map[string]string{".": builtBinary, "../custom-misp-net": filepath.Join(dir, "custom-misp-net")} {
+	// custom-misp-net from its own directory. The binary takes the
+	// directory above its own as the Wazuh home (wazuh.Home), so it sits
+	// in integrations/ of a directory of this test's: a run without an
+	// options file finds no queue, log or cache there, and never touches
+	// a real manager's /var/ossec on the machine running the tests.
+	integrations := filepath.Join(dir, "integrations")
+	if err := os.Mkdir(integrations, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	builtBinary = filepath.Join(integrations, "custom-misp")
+	for pkg, out := range map[string]string{".": builtBinary, "../custom-misp-net": filepath.Join(integrations, "custom-misp-net")} {
 		build := exec.Command("go", "build", "-trimpath", "-ldflags", "-X github.com/custom-misp/custom-misp/internal/cli.version=e2e", "-o", out, pkg)
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
@@ -138,8 +147,13 @@ func setupWorld(env *testscript.Env, repo string) error {
 	env.Setenv("CA", ca)
 	env.Setenv("ALERTS", filepath.Join(repo, "testdata", "alerts"))
 	env.Setenv("BIN", builtBinary)
+	env.Setenv("TESTHOME", filepath.Dir(filepath.Dir(builtBinary)))
 	env.Setenv("NETBIN", filepath.Join(filepath.Dir(builtBinary), "custom-misp-net"))
 	env.Setenv("REDIRECT", "> /dev/null 2>&1")
+	// doctor judges file access as this user: one no machine has, so
+	// that a machine with a wazuh user (any manager, a testbed) gives the
+	// same results.
+	env.Setenv("NOUSER", "custom-misp-test-no-such-user")
 	return nil
 }
 

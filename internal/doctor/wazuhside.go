@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -41,17 +42,21 @@ type Identity struct {
 	Groups []int // every group, the primary one included
 }
 
-// LookupWazuh returns the wazuh user from the system's user database;
-// Known is false when there is none (not a Wazuh manager).
-func LookupWazuh() Identity {
-	u, err := user.Lookup("wazuh")
+// DefaultUser is the user a stock Wazuh 4.x manager runs integratord and
+// analysisd as (WAZUH_USER at build time; "ossec" before 4.3).
+const DefaultUser = "wazuh"
+
+// LookupUser returns the user name from the system's user database; Known
+// is false when there is none (not a Wazuh manager, or another user name).
+func LookupUser(name string) Identity {
+	u, err := user.Lookup(name)
 	if err != nil {
-		return Identity{}
+		return Identity{Name: name}
 	}
 	uid, err1 := strconv.Atoi(u.Uid)
 	gid, err2 := strconv.Atoi(u.Gid)
 	if err1 != nil || err2 != nil {
-		return Identity{}
+		return Identity{Name: name}
 	}
 	id := Identity{Known: true, Name: u.Username, UID: uid, GID: gid, Groups: []int{gid}}
 	if gids, err := u.GroupIds(); err == nil {
@@ -114,8 +119,9 @@ func Wazuh(in Input) []Result {
 	if id.Known {
 		rs = append(rs, ok("wazuh user", fmt.Sprintf("%s (uid %d, groups %v)", id.Name, id.UID, id.Groups)))
 	} else {
-		rs = append(rs, warn("wazuh user", "there is no user wazuh here: file permissions are not judged",
-			"run doctor on the Wazuh manager itself"))
+		name := cmp.Or(id.Name, DefaultUser)
+		rs = append(rs, warn("wazuh user", "there is no user "+name+" here: file permissions are not judged",
+			"run doctor on the Wazuh manager itself (--wazuh-user NAME if its daemons run as another user)"))
 	}
 	confPath := filepath.Join(in.Home, "etc", "ossec.conf")
 	if in.ConfErr != nil || in.Conf == nil {
