@@ -82,7 +82,6 @@ func TestScripts(t *testing.T) {
 			"bigresponse": cmdBigResponse,
 			"stopqueue":   cmdStopQueue,
 			"tookunder":   cmdTookUnder,
-			"sleep":       cmdSleep,
 		},
 	})
 }
@@ -383,16 +382,6 @@ func cmdTookUnder(ts *testscript.TestScript, neg bool, args []string) {
 	if took := worldOf(ts).took; took >= max {
 		ts.Fatalf("the run took %s, want under %s", took.Round(time.Millisecond), max)
 	}
-}
-
-// sleep DURATION waits, for windows measured in real seconds (429 resets).
-func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) != 1 {
-		ts.Fatalf("usage: sleep DURATION")
-	}
-	d, err := time.ParseDuration(args[0])
-	ts.Check(err)
-	time.Sleep(d)
 }
 
 func appendFile(ts *testscript.TestScript, name, s string) {
