@@ -42,6 +42,7 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		User:        doctor.LookupUser(*wazuhUser),
 		Root:        0,
 		Cache:       cache.OptionsFor(&oc.cacheCfg),
+		OptionsFile: f.options,
 		// The Wazuh side is checked where Wazuh is (or is said to be):
 		// doctor run from a build directory checks MISP only.
 		Wazuh: f.homeSet || oc.confErr == nil,

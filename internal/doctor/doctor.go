@@ -65,6 +65,9 @@ type Input struct {
 	User    Identity      // the wazuh user, for permission checks
 	Root    int           // uid that should own installed files: 0 except in tests
 	Cache   cache.Options // the cache integratord opens (path, scope)
+	// OptionsFile is the --options file, if any: root's operator commands
+	// read it, so who can write it matters.
+	OptionsFile string
 }
 
 // Run runs every check in order: the MISP side, then the Wazuh side.

@@ -37,7 +37,11 @@ func storeCheck(in Input) Result {
 		return ok("cache", `off ("cache": "off"): every alert asks MISP`)
 	}
 	path := cfg.CachePath
-	fi, err := os.Stat(path)
+	dirFix := fmt.Sprintf("chown root:wazuh %s; chmod 0770 %s", filepath.Dir(path), filepath.Dir(path))
+	if dfi, err := os.Stat(filepath.Dir(path)); err == nil && in.writers(dfi) == "anyone" {
+		return fail("cache", filepath.Dir(path)+" "+ownerText(dfi)+": anyone can write it, so any local user can replace the store with answers that hide indicators", dirFix)
+	}
+	fi, err := os.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		dir := filepath.Dir(path)
 		for {
@@ -57,6 +61,12 @@ func storeCheck(in Input) Result {
 		return warn("cache", err.Error(), "check the cache_path option")
 	}
 	d := fmt.Sprintf("%s %s, %d KiB", path, ownerText(fi), fi.Size()>>10)
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return fail("cache", path+" is a symbolic link: integratord refuses to follow it and runs without the disk cache (was it planted?)", "rm "+path+" (integratord creates a new store)")
+	}
+	if in.writers(fi) == "anyone" {
+		return fail("cache", d+": anyone can write it, so any local user can plant answers that hide indicators", fmt.Sprintf("chmod 0660 %s", path))
+	}
 	if !fi.Mode().IsRegular() {
 		return warn("cache", d+": not a regular file, so integratord runs without the disk cache", "point cache_path at a file, or remove what is there")
 	}
@@ -79,7 +89,9 @@ func storeCheck(in Input) Result {
 // exclusive one, so the copy is consistent), opens the copy as
 // integratord would and returns its protection state.
 func inspectCopy(in Input, path string) (cache.Gate, error) {
-	src, err := os.Open(path)
+	// O_NOFOLLOW: doctor runs as root, and a link planted in the cache
+	// directory must not make it read another file.
+	src, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return cache.Gate{}, err
 	}

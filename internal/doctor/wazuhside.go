@@ -99,6 +99,21 @@ func owner(fi fs.FileInfo) (uid, gid int) {
 	return -1, -1
 }
 
+// writers names who, besides root and the file's owner where that is
+// expected, could write fi: "anyone" when it is world-writable, "user
+// wazuh" when the wazuh user can, "" when neither. A file root runs or
+// reads with the API key must answer "" (the binaries, the options and
+// key files); one integratord writes must not answer "anyone".
+func (in Input) writers(fi fs.FileInfo) string {
+	switch {
+	case fi.Mode().Perm()&0o002 != 0:
+		return "anyone"
+	case in.User.Known && in.User.can(fi, write):
+		return "user " + in.User.Name
+	}
+	return ""
+}
+
 // ownerText is "user:group mode" with names where the system knows them.
 func ownerText(fi fs.FileInfo) string {
 	uid, gid := owner(fi)
@@ -153,6 +168,10 @@ func Wazuh(in Input) []Result {
 		rs = append(rs, optionsCheck(in, block)...)
 		rs = append(rs, groupCheck(block))
 	}
+	if in.OptionsFile != "" {
+		rs = append(rs, optionsFileCheck(in, in.OptionsFile))
+	}
+	rs = append(rs, integrationsDirCheck(in, filepath.Join(in.Home, "integrations")))
 	rs = append(rs, binaryCheck(in, "binary", name, filepath.Join(in.Home, "integrations", name)))
 	rs = append(rs, binaryCheck(in, "helper binary", mispproc.Program, filepath.Join(in.Home, "integrations", mispproc.Program)))
 	rs = append(rs, rulesFileCheck(in, "decoder", filepath.Join(in.Home, "etc", "decoders", DecoderFile), `name="json-misp"`,
@@ -230,10 +249,34 @@ func keyFileCheck(in Input, path string) Result {
 	switch {
 	case in.User.Known && !in.User.can(fi, read):
 		return fail("api key file", d+": user wazuh cannot read it, so integratord runs without a key", fix)
+	case in.writers(fi) == "anyone":
+		return fail("api key file", d+": anyone can replace the MISP key", fix)
+	case in.writers(fi) != "":
+		return warn("api key file", d+": "+in.writers(fi)+" can replace the MISP key that root's operator commands use too", fix)
 	case fi.Mode().Perm()&0o004 != 0:
 		return warn("api key file", d+": every local user can read the MISP key", fix)
 	}
 	return ok("api key file", d)
+}
+
+// optionsFileCheck: an options file names the CA, the key file and the
+// paths root's operator commands use; whoever can write it can point them
+// elsewhere.
+func optionsFileCheck(in Input, path string) Result {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fail("options file", statText(path, err), "check the --options path")
+	}
+	d := path + " " + ownerText(fi)
+	fix := fmt.Sprintf("chown root:wazuh %s; chmod 0640 %s", path, path)
+	switch who := in.writers(fi); who {
+	case "":
+		return ok("options file", d)
+	case "anyone":
+		return fail("options file", d+": anyone can write it, so can choose the CA, key file and paths that root's commands use", fix)
+	default:
+		return warn("options file", d+": "+who+" can write it, so can choose the CA, key file and paths that root's commands use", fix)
+	}
 }
 
 func sysmonGroups(groups string) []string {
@@ -272,6 +315,25 @@ func groupCheck(b *config.Integration) Result {
 			"remove the spaces: <group>"+fixed+"</group>")
 	}
 	return ok("group filter", fmt.Sprintf("%d groups (%d Sysmon)", n, len(sysmonGroups(b.Group))))
+}
+
+// integrationsDirCheck: whoever can write the directory can replace the
+// binaries, which integratord runs with the MISP key and root runs for
+// doctor, lookup and check.
+func integrationsDirCheck(in Input, dir string) Result {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fail("integrations dir", statText(dir, err), fmt.Sprintf("install -d -o root -g wazuh -m 0750 %s", dir))
+	}
+	d := dir + " " + ownerText(fi)
+	fix := fmt.Sprintf("chown root:wazuh %s; chmod 0750 %s", dir, dir)
+	if !fi.IsDir() {
+		return fail("integrations dir", d+": not a directory", fix)
+	}
+	if who := in.writers(fi); who != "" {
+		return fail("integrations dir", d+": "+who+" can write it, so can replace the programs that root and integratord run with the MISP key", fix)
+	}
+	return ok("integrations dir", d)
 }
 
 // binaryCheck checks one of the two programs: custom-misp, which
@@ -400,8 +462,15 @@ func socketCheck(in Input) Result {
 func logCheck(in Input) Result {
 	path := in.Config.LogFile
 	fix := fmt.Sprintf("touch %s; chown wazuh:wazuh %s; chmod 0640 %s", path, path, path)
-	fi, err := os.Stat(path)
+	fi, err := os.Lstat(path)
 	switch {
+	case err == nil && fi.Mode()&fs.ModeSymlink != 0:
+		return fail("integrations.log", path+" is a symbolic link: custom-misp refuses to write through it (planted, it would make a root run append to the file it names)",
+			"rm "+path+"; "+fix)
+	case err == nil && !fi.Mode().IsRegular():
+		return warn("integrations.log", path+" is not a regular file: custom-misp's warnings are lost", "remove it; "+fix)
+	case err == nil && in.writers(fi) == "anyone":
+		return warn("integrations.log", path+" "+ownerText(fi)+": anyone can write it, so its lines can be forged", fix)
 	case errors.Is(err, fs.ErrNotExist):
 		dir, derr := os.Stat(filepath.Dir(path))
 		if derr != nil {

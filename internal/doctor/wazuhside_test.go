@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +50,10 @@ func newTestHome(t *testing.T) *testHome {
 		}
 	}
 	chmodTree(t, dir, 0o770) // whatever the umask
+	// As make install leaves it: only root may replace the programs.
+	if err := os.Chmod(h.path("integrations"), 0o750); err != nil {
+		t.Fatal(err)
+	}
 	h.write(t, "etc/custom-misp.key", keyReadOnly, 0o640)
 	h.conf(t, goodBlock)
 	h.write(t, "integrations/custom-misp", "\x7fELF...", 0o750)
@@ -143,7 +148,13 @@ func (h *testHome) input(t *testing.T) Input {
 }
 
 var orderWazuh = []string{"wazuh user", "ossec.conf", "integration block", "alert_format", "options", "api key file", "group filter",
-	"binary", "helper binary", "decoder", "rules", "sysmon levels", "queue socket", "integrations.log", "cache"}
+	"integrations dir", "binary", "helper binary", "decoder", "rules", "sysmon levels", "queue socket", "integrations.log", "cache"}
+
+// insertAfter returns order with check added after the check named after.
+func insertAfter(order []string, after, check string) []string {
+	i := slices.Index(order, after)
+	return slices.Insert(slices.Clone(order), i+1, check)
+}
 
 // without returns order without the named checks.
 func without(order []string, drop ...string) []string {
@@ -182,8 +193,10 @@ func TestWazuh(t *testing.T) {
 		{name: "binary owned by wazuh", setup: func(t *testing.T, h *testHome, in *Input) {
 			in.User.UID = os.Getuid() // the files' owner is now the wazuh user
 		}, order: orderWazuh, wants: map[string]want{
-			"binary":        {Fail, "user wazuh can write it", "chmod 0750"},
-			"helper binary": {Fail, "user wazuh can write it, so it could swap what runs with the MISP key", "chmod 0750"},
+			"integrations dir": {Fail, "user wazuh can write it", "chmod 0750"},
+			"binary":           {Fail, "user wazuh can write it", "chmod 0750"},
+			"helper binary":    {Fail, "user wazuh can write it, so it could swap what runs with the MISP key", "chmod 0750"},
+			"api key file":     {Warn, "user wazuh can replace the MISP key", "chmod 0640"},
 		}},
 		{name: "binary not executable by wazuh", setup: func(t *testing.T, h *testHome, in *Input) {
 			os.Chmod(h.path("integrations/custom-misp"), 0o700)
@@ -218,7 +231,7 @@ func TestWazuh(t *testing.T) {
 		{name: "no custom-misp block", setup: func(t *testing.T, h *testHome, in *Input) {
 			h.conf(t, `<integration><name>virustotal</name><api_key>VT</api_key></integration>`)
 			*in = h.input(t)
-		}, order: []string{"wazuh user", "ossec.conf", "integration block", "binary", "helper binary", "decoder", "rules", "queue socket", "integrations.log", "cache"}, wants: map[string]want{
+		}, order: []string{"wazuh user", "ossec.conf", "integration block", "integrations dir", "binary", "helper binary", "decoder", "rules", "queue socket", "integrations.log", "cache"}, wants: map[string]want{
 			"integration block": {Fail, "no <integration> named custom-misp", "ossec-snippets/integration-*.xml"},
 		}},
 		{name: "two blocks, key in ossec.conf", setup: func(t *testing.T, h *testHome, in *Input) {
@@ -306,6 +319,82 @@ func TestWazuh(t *testing.T) {
 			os.Chmod(h.path("var"), 0o750)
 		}, order: orderWazuh, wants: map[string]want{
 			"cache": {Warn, "user wazuh cannot create it", "install -d -o wazuh -g wazuh -m 0770"},
+		}},
+		// Issue #10 item 11: state that lets another user change what runs,
+		// what is read or what is logged is never OK.
+		{name: "integrations dir writable by wazuh", setup: func(t *testing.T, h *testHome, in *Input) {
+			os.Chmod(h.path("integrations"), 0o770)
+		}, order: orderWazuh, wants: map[string]want{
+			"integrations dir": {Fail, "user wazuh can write it, so can replace the programs that root and integratord run", "chown root:wazuh %HOME%/integrations; chmod 0750 %HOME%/integrations"},
+		}},
+		{name: "integrations dir writable by anyone", setup: func(t *testing.T, h *testHome, in *Input) {
+			os.Chmod(h.path("integrations"), 0o757)
+		}, order: orderWazuh, wants: map[string]want{
+			"integrations dir": {Fail, "anyone can write it", "chmod 0750 %HOME%/integrations"},
+		}},
+		{name: "binary writable by anyone, wazuh user unknown", setup: func(t *testing.T, h *testHome, in *Input) {
+			in.User = Identity{}
+			os.Chmod(h.path("integrations/custom-misp-net"), 0o757)
+		}, order: orderWazuh, wants: map[string]want{
+			"wazuh user":    {Warn, "there is no user wazuh here", ""},
+			"helper binary": {Fail, "anyone can write it", "chmod 0750 %HOME%/integrations/custom-misp-net"},
+		}},
+		{name: "key file writable by wazuh", setup: func(t *testing.T, h *testHome, in *Input) {
+			os.Chmod(h.path("etc/custom-misp.key"), 0o660)
+		}, order: orderWazuh, wants: map[string]want{
+			"api key file": {Warn, "user wazuh can replace the MISP key", "chown root:wazuh %HOME%/etc/custom-misp.key; chmod 0640"},
+		}},
+		{name: "key file writable by anyone", setup: func(t *testing.T, h *testHome, in *Input) {
+			os.Chmod(h.path("etc/custom-misp.key"), 0o642)
+		}, order: orderWazuh, wants: map[string]want{
+			"api key file": {Fail, "anyone can replace the MISP key", "chmod 0640"},
+		}},
+		{name: "options file as installed", setup: func(t *testing.T, h *testHome, in *Input) {
+			h.write(t, "etc/custom-misp.options", "{}", 0o640)
+			in.OptionsFile = h.path("etc/custom-misp.options")
+		}, order: insertAfter(orderWazuh, "group filter", "options file"), wants: map[string]want{
+			"options file": {OK, "etc/custom-misp.options", ""},
+		}},
+		{name: "options file writable by wazuh", setup: func(t *testing.T, h *testHome, in *Input) {
+			h.write(t, "etc/custom-misp.options", "{}", 0o660)
+			in.OptionsFile = h.path("etc/custom-misp.options")
+		}, order: insertAfter(orderWazuh, "group filter", "options file"), wants: map[string]want{
+			"options file": {Warn, "user wazuh can write it, so can choose the CA, key file and paths that root's commands use", "chown root:wazuh %HOME%/etc/custom-misp.options; chmod 0640 %HOME%/etc/custom-misp.options"},
+		}},
+		{name: "options file writable by anyone", setup: func(t *testing.T, h *testHome, in *Input) {
+			h.write(t, "etc/custom-misp.options", "{}", 0o666)
+			in.OptionsFile = h.path("etc/custom-misp.options")
+		}, order: insertAfter(orderWazuh, "group filter", "options file"), wants: map[string]want{
+			"options file": {Fail, "anyone can write it", "chmod 0640"},
+		}},
+		{name: "log writable by anyone", setup: func(t *testing.T, h *testHome, in *Input) {
+			os.Chmod(h.path("logs/integrations.log"), 0o666)
+		}, order: orderWazuh, wants: map[string]want{
+			"integrations.log": {Warn, "anyone can write it, so its lines can be forged", "chmod 0640 %HOME%/logs/integrations.log"},
+		}},
+		{name: "log is a planted link", setup: func(t *testing.T, h *testHome, in *Input) {
+			os.Remove(h.path("logs/integrations.log"))
+			os.Symlink("/etc/passwd", h.path("logs/integrations.log"))
+		}, order: orderWazuh, wants: map[string]want{
+			"integrations.log": {Fail, "is a symbolic link: custom-misp refuses to write through it", "rm %HOME%/logs/integrations.log"},
+		}},
+		{name: "cache writable by anyone", setup: func(t *testing.T, h *testHome, in *Input) {
+			h.mkStore(t, in, func(c *cache.Cache) { c.Put(iocFor("evil.example.net"), nil) })
+			os.Chmod(in.Cache.Path, 0o666)
+		}, order: orderWazuh, wants: map[string]want{
+			"cache": {Fail, "anyone can write it, so any local user can plant answers that hide indicators", "chmod 0660"},
+		}},
+		{name: "cache directory writable by anyone", setup: func(t *testing.T, h *testHome, in *Input) {
+			os.MkdirAll(h.path("var/custom-misp"), 0o770)
+			os.Chmod(h.path("var/custom-misp"), 0o777)
+		}, order: orderWazuh, wants: map[string]want{
+			"cache": {Fail, "anyone can write it, so any local user can replace the store", "chmod 0770 %HOME%/var/custom-misp"},
+		}},
+		{name: "cache is a planted link", setup: func(t *testing.T, h *testHome, in *Input) {
+			os.MkdirAll(h.path("var/custom-misp"), 0o770)
+			os.Symlink("/etc/passwd", h.path("var/custom-misp/cache.db"))
+		}, order: orderWazuh, wants: map[string]want{
+			"cache": {Fail, "is a symbolic link: integratord refuses to follow it", "rm %HOME%/var/custom-misp/cache.db"},
 		}},
 		{name: "cache off", setup: func(t *testing.T, h *testHome, in *Input) {
 			in.Config.CacheOn = false
