@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/tidwall/gjson"
 
@@ -138,19 +139,27 @@ func Parse(data []byte) (*Alert, error) {
 	return a, nil
 }
 
+// ownDecoder and ownGroup name our decoder (decoders/0005-misp_decoders.xml)
+// and the group every rule of rules/0990-misp_rules.xml puts its alerts in.
+const (
+	ownDecoder = "json-misp"
+	ownGroup   = "misp"
+)
+
 // IsOwnEnrichment reports whether the alert was raised on one of our own
 // enrichment events. A <level>-only integration filter feeds those back to
 // us; looking them up again would loop.
+//
+// It rests only on what analysisd sets: the location of the events we send
+// (analysisd stores "misp" for both the agent and the manager form), the
+// decoder that took them, or the group of our rules. The decoded data is
+// never asked: "integration":"misp" there may come from any JSON log line,
+// and trusting it would let whoever writes one hide every indicator in it.
 func (a *Alert) IsOwnEnrichment() bool {
-	if a.Location == "misp" || a.Root.Get("data.integration").String() == "misp" {
+	if a.Location == "misp" || a.Root.Get("decoder.name").String() == ownDecoder {
 		return true
 	}
-	for _, g := range a.RuleGroups {
-		if g == "misp" {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(a.RuleGroups, ownGroup)
 }
 
 // nesting returns the deepest array/object nesting in data, stopping early

@@ -101,18 +101,26 @@ func TestParse_ManagerAgentHasNoIP(t *testing.T) {
 	}
 }
 
+// TestIsOwnEnrichment checks the loop guard: it rests only on what
+// analysisd sets (the location of our events, the decoder that took them,
+// the group of our rules), never on the decoded data, which a log line
+// controls.
 func TestIsOwnEnrichment(t *testing.T) {
 	tests := []struct {
 		name string
 		json string
 		want bool
 	}{
-		{"our event, agent form", `{"rule":{"id":"100620","groups":["misp"]},"data":{"integration":"misp","misp":{"value":"185.225.74.19"}},"location":"misp"}`, true},
-		{"data.integration only", `{"rule":{"id":"100621","groups":["local"]},"data":{"integration":"misp"},"location":"x"}`, true},
-		{"location only", `{"rule":{"id":"100621","groups":["local"]},"data":{},"location":"misp"}`, true},
-		{"group only", `{"rule":{"id":"100622","groups":["threat_intel","misp"]},"location":"x"}`, true},
-		{"virustotal", `{"rule":{"id":"87105","groups":["virustotal"]},"data":{"integration":"virustotal"},"location":"virustotal"}`, false},
+		{"our match event, agent form", `{"rule":{"level":12,"id":"117610","groups":["misp","misp_match","misp_ioc"]},"agent":{"id":"003","name":"WS-FIN-0042","ip":"10.20.30.41"},"decoder":{"name":"json-misp"},"data":{"integration":"misp","misp":{"value":"185.225.74.19","indicator":"185.225.74.19"}},"location":"misp"}`, true},
+		{"our error event, manager form", `{"rule":{"level":5,"id":"117650","groups":["misp","misp_error"]},"agent":{"id":"000","name":"wazuh-manager"},"decoder":{"name":"json-misp"},"data":{"integration":"misp","misp":{"error":"timeout"}},"location":"misp"}`, true},
+		{"location misp only", `{"rule":{"id":"1","groups":["local"]},"decoder":{"name":"json"},"data":{},"location":"misp"}`, true},
+		{"decoder json-misp only", `{"rule":{"id":"1","groups":["local"]},"decoder":{"name":"json-misp"},"location":"x"}`, true},
+		{"group misp only", `{"rule":{"id":"100622","groups":["threat_intel","misp"]},"location":"x"}`, true},
+		{"data.integration misp from a log line", `{"rule":{"id":"86601","groups":["web"]},"decoder":{"name":"json"},"data":{"integration":"misp","srcip":"185.225.74.19"},"location":"/var/log/app/audit.json"}`, false},
+		{"virustotal", `{"rule":{"id":"87105","groups":["virustotal"]},"decoder":{"name":"json"},"data":{"integration":"virustotal"},"location":"virustotal"}`, false},
+		{"location ending in misp is a log file", `{"rule":{"id":"1","groups":["local"]},"location":"/var/log/misp"}`, false},
 		{"group misp_custom is not ours", `{"rule":{"id":"1","groups":["misp_custom"]},"location":"/var/log/misp.log"}`, false},
+		{"decoder misp-like is not ours", `{"rule":{"id":"1","groups":["local"]},"decoder":{"name":"json-misp-old"},"location":"x"}`, false},
 		{"sysmon", "", false},
 	}
 	for _, tt := range tests {
@@ -132,5 +140,39 @@ func TestIsOwnEnrichment(t *testing.T) {
 				t.Errorf("IsOwnEnrichment = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestIsOwnEnrichment_DataCannotOptOut is issue 10 item 3: a sample Sysmon
+// EID 3 alert whose decoded data also carries "integration":"misp" (any log
+// line can say so) is not our event and still yields its indicators.
+func TestIsOwnEnrichment_DataCannotOptOut(t *testing.T) {
+	data, err := os.ReadFile("../../testdata/alerts/sysmon-eid3-dropped-binary-to-public-ipv4.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := bytes.Replace(data, []byte(`"data":{`), []byte(`"data":{"integration":"misp",`), 1)
+	if bytes.Equal(forged, data) {
+		t.Fatal("the sample has no data object to add to")
+	}
+	a, err := Parse(forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := a.Root.Get("data.integration").String(); got != "misp" {
+		t.Fatalf("data.integration = %q: the forged field is missing", got)
+	}
+	if a.IsOwnEnrichment() {
+		t.Error("IsOwnEnrichment = true: the alert's own data opted it out of enrichment")
+	}
+	// The sample's expected indicator (testdata/alerts/expected.json).
+	inds, _ := Extract(a, nil, 0)
+	var got []string
+	for _, in := range inds {
+		got = append(got, string(in.Kind)+" "+in.Value+" "+in.Field)
+	}
+	want := []string{"ip 185.225.74.19 data.win.eventdata.destinationIp"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Extract mismatch (-want +got):\n%s", diff)
 	}
 }
