@@ -47,7 +47,9 @@ func TestRead_Errors(t *testing.T) {
 		{"string", write("string.alert", []byte(`"alert"`)), ErrShape, "string"},
 		{"no rule", write("norule.alert", []byte(`{"data":{"srcip":"61.177.172.140"}}`)), ErrShape, "no rule"},
 		{"rule not an object", write("rulestr.alert", []byte(`{"rule":"5710"}`)), ErrShape, "no rule"},
-		{"nested too deep", write("deep.alert", []byte(`{"rule":{},"data":`+strings.Repeat("[", 100)+strings.Repeat("]", 100)+`}`)), ErrShape, "nested"},
+		{"deep part with mismatched brackets", write("deepbad.alert", []byte(`{"rule":{},"data":`+strings.Repeat("[", 100)+"}"+strings.Repeat("]", 99)+`}`)), ErrNotJSON, "invalid json"},
+		{"deep part cut off", write("deepcut.alert", []byte(`{"rule":{},"data":{"srcip":"61.177.172.140","x":`+strings.Repeat("[", 100))), ErrNotJSON, "invalid json"},
+		{"deep part with an unterminated string", write("deepstr.alert", []byte(`{"rule":{},"data":`+strings.Repeat("[", 100)+`"x`+strings.Repeat("]", 100)+`}`)), ErrNotJSON, "invalid json"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -174,5 +176,90 @@ func TestIsOwnEnrichment_DataCannotOptOut(t *testing.T) {
 	want := []string{"ip 185.225.74.19 data.win.eventdata.destinationIp"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Extract mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// nested returns n arrays nested in each other around inner.
+func nested(n int, inner string) string {
+	return strings.Repeat("[", n) + inner + strings.Repeat("]", n)
+}
+
+// TestParse_DeepNesting is issue 10 item 6: nesting deeper than MaxNesting
+// anywhere in the alert costs only the part below the limit, which is
+// counted so that the run can log it; the indicators above it are kept.
+// The alert object is level 1 and data level 2, so the innermost of n
+// arrays under data is at level n+2.
+func TestParse_DeepNesting(t *testing.T) {
+	const head = `{"rule":{"id":"1"},"data":{"srcip":"45.148.10.67",`
+	tests := []struct {
+		name        string
+		json        string
+		wantSkipped int
+		want        []string // kind value field
+	}{
+		{
+			name:        "100 levels beside an indicator",
+			json:        head + `"deep":` + nested(100, `"185.225.74.19"`) + `}}`,
+			wantSkipped: 1,
+			want:        []string{"ip 45.148.10.67 data.srcip"},
+		},
+		{
+			name:        "1,000,000 levels",
+			json:        head + `"deep":` + nested(1_000_000, "") + `}}`,
+			wantSkipped: 1,
+			want:        []string{"ip 45.148.10.67 data.srcip"},
+		},
+		{
+			name:        "deep objects, then more data",
+			json:        head + `"deep":` + strings.Repeat(`{"a":`, 80) + `"185.225.74.19"` + strings.Repeat("}", 80) + `,"dstip":"91.215.85.147"}}`,
+			wantSkipped: 1,
+			want:        []string{"ip 45.148.10.67 data.srcip", "ip 91.215.85.147 data.dstip"},
+		},
+		{
+			name:        "two deep parts, each counted",
+			json:        head + `"a":` + nested(70, "1") + `,"b":[` + nested(70, "2") + `,"91.215.85.147"]}}`,
+			wantSkipped: 2,
+			want:        []string{"ip 45.148.10.67 data.srcip", "ip 91.215.85.147 data.b.1"},
+		},
+		{
+			name:        "innermost array at the limit is read",
+			json:        head + `"deep":` + nested(MaxNesting-2, `"185.225.74.19"`) + `}}`,
+			wantSkipped: 0,
+			want:        []string{"ip 45.148.10.67 data.srcip", "ip 185.225.74.19 data.deep" + strings.Repeat(".0", MaxNesting-2)},
+		},
+		{
+			name:        "innermost array one level past the limit is not",
+			json:        head + `"deep":` + nested(MaxNesting-1, `"185.225.74.19"`) + `}}`,
+			wantSkipped: 1,
+			want:        []string{"ip 45.148.10.67 data.srcip"},
+		},
+		{
+			name:        "brackets in strings are not nesting",
+			json:        head + `"text":"` + strings.Repeat("[{", 100) + `\"]"}}`,
+			wantSkipped: 0,
+			want:        []string{"ip 45.148.10.67 data.srcip"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := Parse([]byte(tt.json))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if a.SkippedDeep != tt.wantSkipped {
+				t.Errorf("SkippedDeep = %d, want %d", a.SkippedDeep, tt.wantSkipped)
+			}
+			if a.RuleID != "1" {
+				t.Errorf("RuleID = %q, want 1", a.RuleID)
+			}
+			inds, _ := Extract(a, nil, 0)
+			var got []string
+			for _, in := range inds {
+				got = append(got, string(in.Kind)+" "+in.Value+" "+in.Field)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Extract mismatch (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

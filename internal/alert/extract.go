@@ -19,8 +19,9 @@ import (
 const MaxValueSize = 8 << 10
 
 // maxDepth caps how deep extraction descends into the alert. Parse already
-// refuses anything nested beyond maxNesting; this bounds the walk itself.
-const maxDepth = maxNesting
+// empties every part nested beyond MaxNesting; this bounds the walk of an
+// Alert whose Root was built some other way.
+const maxDepth = MaxNesting
 
 // dedupIndexAt is how many indicators an alert may yield before duplicates
 // are found through a map instead of a scan: most alerts yield a handful.
