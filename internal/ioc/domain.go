@@ -33,9 +33,11 @@ var specialUse = [...]string{
 }
 
 // normDomain returns the canonical form of a public domain name, or false.
+// With vet, the name must also be public (see isPublic); without, only its
+// shape is judged.
 func normDomain(s string, allow []string, vet bool) (string, bool) {
 	d, ok := canonName(s, 2)
-	if !ok || (vet && isSpecialUse(d, allow)) {
+	if !ok || (vet && !isPublic(d, allow)) {
 		return "", false
 	}
 	return d, true
@@ -202,18 +204,23 @@ func underSuffix(name, suffix string) bool {
 		(len(name) == len(suffix) || name[len(name)-len(suffix)-1] == '.')
 }
 
-// isSpecialUse reports whether name is under a specialUse suffix that the
-// operator has not allowed.
-func isSpecialUse(name string, allow []string) bool {
+// isPublic reports whether the canonical name can denote a public host:
+// it is under a TLD IANA has delegated (config.json, access.log and
+// setup.exe are file names, not hosts) and under no specialUse suffix. A
+// name under a suffix the operator allowed is public whatever its TLD.
+func isPublic(name string, allow []string) bool {
 	for _, a := range allow {
 		if underSuffix(name, a) {
-			return false
-		}
-	}
-	for _, s := range specialUse {
-		if underSuffix(name, s) {
 			return true
 		}
 	}
-	return false
+	if !isTLD(name[strings.LastIndexByte(name, '.')+1:]) {
+		return false
+	}
+	for _, s := range specialUse {
+		if underSuffix(name, s) {
+			return false
+		}
+	}
+	return true
 }

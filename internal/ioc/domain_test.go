@@ -80,6 +80,22 @@ func TestNormalize_Domain(t *testing.T) {
 		{"filter syntax or", "a.com||b.com", ""},
 		{"empty", "", ""},
 		{"dot", ".", ""},
+		// Issue 10 item 8: a domain needs a TLD IANA has delegated, so
+		// file names on extensions that are no TLD are refused here.
+		{"file name json", "config.json", ""},
+		{"file name txt", "readme.txt", ""},
+		{"file name exe", "svchost_upd.exe", ""},
+		{"file name log", "access.log", ""},
+		{"file name conf", "nginx.conf", ""},
+		{"file name dll", "version.dll", ""},
+		{"dotted file name", "jquery.min.js", ""},
+		{"undelegated tld", "update-check.cdnx", ""},
+		{"undelegated tld upper case", "CONFIG.JSON", ""},
+		{"new gtld", "kq3v9x2m7ad.top", "kq3v9x2m7ad.top"},
+		{"file-extension tld zip", "microsoft-update.zip", "microsoft-update.zip"},
+		{"file-extension tld md", "readme.md", "readme.md"},
+		{"cctld pl", "Allegro.PL", "allegro.pl"},
+		{"idn tld in unicode", "пример.РФ", "xn--e1afmkfd.xn--p1ai"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
