@@ -204,6 +204,30 @@ func underSuffix(name, suffix string) bool {
 		(len(name) == len(suffix) || name[len(name)-len(suffix)-1] == '.')
 }
 
+// fileExtensionTLDs are delegated TLDs that are also common file
+// extensions (Markdown, QuickTime, Perl, PostScript, Python, Rust, shell,
+// zip archives): a name on one of them may be a host or a file. Read-only.
+var fileExtensionTLDs = [...]string{"md", "mov", "pl", "ps", "py", "rs", "sh", "zip"}
+
+// LooksLikeFileName reports whether v, as found in an alert, reads as well
+// as a file name as it does as a domain: a name and one extension that is
+// on fileExtensionTLDs, in any case (readme.md, setup.zip, Invoice.ZIP).
+// A value with more labels (sklep.allegro.pl), a trailing dot or a port is
+// written as a host. Which of the two v is depends on the field it came
+// from, which only the caller knows.
+func LooksLikeFileName(v string) bool {
+	name, ext, ok := strings.Cut(strings.TrimSpace(v), ".")
+	if !ok || name == "" {
+		return false
+	}
+	for _, e := range fileExtensionTLDs {
+		if strings.EqualFold(ext, e) {
+			return true
+		}
+	}
+	return false
+}
+
 // isPublic reports whether the canonical name can denote a public host:
 // it is under a TLD IANA has delegated (config.json, access.log and
 // setup.exe are file names, not hosts) and under no specialUse suffix. A

@@ -132,3 +132,46 @@ func TestPunycode(t *testing.T) {
 		})
 	}
 }
+
+func TestLooksLikeFileName(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{"readme.md", true},
+		{"setup.zip", true},
+		{"Invoice.ZIP", true},
+		{" install.sh ", true},
+		{"script.py", true},
+		{"cgi.pl", true},
+		{"main.rs", true},
+		{"doc.ps", true},
+		{"clip.mov", true},
+		{"microsoft-office.zip", true},  // a host or a file: the field decides
+		{"sklep.allegro.pl", false},     // three labels
+		{"update-player.mov.", false},   // a trailing dot is DNS
+		{"setup.zip:443", false},        // a port is a host
+		{"config.json", false},          // no TLD at all: Normalize refuses it
+		{"update-check-cdn.com", false}, // not a file extension
+		{".md", false},
+		{"md", false},
+		{"", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			if got := LooksLikeFileName(tc.in); got != tc.want {
+				t.Errorf("LooksLikeFileName(%q) = %v, want %v", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestFileExtensionTLDs checks that every file-extension TLD is delegated:
+// otherwise Normalize would refuse its names anyway.
+func TestFileExtensionTLDs(t *testing.T) {
+	for _, tld := range fileExtensionTLDs {
+		if !isTLD(tld) {
+			t.Errorf("%q is on fileExtensionTLDs but not a delegated TLD", tld)
+		}
+	}
+}
