@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/tidwall/gjson"
 
@@ -22,10 +23,14 @@ import (
 // keeping a hostile or corrupt file from costing real memory.
 const MaxAlertSize = 4 << 20
 
-// maxNesting caps the depth of arrays and objects accepted in an alert. The
-// deepest Wazuh alerts (AWS GuardDuty findings) nest about 10 levels; the
-// cap keeps the recursive JSON validator and walker on a short stack.
-const maxNesting = 64
+// MaxNesting caps the depth of the arrays and objects read in an alert (the
+// alert object is level 1, data level 2). The deepest Wazuh alerts (AWS
+// GuardDuty findings) nest about 10 levels, but the decoded data of a log
+// line nests as deep as the line says. A part that opens deeper is skipped
+// unread (see Alert.SkippedDeep), which keeps the recursive JSON validator
+// and the extractor's walk on a short stack whatever the input; the rest of
+// the alert is still read.
+const MaxNesting = 64
 
 // Errors a caller branches on to pick an exit code. They are wrapped with
 // context, so test them with errors.Is.
@@ -42,7 +47,7 @@ var (
 	// ErrTooLarge means the alert file exceeds MaxAlertSize.
 	ErrTooLarge = errors.New("alert file too large")
 	// ErrShape means the alert is valid JSON but not a Wazuh alert: not an
-	// object, no rule object, or nested deeper than any real alert.
+	// object, or no rule object.
 	ErrShape = errors.New("alert has the wrong shape")
 )
 
@@ -56,7 +61,12 @@ type Alert struct {
 	RuleGroups      []string // rule.groups, in the order Wazuh wrote them
 	Agent           Agent    // the agent the alert is about
 	Location        string   // log path, EventChannel, syscheck, a syslog sender IP, ...
-	Root            gjson.Result
+	// SkippedDeep counts the arrays and objects that opened deeper than
+	// MaxNesting. Each was replaced in Root, unread, by an empty one of
+	// the same kind, so the indicators inside it are not extracted; the
+	// run logs that once when it is not zero.
+	SkippedDeep int
+	Root        gjson.Result
 }
 
 // Agent identifies the Wazuh agent an alert came from. Manager-side modules
@@ -104,13 +114,11 @@ func Parse(data []byte) (*Alert, error) {
 	if bytes.HasPrefix(data, textFormatPrefix) {
 		return nil, fmt.Errorf("%w: got integratord's text format, add <alert_format>json</alert_format> to the integration block", ErrNotJSON)
 	}
-	if depth := nesting(data); depth > maxNesting {
-		return nil, fmt.Errorf("%w: nested more than %d levels", ErrShape, maxNesting)
-	}
-	if !gjson.ValidBytes(data) {
+	pruned, skipped, balanced := pruneDeep(data)
+	if !balanced || !gjson.ValidBytes(pruned) {
 		return nil, fmt.Errorf("%w: invalid json in %d bytes", ErrNotJSON, len(data))
 	}
-	root := gjson.ParseBytes(data)
+	root := gjson.ParseBytes(pruned)
 	if !root.IsObject() {
 		return nil, fmt.Errorf("%w: top level is a %s, not an object", ErrShape, kindName(root))
 	}
@@ -124,6 +132,7 @@ func Parse(data []byte) (*Alert, error) {
 		RuleLevel:       int(rule.Get("level").Int()),
 		RuleDescription: rule.Get("description").String(),
 		Location:        root.Get("location").String(),
+		SkippedDeep:     skipped,
 		Root:            root,
 	}
 	for _, g := range rule.Get("groups").Array() {
@@ -138,27 +147,46 @@ func Parse(data []byte) (*Alert, error) {
 	return a, nil
 }
 
+// ownDecoder and ownGroup name our decoder (decoders/0005-misp_decoders.xml)
+// and the group every rule of rules/0990-misp_rules.xml puts its alerts in.
+const (
+	ownDecoder = "json-misp"
+	ownGroup   = "misp"
+)
+
 // IsOwnEnrichment reports whether the alert was raised on one of our own
 // enrichment events. A <level>-only integration filter feeds those back to
 // us; looking them up again would loop.
+//
+// It rests only on what analysisd sets: the location of the events we send
+// (analysisd stores "misp" for both the agent and the manager form), the
+// decoder that took them, or the group of our rules. The decoded data is
+// never asked: "integration":"misp" there may come from any JSON log line,
+// and trusting it would let whoever writes one hide every indicator in it.
 func (a *Alert) IsOwnEnrichment() bool {
-	if a.Location == "misp" || a.Root.Get("data.integration").String() == "misp" {
+	if a.Location == "misp" || a.Root.Get("decoder.name").String() == ownDecoder {
 		return true
 	}
-	for _, g := range a.RuleGroups {
-		if g == "misp" {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(a.RuleGroups, ownGroup)
 }
 
-// nesting returns the deepest array/object nesting in data, stopping early
-// once it passes maxNesting. Brackets inside strings do not count.
-func nesting(data []byte) int {
-	depth, deepest := 0, 0
-	inString, escaped := false, false
-	for _, c := range data {
+// pruneDeep returns data with every array or object that opens deeper than
+// MaxNesting replaced by an empty one of the same kind, and how many were
+// replaced; data itself when none was. It reads data once, without
+// recursion, and counts no bracket inside a string. A replaced part is
+// checked only for matching brackets and closed strings (the JSON
+// validator, which recurses, never sees it): balanced is false when they
+// do not match or data ends inside such a part.
+func pruneDeep(data []byte) (pruned []byte, skipped int, balanced bool) {
+	var (
+		depth             int
+		inString, escaped bool
+		open              []byte // brackets open in the part being skipped, outermost first
+		start             int    // where that part opens
+		kept              int    // data[:kept] is in pruned
+	)
+	pruned = data
+	for i, c := range data {
 		switch {
 		case escaped:
 			escaped = false
@@ -173,17 +201,42 @@ func nesting(data []byte) int {
 			inString = true
 		case c == '{' || c == '[':
 			depth++
-			if depth > deepest {
-				deepest = depth
-				if deepest > maxNesting {
-					return deepest
+			if depth > MaxNesting {
+				if len(open) == 0 {
+					start = i
 				}
+				open = append(open, c)
 			}
 		case c == '}' || c == ']':
 			depth--
+			if len(open) == 0 {
+				continue
+			}
+			opening := byte('[')
+			if c == '}' {
+				opening = '{'
+			}
+			if open[len(open)-1] != opening {
+				return nil, 0, false
+			}
+			open = open[:len(open)-1]
+			if len(open) == 0 {
+				if skipped == 0 {
+					pruned = make([]byte, 0, len(data))
+				}
+				pruned = append(append(pruned, data[kept:start+1]...), c)
+				kept = i + 1
+				skipped++
+			}
 		}
 	}
-	return deepest
+	if len(open) > 0 {
+		return nil, 0, false
+	}
+	if skipped > 0 {
+		pruned = append(pruned, data[kept:]...)
+	}
+	return pruned, skipped, true
 }
 
 func kindName(r gjson.Result) string {

@@ -47,7 +47,9 @@ func TestRead_Errors(t *testing.T) {
 		{"string", write("string.alert", []byte(`"alert"`)), ErrShape, "string"},
 		{"no rule", write("norule.alert", []byte(`{"data":{"srcip":"61.177.172.140"}}`)), ErrShape, "no rule"},
 		{"rule not an object", write("rulestr.alert", []byte(`{"rule":"5710"}`)), ErrShape, "no rule"},
-		{"nested too deep", write("deep.alert", []byte(`{"rule":{},"data":`+strings.Repeat("[", 100)+strings.Repeat("]", 100)+`}`)), ErrShape, "nested"},
+		{"deep part with mismatched brackets", write("deepbad.alert", []byte(`{"rule":{},"data":`+strings.Repeat("[", 100)+"}"+strings.Repeat("]", 99)+`}`)), ErrNotJSON, "invalid json"},
+		{"deep part cut off", write("deepcut.alert", []byte(`{"rule":{},"data":{"srcip":"61.177.172.140","x":`+strings.Repeat("[", 100))), ErrNotJSON, "invalid json"},
+		{"deep part with an unterminated string", write("deepstr.alert", []byte(`{"rule":{},"data":`+strings.Repeat("[", 100)+`"x`+strings.Repeat("]", 100)+`}`)), ErrNotJSON, "invalid json"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,18 +103,26 @@ func TestParse_ManagerAgentHasNoIP(t *testing.T) {
 	}
 }
 
+// TestIsOwnEnrichment checks the loop guard: it rests only on what
+// analysisd sets (the location of our events, the decoder that took them,
+// the group of our rules), never on the decoded data, which a log line
+// controls.
 func TestIsOwnEnrichment(t *testing.T) {
 	tests := []struct {
 		name string
 		json string
 		want bool
 	}{
-		{"our event, agent form", `{"rule":{"id":"100620","groups":["misp"]},"data":{"integration":"misp","misp":{"value":"185.225.74.19"}},"location":"misp"}`, true},
-		{"data.integration only", `{"rule":{"id":"100621","groups":["local"]},"data":{"integration":"misp"},"location":"x"}`, true},
-		{"location only", `{"rule":{"id":"100621","groups":["local"]},"data":{},"location":"misp"}`, true},
-		{"group only", `{"rule":{"id":"100622","groups":["threat_intel","misp"]},"location":"x"}`, true},
-		{"virustotal", `{"rule":{"id":"87105","groups":["virustotal"]},"data":{"integration":"virustotal"},"location":"virustotal"}`, false},
+		{"our match event, agent form", `{"rule":{"level":12,"id":"117610","groups":["misp","misp_match","misp_ioc"]},"agent":{"id":"003","name":"WS-FIN-0042","ip":"10.20.30.41"},"decoder":{"name":"json-misp"},"data":{"integration":"misp","misp":{"value":"185.225.74.19","indicator":"185.225.74.19"}},"location":"misp"}`, true},
+		{"our error event, manager form", `{"rule":{"level":5,"id":"117650","groups":["misp","misp_error"]},"agent":{"id":"000","name":"wazuh-manager"},"decoder":{"name":"json-misp"},"data":{"integration":"misp","misp":{"error":"timeout"}},"location":"misp"}`, true},
+		{"location misp only", `{"rule":{"id":"1","groups":["local"]},"decoder":{"name":"json"},"data":{},"location":"misp"}`, true},
+		{"decoder json-misp only", `{"rule":{"id":"1","groups":["local"]},"decoder":{"name":"json-misp"},"location":"x"}`, true},
+		{"group misp only", `{"rule":{"id":"100622","groups":["threat_intel","misp"]},"location":"x"}`, true},
+		{"data.integration misp from a log line", `{"rule":{"id":"86601","groups":["web"]},"decoder":{"name":"json"},"data":{"integration":"misp","srcip":"185.225.74.19"},"location":"/var/log/app/audit.json"}`, false},
+		{"virustotal", `{"rule":{"id":"87105","groups":["virustotal"]},"decoder":{"name":"json"},"data":{"integration":"virustotal"},"location":"virustotal"}`, false},
+		{"location ending in misp is a log file", `{"rule":{"id":"1","groups":["local"]},"location":"/var/log/misp"}`, false},
 		{"group misp_custom is not ours", `{"rule":{"id":"1","groups":["misp_custom"]},"location":"/var/log/misp.log"}`, false},
+		{"decoder misp-like is not ours", `{"rule":{"id":"1","groups":["local"]},"decoder":{"name":"json-misp-old"},"location":"x"}`, false},
 		{"sysmon", "", false},
 	}
 	for _, tt := range tests {
@@ -130,6 +140,125 @@ func TestIsOwnEnrichment(t *testing.T) {
 			}
 			if got := a.IsOwnEnrichment(); got != tt.want {
 				t.Errorf("IsOwnEnrichment = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestIsOwnEnrichment_DataCannotOptOut is issue 10 item 3: a sample Sysmon
+// EID 3 alert whose decoded data also carries "integration":"misp" (any log
+// line can say so) is not our event and still yields its indicators.
+func TestIsOwnEnrichment_DataCannotOptOut(t *testing.T) {
+	data, err := os.ReadFile("../../testdata/alerts/sysmon-eid3-dropped-binary-to-public-ipv4.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := bytes.Replace(data, []byte(`"data":{`), []byte(`"data":{"integration":"misp",`), 1)
+	if bytes.Equal(forged, data) {
+		t.Fatal("the sample has no data object to add to")
+	}
+	a, err := Parse(forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := a.Root.Get("data.integration").String(); got != "misp" {
+		t.Fatalf("data.integration = %q: the forged field is missing", got)
+	}
+	if a.IsOwnEnrichment() {
+		t.Error("IsOwnEnrichment = true: the alert's own data opted it out of enrichment")
+	}
+	// The sample's expected indicator (testdata/alerts/expected.json).
+	inds, _ := Extract(a, nil, 0)
+	var got []string
+	for _, in := range inds {
+		got = append(got, string(in.Kind)+" "+in.Value+" "+in.Field)
+	}
+	want := []string{"ip 185.225.74.19 data.win.eventdata.destinationIp"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Extract mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// nested returns n arrays nested in each other around inner.
+func nested(n int, inner string) string {
+	return strings.Repeat("[", n) + inner + strings.Repeat("]", n)
+}
+
+// TestParse_DeepNesting is issue 10 item 6: nesting deeper than MaxNesting
+// anywhere in the alert costs only the part below the limit, which is
+// counted so that the run can log it; the indicators above it are kept.
+// The alert object is level 1 and data level 2, so the innermost of n
+// arrays under data is at level n+2.
+func TestParse_DeepNesting(t *testing.T) {
+	const head = `{"rule":{"id":"1"},"data":{"srcip":"45.148.10.67",`
+	tests := []struct {
+		name        string
+		json        string
+		wantSkipped int
+		want        []string // kind value field
+	}{
+		{
+			name:        "100 levels beside an indicator",
+			json:        head + `"deep":` + nested(100, `"185.225.74.19"`) + `}}`,
+			wantSkipped: 1,
+			want:        []string{"ip 45.148.10.67 data.srcip"},
+		},
+		{
+			name:        "1,000,000 levels",
+			json:        head + `"deep":` + nested(1_000_000, "") + `}}`,
+			wantSkipped: 1,
+			want:        []string{"ip 45.148.10.67 data.srcip"},
+		},
+		{
+			name:        "deep objects, then more data",
+			json:        head + `"deep":` + strings.Repeat(`{"a":`, 80) + `"185.225.74.19"` + strings.Repeat("}", 80) + `,"dstip":"91.215.85.147"}}`,
+			wantSkipped: 1,
+			want:        []string{"ip 45.148.10.67 data.srcip", "ip 91.215.85.147 data.dstip"},
+		},
+		{
+			name:        "two deep parts, each counted",
+			json:        head + `"a":` + nested(70, "1") + `,"b":[` + nested(70, "2") + `,"91.215.85.147"]}}`,
+			wantSkipped: 2,
+			want:        []string{"ip 45.148.10.67 data.srcip", "ip 91.215.85.147 data.b.1"},
+		},
+		{
+			name:        "innermost array at the limit is read",
+			json:        head + `"deep":` + nested(MaxNesting-2, `"185.225.74.19"`) + `}}`,
+			wantSkipped: 0,
+			want:        []string{"ip 45.148.10.67 data.srcip", "ip 185.225.74.19 data.deep" + strings.Repeat(".0", MaxNesting-2)},
+		},
+		{
+			name:        "innermost array one level past the limit is not",
+			json:        head + `"deep":` + nested(MaxNesting-1, `"185.225.74.19"`) + `}}`,
+			wantSkipped: 1,
+			want:        []string{"ip 45.148.10.67 data.srcip"},
+		},
+		{
+			name:        "brackets in strings are not nesting",
+			json:        head + `"text":"` + strings.Repeat("[{", 100) + `\"]"}}`,
+			wantSkipped: 0,
+			want:        []string{"ip 45.148.10.67 data.srcip"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := Parse([]byte(tt.json))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if a.SkippedDeep != tt.wantSkipped {
+				t.Errorf("SkippedDeep = %d, want %d", a.SkippedDeep, tt.wantSkipped)
+			}
+			if a.RuleID != "1" {
+				t.Errorf("RuleID = %q, want 1", a.RuleID)
+			}
+			inds, _ := Extract(a, nil, 0)
+			var got []string
+			for _, in := range inds {
+				got = append(got, string(in.Kind)+" "+in.Value+" "+in.Field)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Extract mismatch (-want +got):\n%s", diff)
 			}
 		})
 	}

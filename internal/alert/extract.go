@@ -19,8 +19,9 @@ import (
 const MaxValueSize = 8 << 10
 
 // maxDepth caps how deep extraction descends into the alert. Parse already
-// refuses anything nested beyond maxNesting; this bounds the walk itself.
-const maxDepth = maxNesting
+// empties every part nested beyond MaxNesting; this bounds the walk of an
+// Alert whose Root was built some other way.
+const maxDepth = MaxNesting
 
 // dedupIndexAt is how many indicators an alert may yield before duplicates
 // are found through a map instead of a scan: most alerts yield a handful.
@@ -125,14 +126,14 @@ var rules = []rule{
 
 	// Syslog static fields (FortiGate, Squid, web access logs): url is a
 	// source only when absolute (Squid CONNECT gives host:port).
-	{"data.url", hostOrURL},
+	{"data.url", urlOrHost},
 	{"data.hostname", host},
 	{"data.analyticscksum", hash}, // FortiGate AV: SHA-256 of the file
 
 	// Cloud: aws.sourceIPAddress may be a service name (not a source);
 	// Office 365 Safe Links record the clicked Url.
 	{".aws.sourceipaddress", ipOnly},
-	{".office365.url", hostOrURL},
+	{".office365.url", urlOrHost},
 
 	// Generic, by field name: Office 365 AttachmentData[].SHA256, osquery
 	// md5/sha1/sha256 columns, Suricata fileinfo, and any other family.
@@ -143,7 +144,7 @@ var rules = []rule{
 	{"~sha512", hash},
 	{"~checksum", hash},
 	{"~cksum", hash},
-	{"~url", hostOrURL},
+	{"~url", urlOrHost},
 	{"~host", hostOrURL},
 	{"~domain", hostOrURL},
 	{"~query", hostOrURL},
@@ -298,6 +299,26 @@ func hostOrURL(x *extractor, v string, parent gjson.Result) {
 		return
 	}
 	host(x, v, parent)
+}
+
+// urlOrHost reads a field named for a URL: an absolute http(s) URL (and its
+// host), or else a host as host does, unless the value reads as a file name.
+//
+// A name on a TLD that is also a file extension (ioc.LooksLikeFileName:
+// readme.md, setup.zip, script.py) is a file name, and skipped, only when
+// it is two labels without a port in a field named for a URL and is not an
+// absolute URL: such a value is a relative reference, a link to a file.
+// Everywhere else it is a host: the host of an absolute URL, a host:port,
+// a name of three or more labels (sklep.allegro.pl), and any value of a
+// field that holds host names (host, domain and sni fields, DNS query
+// names). There a resolver or a TLS client was given the name, so it is a
+// domain whatever it looks like: microsoft-office.zip in an SNI is the
+// phishing the .zip TLD is known for, and allegro.pl a Polish site.
+func urlOrHost(x *extractor, v string, parent gjson.Result) {
+	if !isAbsURL(v) && ioc.LooksLikeFileName(v) {
+		return
+	}
+	hostOrURL(x, v, parent)
 }
 
 // httpURL reads Suricata's http.url: a path joined with the sibling

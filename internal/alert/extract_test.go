@@ -257,3 +257,62 @@ func TestExtract_Many(t *testing.T) {
 		t.Errorf("cap 100: got %d, capped %d", len(got), capped)
 	}
 }
+
+// TestExtract_FileNames is issue 10 item 8: file names are not sent as
+// domains. A name needs a delegated TLD (config.json never is a domain);
+// on a TLD that is also a file extension, a bare name.ext in a URL field
+// is a relative link to a file, while in a field that holds host names,
+// with a port, in an absolute URL or with more labels it is a host.
+func TestExtract_FileNames(t *testing.T) {
+	tests := []struct {
+		name string
+		data string // the data object
+		want []ind
+	}{
+		// Dropped: no TLD.
+		{"config.json in a host field", `{"hostname":"config.json"}`, nil},
+		{"config.json in a url field", `{"url":"config.json"}`, nil},
+		{"settings.conf in a domain field", `{"dest_domain":"settings.conf"}`, nil},
+		{"access.log in a query field", `{"query":"access.log"}`, nil},
+		{"setup.exe in an sni field", `{"tls":{"sni":"setup.exe"}}`, nil},
+		{"jquery.min.js in a url field", `{"request_url":"jquery.min.js"}`, nil},
+		{"absolute url on a file name", `{"url":"http://config.json/x"}`, nil},
+		// Dropped: a file name in a URL field.
+		{"readme.md in a url field", `{"url":"readme.md"}`, nil},
+		{"install.sh in a url field", `{"web":{"url":"install.sh"}}`, nil},
+		{"script.py in a url field", `{"request_url":"script.py"}`, nil},
+		{"upper-case file name in a url field", `{"office365":{"Url":"Invoice.ZIP"}}`, nil},
+		{"perl script in a url field", `{"referrer_url":" cgi.pl "}`, nil},
+		// Kept: hosts on file-extension TLDs.
+		{"zip name in a host field", `{"hostname":"microsoft-office.zip"}`,
+			[]ind{{ioc.Domain, "microsoft-office.zip", "data.hostname"}}},
+		{"mov name in an sni field", `{"tls":{"sni":"Update-Player.MOV"}}`,
+			[]ind{{ioc.Domain, "update-player.mov", "data.tls.sni"}}},
+		{"md name asked of a resolver", `{"win":{"eventdata":{"queryName":"readme.md"}}}`,
+			[]ind{{ioc.Domain, "readme.md", "data.win.eventdata.queryName"}}},
+		{"sh name in a query field", `{"query":"bun.sh"}`,
+			[]ind{{ioc.Domain, "bun.sh", "data.query"}}},
+		{"pl name in a domain field", `{"dest_domain":"allegro.pl"}`,
+			[]ind{{ioc.Domain, "allegro.pl", "data.dest_domain"}}},
+		{"rs name in a destination host name", `{"win":{"eventdata":{"destinationHostname":"b92.rs"}}}`,
+			[]ind{{ioc.Domain, "b92.rs", "data.win.eventdata.destinationHostname"}}},
+		{"absolute url on a zip host", `{"url":"https://github-release.zip/v2/setup.exe"}`,
+			[]ind{{ioc.URL, "https://github-release.zip/v2/setup.exe", "data.url"}, {ioc.Domain, "github-release.zip", "data.url"}}},
+		{"zip host with a port in a url field", `{"url":"github-release.zip:443"}`,
+			[]ind{{ioc.Domain, "github-release.zip", "data.url"}}},
+		{"three labels in a url field", `{"url":"sklep.allegro.pl"}`,
+			[]ind{{ioc.Domain, "sklep.allegro.pl", "data.url"}}},
+		{"trailing dot in a url field", `{"url":"update-player.mov."}`,
+			[]ind{{ioc.Domain, "update-player.mov", "data.url"}}},
+		{"other tld in a url field", `{"url":"update-check-cdn.com"}`,
+			[]ind{{ioc.Domain, "update-check-cdn.com", "data.url"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, _ := extractJSON(t, `"data":`+tt.data, nil, 0)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Extract mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -26,6 +26,7 @@ func TestClassify(t *testing.T) {
 		{"url on private host", "http://10.0.0.1/", URL},
 		{"domain", "Login.MicrosoftOnline.com.", Domain},
 		{"special-use domain", "dc01.hlx.local", Domain},
+		{"file name: syntax only, Normalize refuses it", "config.json", Domain},
 		{"idn", "münchen.de", Domain},
 		{"single label", "wpad", ""},
 		{"ip:port", "45.227.254.26:443", ""},

@@ -33,9 +33,11 @@ var specialUse = [...]string{
 }
 
 // normDomain returns the canonical form of a public domain name, or false.
+// With vet, the name must also be public (see isPublic); without, only its
+// shape is judged.
 func normDomain(s string, allow []string, vet bool) (string, bool) {
 	d, ok := canonName(s, 2)
-	if !ok || (vet && isSpecialUse(d, allow)) {
+	if !ok || (vet && !isPublic(d, allow)) {
 		return "", false
 	}
 	return d, true
@@ -202,18 +204,47 @@ func underSuffix(name, suffix string) bool {
 		(len(name) == len(suffix) || name[len(name)-len(suffix)-1] == '.')
 }
 
-// isSpecialUse reports whether name is under a specialUse suffix that the
-// operator has not allowed.
-func isSpecialUse(name string, allow []string) bool {
-	for _, a := range allow {
-		if underSuffix(name, a) {
-			return false
-		}
+// fileExtensionTLDs are delegated TLDs that are also common file
+// extensions (Markdown, QuickTime, Perl, PostScript, Python, Rust, shell,
+// zip archives): a name on one of them may be a host or a file. Read-only.
+var fileExtensionTLDs = [...]string{"md", "mov", "pl", "ps", "py", "rs", "sh", "zip"}
+
+// LooksLikeFileName reports whether v, as found in an alert, reads as well
+// as a file name as it does as a domain: a name and one extension that is
+// on fileExtensionTLDs, in any case (readme.md, setup.zip, Invoice.ZIP).
+// A value with more labels (sklep.allegro.pl), a trailing dot or a port is
+// written as a host. Which of the two v is depends on the field it came
+// from, which only the caller knows.
+func LooksLikeFileName(v string) bool {
+	name, ext, ok := strings.Cut(strings.TrimSpace(v), ".")
+	if !ok || name == "" {
+		return false
 	}
-	for _, s := range specialUse {
-		if underSuffix(name, s) {
+	for _, e := range fileExtensionTLDs {
+		if strings.EqualFold(ext, e) {
 			return true
 		}
 	}
 	return false
+}
+
+// isPublic reports whether the canonical name can denote a public host:
+// it is under a TLD IANA has delegated (config.json, access.log and
+// setup.exe are file names, not hosts) and under no specialUse suffix. A
+// name under a suffix the operator allowed is public whatever its TLD.
+func isPublic(name string, allow []string) bool {
+	for _, a := range allow {
+		if underSuffix(name, a) {
+			return true
+		}
+	}
+	if !isTLD(name[strings.LastIndexByte(name, '.')+1:]) {
+		return false
+	}
+	for _, s := range specialUse {
+		if underSuffix(name, s) {
+			return false
+		}
+	}
+	return true
 }

@@ -80,6 +80,22 @@ func TestNormalize_Domain(t *testing.T) {
 		{"filter syntax or", "a.com||b.com", ""},
 		{"empty", "", ""},
 		{"dot", ".", ""},
+		// Issue 10 item 8: a domain needs a TLD IANA has delegated, so
+		// file names on extensions that are no TLD are refused here.
+		{"file name json", "config.json", ""},
+		{"file name txt", "readme.txt", ""},
+		{"file name exe", "svchost_upd.exe", ""},
+		{"file name log", "access.log", ""},
+		{"file name conf", "nginx.conf", ""},
+		{"file name dll", "version.dll", ""},
+		{"dotted file name", "jquery.min.js", ""},
+		{"undelegated tld", "update-check.cdnx", ""},
+		{"undelegated tld upper case", "CONFIG.JSON", ""},
+		{"new gtld", "kq3v9x2m7ad.top", "kq3v9x2m7ad.top"},
+		{"file-extension tld zip", "microsoft-update.zip", "microsoft-update.zip"},
+		{"file-extension tld md", "readme.md", "readme.md"},
+		{"cctld pl", "Allegro.PL", "allegro.pl"},
+		{"idn tld in unicode", "пример.РФ", "xn--e1afmkfd.xn--p1ai"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -114,5 +130,48 @@ func TestPunycode(t *testing.T) {
 				t.Errorf("punycode(%q) = %q, want %q", tc.in, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestLooksLikeFileName(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{"readme.md", true},
+		{"setup.zip", true},
+		{"Invoice.ZIP", true},
+		{" install.sh ", true},
+		{"script.py", true},
+		{"cgi.pl", true},
+		{"main.rs", true},
+		{"doc.ps", true},
+		{"clip.mov", true},
+		{"microsoft-office.zip", true},  // a host or a file: the field decides
+		{"sklep.allegro.pl", false},     // three labels
+		{"update-player.mov.", false},   // a trailing dot is DNS
+		{"setup.zip:443", false},        // a port is a host
+		{"config.json", false},          // no TLD at all: Normalize refuses it
+		{"update-check-cdn.com", false}, // not a file extension
+		{".md", false},
+		{"md", false},
+		{"", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			if got := LooksLikeFileName(tc.in); got != tc.want {
+				t.Errorf("LooksLikeFileName(%q) = %v, want %v", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestFileExtensionTLDs checks that every file-extension TLD is delegated:
+// otherwise Normalize would refuse its names anyway.
+func TestFileExtensionTLDs(t *testing.T) {
+	for _, tld := range fileExtensionTLDs {
+		if !isTLD(tld) {
+			t.Errorf("%q is on fileExtensionTLDs but not a delegated TLD", tld)
+		}
 	}
 }

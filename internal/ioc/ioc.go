@@ -3,8 +3,8 @@
 //
 // Classify says what a bare value looks like; Normalize returns the
 // canonical form MISP stores and rejects values that are not worth a lookup
-// (non-global addresses, special-use names, placeholder hashes, anything
-// MISP would read as filter syntax). Policy adds the operator's exclusions
+// (non-global addresses, special-use names, names under a TLD IANA has not
+// delegated, placeholder hashes, anything MISP would read as filter syntax). Policy adds the operator's exclusions
 // and allowed special-use suffixes on top of Normalize.
 package ioc
 

@@ -18,7 +18,8 @@ func Normalize(k Kind, raw string) (string, bool) {
 // Classify reports the kind a bare value has the shape of: an IP address,
 // an absolute http(s) URL, a hex hash (by length; 32 hex digits is MD5,
 // since an imphash looks the same), or a domain name. It judges syntax only:
-// a private address or a name under .local still classifies, and
+// a private address, a name under .local or a file name such as
+// config.json still classifies, and
 // Normalize or Policy.Indicator then decides whether it is worth a lookup.
 func Classify(v string) (Kind, bool) {
 	// The kinds' syntaxes are disjoint (a domain needs an alphabetic TLD, a

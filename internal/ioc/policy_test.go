@@ -70,6 +70,8 @@ func TestPolicy_Indicator(t *testing.T) {
 		{"corp.internal does not allow internal", Domain, "git.other.internal", ""},
 		{"url on allowed suffix", URL, "http://nas.lan/admin", "http://nas.lan/admin"},
 		{"single label still refused", Domain, "lan", ""},
+		{"undelegated tld refused", Domain, "nas.hlx", ""},
+		{"url on undelegated tld refused", URL, "http://config.json/x", ""},
 		{"other special-use still refused", Domain, "www.test", ""},
 		{"hash unaffected", SHA1, "DA39A3EE5E6B4B0D3255BFEF95601890AFD80709", "da39a3ee5e6b4b0d3255bfef95601890afd80709"},
 	}

@@ -34,6 +34,8 @@ func TestNormalize_URL(t *testing.T) {
 		{"unclosed bracket", "http://[2a00:1450::1/", ""},
 		{"special-use host", "http://wpad/wpad.dat", ""},
 		{"local host", "http://intranet.hlx.local/login", ""},
+		{"host on undelegated tld", "http://config.json/x", ""},
+		{"host on file-extension tld", "https://github-release.zip/v2/setup.exe", "https://github-release.zip/v2/setup.exe"},
 		{"ip-like host", "http://45.227.254/", ""},
 		{"decimal ip host", "http://767295002/", ""},
 		{"userinfo", "http://user:pass@evil.com/", ""},
