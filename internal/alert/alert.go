@@ -147,27 +147,27 @@ func Parse(data []byte) (*Alert, error) {
 	return a, nil
 }
 
-// ownDecoder and ownGroup name our decoder (decoders/0005-misp_decoders.xml)
-// and the group every rule of rules/0990-misp_rules.xml puts its alerts in.
+// ownLocation is the location analysisd stores for the events we send, in
+// the agent and the manager form alike; ownGroup is the group every rule of
+// rules/0990-misp_rules.xml puts its alerts in.
 const (
-	ownDecoder = "json-misp"
-	ownGroup   = "misp"
+	ownLocation = "misp"
+	ownGroup    = "misp"
 )
 
 // IsOwnEnrichment reports whether the alert was raised on one of our own
 // enrichment events. A <level>-only integration filter feeds those back to
 // us; looking them up again would loop.
 //
-// It rests only on what analysisd sets: the location of the events we send
-// (analysisd stores "misp" for both the agent and the manager form), the
-// decoder that took them, or the group of our rules. The decoded data is
-// never asked: "integration":"misp" there may come from any JSON log line,
-// and trusting it would let whoever writes one hide every indicator in it.
+// It rests only on what analysisd sets and a log line cannot: the location
+// of the events we send, or the group of our rules (whose root rule
+// 117600 requires that location). Neither the decoded data
+// ("integration":"misp" may come from any JSON log line) nor the decoder
+// name is asked: our decoder takes any line that starts like our events
+// (its prematch), so whoever writes one such line would otherwise hide
+// every indicator in it.
 func (a *Alert) IsOwnEnrichment() bool {
-	if a.Location == "misp" || a.Root.Get("decoder.name").String() == ownDecoder {
-		return true
-	}
-	return slices.Contains(a.RuleGroups, ownGroup)
+	return a.Location == ownLocation || slices.Contains(a.RuleGroups, ownGroup)
 }
 
 // pruneDeep returns data with every array or object that opens deeper than

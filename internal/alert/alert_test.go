@@ -104,9 +104,8 @@ func TestParse_ManagerAgentHasNoIP(t *testing.T) {
 }
 
 // TestIsOwnEnrichment checks the loop guard: it rests only on what
-// analysisd sets (the location of our events, the decoder that took them,
-// the group of our rules), never on the decoded data, which a log line
-// controls.
+// analysisd sets (the location of our events, the group of our rules),
+// never on the decoded data or the decoder, which a log line controls.
 func TestIsOwnEnrichment(t *testing.T) {
 	tests := []struct {
 		name string
@@ -116,7 +115,9 @@ func TestIsOwnEnrichment(t *testing.T) {
 		{"our match event, agent form", `{"rule":{"level":12,"id":"117610","groups":["misp","misp_match","misp_ioc"]},"agent":{"id":"003","name":"WS-FIN-0042","ip":"10.20.30.41"},"decoder":{"name":"json-misp"},"data":{"integration":"misp","misp":{"value":"185.225.74.19","indicator":"185.225.74.19"}},"location":"misp"}`, true},
 		{"our error event, manager form", `{"rule":{"level":5,"id":"117650","groups":["misp","misp_error"]},"agent":{"id":"000","name":"wazuh-manager"},"decoder":{"name":"json-misp"},"data":{"integration":"misp","misp":{"error":"timeout"}},"location":"misp"}`, true},
 		{"location misp only", `{"rule":{"id":"1","groups":["local"]},"decoder":{"name":"json"},"data":{},"location":"misp"}`, true},
-		{"decoder json-misp only", `{"rule":{"id":"1","groups":["local"]},"decoder":{"name":"json-misp"},"location":"x"}`, true},
+		// A log line that starts like our events is decoded by json-misp
+		// wherever it comes from: only the location tells it is ours.
+		{"decoder json-misp elsewhere is not ours", `{"rule":{"id":"1","groups":["local"]},"decoder":{"name":"json-misp"},"location":"/var/log/app.json","data":{"integration":"misp","srcip":"185.220.101.47"}}`, false},
 		{"group misp only", `{"rule":{"id":"100622","groups":["threat_intel","misp"]},"location":"x"}`, true},
 		{"data.integration misp from a log line", `{"rule":{"id":"86601","groups":["web"]},"decoder":{"name":"json"},"data":{"integration":"misp","srcip":"185.225.74.19"},"location":"/var/log/app/audit.json"}`, false},
 		{"virustotal", `{"rule":{"id":"87105","groups":["virustotal"]},"decoder":{"name":"json"},"data":{"integration":"virustotal"},"location":"virustotal"}`, false},

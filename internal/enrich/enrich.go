@@ -78,6 +78,9 @@ func Run(ctx context.Context, cfg *config.Config, a *alert.Alert, env Env) (Resu
 		res.Skipped = "alert is a MISP enrichment itself"
 		return res, nil
 	}
+	if a.SkippedDeep > 0 {
+		env.Log.Warnf("alert %s: skipped %d part(s) nested deeper than %d levels, read the rest", a.ID, a.SkippedDeep, alert.MaxNesting)
+	}
 	inds, capped := alert.Extract(a, env.Policy, cfg.MaxIOCs)
 	res.Indicators, res.Capped = len(inds), capped
 	if capped > 0 {

@@ -2,7 +2,11 @@ package enrich
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -286,5 +290,60 @@ func TestRun_OwnEventsAreNotLookedUp(t *testing.T) {
 				t.Errorf("own event looked up: skipped %q, %d queries", res.Skipped, len(m.queries))
 			}
 		})
+	}
+}
+
+// recordingLog keeps the warnings a run logs.
+type recordingLog struct{ warnings []string }
+
+func (*recordingLog) Debugf(string, ...any) {}
+func (l *recordingLog) Warnf(format string, args ...any) {
+	l.warnings = append(l.warnings, fmt.Sprintf(format, args...))
+}
+
+// Issue #10 item 3: the decoded data of a log line cannot opt its alert out.
+// The sample Sysmon EID 3 alert with "integration":"misp" added to its data
+// is still looked up.
+func TestRun_DataCannotOptOut(t *testing.T) {
+	raw, err := os.ReadFile("../../testdata/alerts/sysmon-eid3-dropped-binary-to-public-ipv4.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["data"].(map[string]any)["integration"] = "misp"
+	forged, _ := json.Marshal(doc)
+	m := &fakeMISP{}
+	res := runWith(t, config.Default("/var/ossec"), string(forged), m, newFakeCache())
+	if res.Skipped != "" || len(m.queries) != 1 || !slices.Contains(m.queries[0].Values, "185.225.74.19") {
+		t.Errorf("skipped %q, queries %+v: want 185.225.74.19 asked", res.Skipped, m.queries)
+	}
+}
+
+// Issue #10 item 6: a part nested past the limit is skipped with one log
+// line; the indicators above it are still looked up.
+func TestRun_DeepPartSkippedRestLookedUp(t *testing.T) {
+	deep := strings.Repeat(`{"x":`, 100) + `"104.21.57.203"` + strings.Repeat("}", 100)
+	doc := `{"id":"9","rule":{"id":"1","level":3},"data":{"srcip":"185.220.101.47","blob":` + deep + `}}`
+	al, err := alert.Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &fakeMISP{}
+	log := &recordingLog{}
+	policy, _ := ioc.NewPolicy(nil, nil)
+	cfg := config.Default("/var/ossec")
+	_, err = Run(context.Background(), &cfg, al, Env{Log: log, Policy: policy,
+		OpenCache: func() Cache { return newFakeCache() }, Client: func() (Searcher, error) { return m, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.queries) != 1 || !slices.Equal(m.queries[0].Values, []string{"185.220.101.47"}) {
+		t.Errorf("queries %+v: want only the top-level 185.220.101.47", m.queries)
+	}
+	if len(log.warnings) != 1 || !strings.Contains(log.warnings[0], "skipped 1 part(s) nested deeper than 64 levels") {
+		t.Errorf("warnings %q: want one about the skipped part", log.warnings)
 	}
 }

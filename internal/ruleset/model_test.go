@@ -88,6 +88,7 @@ type rule struct {
 	groups         []string
 	description    string
 	decodedAs      string
+	location       *osMatch
 	fields         []fieldCond
 	ifSID          []int
 	ifMatchedSID   int
@@ -174,6 +175,10 @@ func parseRule(n node, groups []string) (*rule, error) {
 		switch c.XMLName.Local {
 		case "decoded_as":
 			r.decodedAs = text
+		case "location":
+			if r.location, err = compileOSMatch(text); err != nil {
+				return nil, fmt.Errorf("rule %d: location: %w", id, err)
+			}
 		case "field":
 			name, _ := c.attr("name")
 			typ, _ := c.attr("type")
@@ -352,6 +357,52 @@ type decoded struct {
 	location string
 	decoder  string
 	fields   map[string]string // lower-cased key → value (FindField is case-insensitive)
+}
+
+// internalLocation is the location rules see: analysisd keeps "(name)
+// ip->misp" of the agent form "[id] (name) ip->misp" (cleanevent.c), and
+// the manager form as it is.
+func (ev decoded) internalLocation() string {
+	if rest, ok := strings.CutPrefix(ev.location, "["); ok {
+		if _, after, ok := strings.Cut(rest, "] "); ok {
+			return after
+		}
+	}
+	return ev.location
+}
+
+// osMatch is OSMatch's "sregex", what <location> uses: alternatives split
+// by '|', each a literal, case-insensitive, anchored by a leading '^' and a
+// trailing '$' where given, else found anywhere.
+type osMatch []string
+
+func compileOSMatch(p string) (*osMatch, error) {
+	if p == "" {
+		return nil, fmt.Errorf("empty pattern")
+	}
+	for _, alt := range strings.Split(p, "|") {
+		if strings.Trim(alt, "^$") == "" {
+			return nil, fmt.Errorf("empty alternative in %q", p)
+		}
+	}
+	m := osMatch(strings.Split(strings.ToLower(p), "|"))
+	return &m, nil
+}
+
+func (m osMatch) match(s string) bool {
+	s = strings.ToLower(s)
+	for _, alt := range m {
+		lit := strings.TrimSuffix(strings.TrimPrefix(alt, "^"), "$")
+		start, end := strings.HasPrefix(alt, "^"), strings.HasSuffix(alt, "$")
+		switch {
+		case start && end && s == lit,
+			start && !end && strings.HasPrefix(s, lit),
+			!start && end && strings.HasSuffix(s, lit),
+			!start && !end && strings.Contains(s, lit):
+			return true
+		}
+	}
+	return false
 }
 
 // splitDatagram undoes "1:<location>:<log>". The location ends at the first
@@ -535,6 +586,9 @@ func (r *rule) matches(ev decoded) bool {
 		return false
 	}
 	if r.decodedAs != "" && r.decodedAs != ev.decoder {
+		return false
+	}
+	if r.location != nil && !r.location.match(ev.internalLocation()) {
 		return false
 	}
 	for _, f := range r.fields {

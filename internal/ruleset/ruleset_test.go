@@ -694,3 +694,41 @@ func TestSnippets(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestRuleset_OnlyOurLocation: our decoder takes any line that starts like
+// our events, so the root rule also requires the location custom-misp
+// sends. A log line from a file is neither a MISP alert nor put in group
+// misp (which custom-misp would skip, issue #10 item 3); our own events
+// match in both location forms.
+func TestRuleset_OnlyOurLocation(t *testing.T) {
+	rules, decoders := readRepo(t)
+	rs, err := load(rules, decoders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ours = `{"integration":"misp","misp":{"value":"185.220.101.47","type":"ip-src","event_id":"3","threat_level":"high","to_ids":true,"indicator":"185.220.101.47","indicator_kind":"ip","source":{"rule_id":"5710"}}}`
+	for _, tc := range []struct {
+		location string
+		want     bool
+	}{
+		{"misp", true},
+		{"[003] (WS-FIN-0042) 10.20.30.41->misp", true},
+		{"[003] (WS-FIN-0042) any->misp", true},
+		{"/var/log/app/audit.json", false},
+		{"[003] (WS-FIN-0042) 10.20.30.41->/var/log/app/audit.json", false},
+		{"[003] (WS-FIN-0042) 10.20.30.41->/var/log/misp/app.log", false},
+	} {
+		t.Run(tc.location, func(t *testing.T) {
+			loc := strings.ReplaceAll(strings.ReplaceAll(tc.location, "|", "||"), ":", "|:")
+			ev, err := decode(rs.decoders, "forged", "1:"+loc+":"+ours)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := rs.match(ev)
+			got := r != nil && r.hasGroup("misp")
+			if got != tc.want {
+				t.Errorf("matched %v (rule %v), want a misp rule: %v", got, r, tc.want)
+			}
+		})
+	}
+}
