@@ -6,6 +6,7 @@ package wazuh
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"syscall"
 	"time"
@@ -37,22 +38,70 @@ type Agent struct {
 	ID, Name, IP string
 }
 
-// Location returns the location part of a queue message, exactly as Wazuh's
+// Location returns the location part of a queue message, built as Wazuh's
 // own integrations build it: "misp" for the manager (agent 000) or no agent,
 // otherwise "[id] (name) ip->misp" with '|' and ':' escaped (analysisd 4.4+
-// splits the message at the first unescaped ':').
-func Location(a Agent) string {
+// splits the message at the first ':' not escaped by '|').
+//
+// The agent fields come from the alert file, so they are cleaned first:
+// analysisd takes the agent id up to the first ']', the name up to the
+// first ')', the agent address up to the first '-' and the event's location
+// from the first '>', and a NUL ends the whole message. The rule:
+//   - id: one to eight ASCII digits, as Wazuh's OS_IsValidID accepts. Any
+//     other id is not an agent's: the events then go out as the manager's
+//     ("misp") and idRejected is true, so that the caller can log it.
+//   - name: only the characters Wazuh allows in agent names (ASCII letters,
+//     digits, '-', '_' and '.'; VALID_AGENT_NAME_CHARS) are kept, every
+//     other character, control bytes and invalid UTF-8 included, is
+//     removed, as Wazuh's OS_ConvertToValidAgentName does.
+//   - ip: an IP address or CIDR prefix without a zone, in its canonical
+//     form; anything else, like an empty ip, becomes "any".
+func Location(a Agent) (loc string, idRejected bool) {
 	if a.ID == "" || a.ID == "000" {
-		return event.Integration
+		return event.Integration, false
 	}
-	ip := a.IP
-	if ip == "" {
-		ip = "any"
+	if !isAgentID(a.ID) {
+		return event.Integration, true
 	}
-	loc := "[" + a.ID + "] (" + a.Name + ") " + ip
+	loc = "[" + a.ID + "] (" + agentName(a.Name) + ") " + agentIP(a.IP)
 	loc = strings.ReplaceAll(loc, "|", "||")
 	loc = strings.ReplaceAll(loc, ":", "|:")
-	return loc + "->" + event.Integration
+	return loc + "->" + event.Integration, false
+}
+
+// isAgentID reports whether id has the form of a Wazuh agent id.
+func isAgentID(id string) bool {
+	if len(id) < 1 || len(id) > 8 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < '0' || id[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// agentName drops every character Wazuh does not allow in an agent name.
+func agentName(name string) string {
+	return strings.Map(func(r rune) rune {
+		if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_' || r == '.' {
+			return r
+		}
+		return -1
+	}, name)
+}
+
+// agentIP returns ip in canonical form if it is an address or a prefix
+// (an agent registered for a network), else "any".
+func agentIP(ip string) string {
+	if addr, err := netip.ParseAddr(ip); err == nil && addr.Zone() == "" {
+		return addr.String()
+	}
+	if prefix, err := netip.ParsePrefix(ip); err == nil {
+		return prefix.String()
+	}
+	return "any"
 }
 
 // Format renders one queue message: "1:<location>:<json>". The event is

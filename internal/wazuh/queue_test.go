@@ -27,12 +27,54 @@ func TestLocation(t *testing.T) {
 		{"agent ipv4", Agent{ID: "003", Name: "WS-FIN-0042", IP: "10.20.30.41"}, "[003] (WS-FIN-0042) 10.20.30.41->misp"},
 		{"agent without ip", Agent{ID: "007", Name: "ids01"}, "[007] (ids01) any->misp"},
 		{"agent ipv6", Agent{ID: "016", Name: "ws6", IP: "fd00:20::16"}, "[016] (ws6) fd00|:20|:|:16->misp"},
-		{"pipe and colon in name", Agent{ID: "001", Name: "a|b:c", IP: "10.0.0.1"}, "[001] (a||b|:c) 10.0.0.1->misp"},
+		{"agent registered for a network", Agent{ID: "021", Name: "dmz_web.01", IP: "192.0.2.0/24"}, "[021] (dmz_web.01) 192.0.2.0/24->misp"},
+		{"eight-digit id", Agent{ID: "12345678", Name: "big", IP: "any"}, "[12345678] (big) any->misp"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Location(tt.agent); got != tt.want {
-				t.Errorf("Location(%+v) = %q, want %q", tt.agent, got, tt.want)
+			got, rejected := Location(tt.agent)
+			if got != tt.want || rejected {
+				t.Errorf("Location(%+v) = %q, %v; want %q, false", tt.agent, got, rejected, tt.want)
+			}
+		})
+	}
+}
+
+// TestLocation_HostileAgentFields feeds agent fields that would break
+// analysisd's parse of the location (cleanevent.c: id up to the first ']',
+// name up to the first ')', address up to the first '-', location after
+// the first '>', and a NUL ends the message) or that are not text at all.
+// The names keep only Wazuh's agent-name characters (manage_agents.h
+// VALID_AGENT_NAME_CHARS: letters, digits, '-', '_', '.').
+func TestLocation_HostileAgentFields(t *testing.T) {
+	tests := []struct {
+		name         string
+		agent        Agent
+		want         string
+		wantRejected bool
+	}{
+		{"nul in name", Agent{ID: "001", Name: "web\x0001", IP: "10.0.0.1"}, "[001] (web01) 10.0.0.1->misp", false},
+		{"newline and esc in name", Agent{ID: "001", Name: "web\n01\x1b[31m", IP: "10.0.0.1"}, "[001] (web0131m) 10.0.0.1->misp", false},
+		{"invalid utf-8 in name", Agent{ID: "001", Name: "web\xff\xfe01", IP: "10.0.0.1"}, "[001] (web01) 10.0.0.1->misp", false},
+		{"non-ascii letters in name", Agent{ID: "001", Name: "caf\u00e9", IP: "10.0.0.1"}, "[001] (caf) 10.0.0.1->misp", false},
+		{"parentheses and arrow in name", Agent{ID: "001", Name: "a) 1.2.3.4->evil (b", IP: "10.0.0.1"}, "[001] (a1.2.3.4-evilb) 10.0.0.1->misp", false},
+		{"brackets in name", Agent{ID: "001", Name: "[002] x]", IP: "10.0.0.1"}, "[001] (002x) 10.0.0.1->misp", false},
+		{"pipe and colon in name", Agent{ID: "001", Name: "a|b:c", IP: "10.0.0.1"}, "[001] (abc) 10.0.0.1->misp", false},
+		{"nul in ip", Agent{ID: "001", Name: "web01", IP: "10.0.0.1\x00"}, "[001] (web01) any->misp", false},
+		{"arrow in ip", Agent{ID: "001", Name: "web01", IP: "10.0.0.1->evil"}, "[001] (web01) any->misp", false},
+		{"zone in ip", Agent{ID: "001", Name: "web01", IP: "fe80::1%eth0)"}, "[001] (web01) any->misp", false},
+		{"ip that is a word", Agent{ID: "001", Name: "web01", IP: "localhost"}, "[001] (web01) any->misp", false},
+		{"id with a letter", Agent{ID: "00a", Name: "web01", IP: "10.0.0.1"}, "misp", true},
+		{"id with a bracket", Agent{ID: "001] (x", Name: "web01", IP: "10.0.0.1"}, "misp", true},
+		{"id with nul", Agent{ID: "001\x00", Name: "web01", IP: "10.0.0.1"}, "misp", true},
+		{"id with newline", Agent{ID: "\n001", Name: "web01", IP: "10.0.0.1"}, "misp", true},
+		{"nine-digit id", Agent{ID: "123456789", Name: "web01", IP: "10.0.0.1"}, "misp", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, rejected := Location(tt.agent)
+			if got != tt.want || rejected != tt.wantRejected {
+				t.Errorf("Location(%+q) = %q, %v; want %q, %v", tt.agent, got, rejected, tt.want, tt.wantRejected)
 			}
 		})
 	}
@@ -58,7 +100,7 @@ func TestFormat_ShrinksToDatagramLimit(t *testing.T) {
 	}
 	p := event.Payload{Value: "evil.example", EventInfo: big, Comment: big, Tags: tags, Source: &event.Source{Description: "d"}}
 	m := event.Message{Integration: "misp", MISP: p}
-	loc := Location(Agent{ID: "001", Name: "n", IP: "10.0.0.1"})
+	loc, _ := Location(Agent{ID: "001", Name: "n", IP: "10.0.0.1"})
 	got, err := Format(loc, m)
 	if err != nil {
 		t.Fatal(err)
