@@ -225,7 +225,11 @@ func socketError(err error) error {
 	case errors.Is(err, wazuh.ErrTooLong):
 		return cli.Fail(cli.ExitTooLong, err, "")
 	}
-	return cli.Fail(cli.ExitSocket, err, "")
+	hint := ""
+	if errors.Is(err, wazuh.ErrNotSocket) {
+		hint = "\"socket_path\" must name analysisd's queue socket (<wazuh home>/queue/sockets/queue); if it does, move that file away and restart the manager, which creates the socket"
+	}
+	return cli.Fail(cli.ExitSocket, err, hint)
 }
 
 func alertError(err error) error {

@@ -6,7 +6,9 @@ package wazuh
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -28,6 +30,7 @@ const writeTimeout = 2 * time.Second
 var (
 	ErrSocketMissing = errors.New("wazuh queue socket not found")
 	ErrNotRunning    = errors.New("wazuh is not running (queue socket refused the connection)")
+	ErrNotSocket     = errors.New("wazuh queue socket path is not a socket")
 	ErrTooLong       = errors.New("message too long for the wazuh queue")
 )
 
@@ -238,6 +241,11 @@ func socketError(path string, err error) error {
 	case errors.Is(err, syscall.ENOENT):
 		return fmt.Errorf("%w: %s", ErrSocketMissing, path)
 	case errors.Is(err, syscall.ECONNREFUSED):
+		// Linux refuses a connect to a file that is no socket in the
+		// same words as one to a socket nobody listens on.
+		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode().Type() != fs.ModeSocket {
+			return fmt.Errorf("%w: %s is %s", ErrNotSocket, path, fileKind(fi.Mode()))
+		}
 		return fmt.Errorf("%w: %s", ErrNotRunning, path)
 	case errors.Is(err, syscall.EMSGSIZE):
 		return fmt.Errorf("%w: %s", ErrTooLong, path)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -173,18 +174,43 @@ func TestSender_RealSocket(t *testing.T) {
 
 func TestDial_Errors(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := Dial(filepath.Join(dir, "missing")); !errors.Is(err, ErrSocketMissing) {
-		t.Errorf("missing socket: got %v, want ErrSocketMissing", err)
-	}
 	// A socket file nobody listens on any more: what a stopped analysisd leaves.
-	path := filepath.Join(dir, "stale")
-	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	stale := filepath.Join(dir, "stale")
+	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: stale, Net: "unixgram"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ln.Close()
-	if _, err := Dial(path); !errors.Is(err, ErrNotRunning) {
-		t.Errorf("stale socket: got %v, want ErrNotRunning", err)
+	regular := filepath.Join(dir, "regular")
+	if err := os.WriteFile(regular, []byte("not a socket\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	directory := filepath.Join(dir, "directory")
+	if err := os.Mkdir(directory, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		path    string
+		wantIs  error
+		wantMsg string
+	}{
+		{"missing", filepath.Join(dir, "missing"), ErrSocketMissing, "wazuh queue socket not found: " + filepath.Join(dir, "missing")},
+		{"stale socket", stale, ErrNotRunning, "wazuh is not running (queue socket refused the connection): " + stale},
+		{"regular file", regular, ErrNotSocket, "wazuh queue socket path is not a socket: " + regular + " is a regular file"},
+		{"directory", directory, ErrNotSocket, "wazuh queue socket path is not a socket: " + directory + " is a directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Dial(tt.path)
+			if err == nil {
+				s.Close()
+				t.Fatalf("Dial(%s) succeeded", tt.path)
+			}
+			if !errors.Is(err, tt.wantIs) || err.Error() != tt.wantMsg {
+				t.Errorf("Dial(%s) = %q, want %q (wrapping %v)", tt.path, err, tt.wantMsg, tt.wantIs)
+			}
+		})
 	}
 }
 
