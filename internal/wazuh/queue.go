@@ -108,12 +108,13 @@ func agentIP(ip string) string {
 }
 
 // Format renders one queue message: "1:<location>:<json>". The event is
-// shrunk (see Fit) so that the whole message fits in MaxDatagram.
+// shrunk (see fit) so that the whole message fits in MaxDatagram; if even
+// the smallest form does not fit (a huge location), the error is ErrTooLong.
 func Format(location string, m event.Message) ([]byte, error) {
 	prefix := "1:" + location + ":"
-	body, err := Fit(m, MaxDatagram-len(prefix))
-	if err != nil {
-		return nil, err
+	body := fit(m, MaxDatagram-len(prefix))
+	if n := len(prefix) + len(body); n > MaxDatagram {
+		return nil, fmt.Errorf("%w: %d bytes (the event %d after shrinking, the location %d), limit %d", ErrTooLong, n, len(body), len(location), MaxDatagram)
 	}
 	return append([]byte(prefix), body...), nil
 }
@@ -148,21 +149,19 @@ func cutText(p *event.Payload, n int) {
 	}
 }
 
-// Fit marshals m, shrinking it step by step until it is at most max bytes.
-func Fit(m event.Message, max int) ([]byte, error) {
+// fit marshals m, shrinking it step by step until it is at most max
+// bytes or no step is left; it returns the last, smallest form.
+func fit(m event.Message, max int) []byte {
 	body := Marshal(m)
 	for _, step := range shrinkSteps {
 		if len(body) <= max {
-			return body, nil
+			return body
 		}
 		step(&m.MISP)
 		m.MISP.Truncated = true
 		body = Marshal(m)
 	}
-	if len(body) > max {
-		return nil, fmt.Errorf("%w: %d bytes after shrinking, limit %d", ErrTooLong, len(body), max)
-	}
-	return body, nil
+	return body
 }
 
 // Sender writes messages to the analysisd queue socket.

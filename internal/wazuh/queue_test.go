@@ -226,3 +226,19 @@ func TestFormat_ShrinksEveryMISPString(t *testing.T) {
 		t.Errorf("%d bytes, truncated marker present: %v", len(got), bytes.Contains(got, []byte(`"truncated":true`)))
 	}
 }
+
+func TestFormat_LocationLeavesNoRoom(t *testing.T) {
+	// A location can only be this long if the alert's agent name is: no
+	// shrinking of the event can make the message fit.
+	loc, _ := Location(Agent{ID: "001", Name: strings.Repeat("a", 66000), IP: "10.0.0.1"})
+	m := event.Failure(misp.ClassTimeout, 0, "deadline exceeded", 2, event.Source{AlertID: "1.2"})
+	got, err := Format(loc, m)
+	if !errors.Is(err, ErrTooLong) {
+		t.Fatalf("Format = %d bytes, %v; want ErrTooLong", len(got), err)
+	}
+	for _, want := range []string{"the location 66023", "limit 65535"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
