@@ -106,8 +106,8 @@ func TestFormat_ShrinksToDatagramLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) > MaxDatagram {
-		t.Fatalf("message is %d bytes, limit %d", len(got), MaxDatagram)
+	if len(got) > analysisdMaxDatagram {
+		t.Fatalf("message is %d bytes, limit %d", len(got), analysisdMaxDatagram)
 	}
 	body := got[len("1:"+loc+":"):]
 	var back event.Message
@@ -139,6 +139,13 @@ func TestFormat_SmallEventUntouched(t *testing.T) {
 	}
 }
 
+// analysisdMaxDatagram is written out, not taken from MaxDatagram, so that
+// a wrong constant cannot pass its own test: analysisd binds the queue with
+// SO_RCVBUF OS_MAXSTR+512 and reads with recvfrom(.., OS_MAXSTR-1), OS_MAXSTR
+// being 65536 (defs.h:51, analysisd.c:1211, os_net.c:522-536; integration
+// contract §3): at most 65535 bytes per datagram, "1:<location>:" included.
+const analysisdMaxDatagram = 65535
+
 func TestSender_RealSocket(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "queue")
 	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
@@ -154,9 +161,9 @@ func TestSender_RealSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	msg := append([]byte("1:misp:"), bytes.Repeat([]byte("a"), MaxDatagram-len("1:misp:"))...)
+	msg := append([]byte("1:misp:"), bytes.Repeat([]byte("a"), analysisdMaxDatagram-len("1:misp:"))...)
 	if err := s.Send(msg); err != nil {
-		t.Fatalf("send of exactly %d bytes: %v", MaxDatagram, err)
+		t.Fatalf("send of exactly %d bytes: %v", analysisdMaxDatagram, err)
 	}
 	buf := make([]byte, 1<<17)
 	ln.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -164,11 +171,11 @@ func TestSender_RealSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != MaxDatagram {
-		t.Errorf("received %d bytes, want %d", n, MaxDatagram)
+	if n != analysisdMaxDatagram {
+		t.Errorf("received %d bytes, want %d", n, analysisdMaxDatagram)
 	}
 	if err := s.Send(append(msg, 'b')); !errors.Is(err, ErrTooLong) {
-		t.Errorf("send of %d bytes: got %v, want ErrTooLong", MaxDatagram+1, err)
+		t.Errorf("send of %d bytes: got %v, want ErrTooLong", analysisdMaxDatagram+1, err)
 	}
 }
 
@@ -222,7 +229,7 @@ func TestFormat_ShrinksEveryMISPString(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Format: %v", err)
 	}
-	if len(got) > MaxDatagram || !bytes.Contains(got, []byte(`"truncated":true`)) {
+	if len(got) > analysisdMaxDatagram || !bytes.Contains(got, []byte(`"truncated":true`)) {
 		t.Errorf("%d bytes, truncated marker present: %v", len(got), bytes.Contains(got, []byte(`"truncated":true`)))
 	}
 }
