@@ -23,6 +23,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/custom-misp/custom-misp/internal/mispfake"
+	"github.com/custom-misp/custom-misp/internal/wazuh"
 )
 
 // testKey is the fake MISP's key. It is distinctive so that the key-leak
@@ -212,8 +213,8 @@ func cmdDatagrams(ts *testscript.TestScript, neg bool, args []string) {
 		if err != nil {
 			break
 		}
-		if n > 65535 {
-			ts.Fatalf("datagram of %d bytes: over Wazuh's 65535-byte limit", n)
+		if n > wazuh.MaxDatagram {
+			ts.Fatalf("datagram of %d bytes: over Wazuh's %d-byte limit", n, wazuh.MaxDatagram)
 		}
 		out.Write(buf[:n])
 		out.WriteByte('\n')

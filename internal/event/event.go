@@ -68,7 +68,7 @@ type Payload struct {
 
 	// All events.
 	Source    *Source `json:"source,omitempty"`
-	Truncated bool    `json:"truncated,omitempty"` // fields were dropped to fit Wazuh's 64 KiB datagram
+	Truncated bool    `json:"truncated,omitempty"` // fields were dropped to fit a queue datagram (wazuh.MaxDatagram)
 }
 
 // Source identifies the alert an event enriches.
