@@ -16,7 +16,7 @@ import (
 // lines only when integratord passed "debug". The file is opened on the
 // first line, so a quiet run costs no system call.
 //
-// The file is never reached through a symbolic link, nor opened unless it
+// The file is never reached through a symbolic link, nor written unless it
 // is a regular file: logs/ is writable by user wazuh, and a root run
 // (check, or integratord mode by hand) must not append to whatever a link
 // planted there names, nor hang on a planted FIFO. If the file cannot be

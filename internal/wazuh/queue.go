@@ -19,7 +19,8 @@ import (
 // MaxDatagram is the largest message analysisd reads from its queue socket
 // (OS_MAXSTR-1 in analysisd.c, prefix included). A longer datagram is cut by
 // the kernel without an error and its JSON no longer decodes, so we never
-// send one.
+// send one. Code and tests take the limit from here; only this package's
+// tests write 65535 out, as the oracle the constant is checked against.
 const MaxDatagram = 65535
 
 // writeTimeout bounds one send: analysisd drains the socket continuously; if
@@ -59,6 +60,9 @@ type Agent struct {
 //     removed, as Wazuh's OS_ConvertToValidAgentName does.
 //   - ip: an IP address or CIDR prefix without a zone, in its canonical
 //     form; anything else, like an empty ip, becomes "any".
+//
+// The name's length is left alone (Wazuh's names have at most 128 bytes):
+// a location that leaves no room for the event makes Format fail.
 func Location(a Agent) (loc string, idRejected bool) {
 	if a.ID == "" || a.ID == "000" {
 		return event.Integration, false
