@@ -20,9 +20,10 @@ import (
 const lookupUsage = "custom-misp lookup " + opFlagsUsage + " VALUE..."
 
 // Column caps of the lookup table: an analyst's terminal, not a report.
+// In bytes, event.Cut's 3-byte ellipsis included.
 const (
-	maxInfoColumn = 48
-	maxTagsColumn = 60
+	maxInfoColumn = 51
+	maxTagsColumn = 63
 )
 
 // lookupRow is one value given on the command line and what became of it.

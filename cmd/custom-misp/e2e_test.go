@@ -23,6 +23,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/custom-misp/custom-misp/internal/mispfake"
+	"github.com/custom-misp/custom-misp/internal/wazuh"
 )
 
 // testKey is the fake MISP's key. It is distinctive so that the key-leak
@@ -82,6 +83,8 @@ func TestScripts(t *testing.T) {
 			"bigresponse": cmdBigResponse,
 			"stopqueue":   cmdStopQueue,
 			"tookunder":   cmdTookUnder,
+			"pad":         cmdPad,
+			"sizes":       cmdSizes,
 		},
 	})
 }
@@ -225,8 +228,8 @@ func cmdDatagrams(ts *testscript.TestScript, neg bool, args []string) {
 		if err != nil {
 			break
 		}
-		if n > 65535 {
-			ts.Fatalf("datagram of %d bytes: over Wazuh's 65535-byte limit", n)
+		if n > wazuh.MaxDatagram {
+			ts.Fatalf("datagram of %d bytes: over Wazuh's %d-byte limit", n, wazuh.MaxDatagram)
 		}
 		out.Write(buf[:n])
 		out.WriteByte('\n')
@@ -364,6 +367,54 @@ func cmdBigResponse(ts *testscript.TestScript, neg bool, args []string) {
 	b, err := json.Marshal(resp)
 	ts.Check(err)
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), b, 0o644))
+}
+
+// padMark is what pad replaces in its template.
+const padMark = "@PAD@"
+
+// pad TEMPLATE OUT N [BASELINE] writes OUT: TEMPLATE with its one @PAD@
+// replaced by a run of 'p'. Without BASELINE the run is N bytes long. With
+// BASELINE, a datagrams file holding the one datagram a run produced from
+// TEMPLATE padded to 0 bytes, N is the datagram size wanted instead: the
+// run is N minus that datagram's length, so that the same run on OUT
+// builds a datagram of exactly N bytes before any shrinking.
+func cmdPad(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 && len(args) != 4 {
+		ts.Fatalf("usage: pad TEMPLATE OUT N [BASELINE]")
+	}
+	tmpl := ts.ReadFile(args[0])
+	if strings.Count(tmpl, padMark) != 1 {
+		ts.Fatalf("pad: %s must hold %s exactly once", args[0], padMark)
+	}
+	n, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	if len(args) == 4 {
+		base := strings.Split(strings.TrimSuffix(ts.ReadFile(args[3]), "\n"), "\n")
+		if len(base) != 1 || base[0] == "" {
+			ts.Fatalf("pad: %s holds %d datagrams, want 1", args[3], len(base))
+		}
+		n -= len(base[0])
+	}
+	if n < 0 {
+		ts.Fatalf("pad: %d bytes of padding", n)
+	}
+	out := strings.Replace(tmpl, padMark, strings.Repeat("p", n), 1)
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(out), 0o644))
+}
+
+// sizes FILE N... asserts the byte length of each datagram in a datagrams
+// file, in order.
+func cmdSizes(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: sizes FILE N...")
+	}
+	var got []string
+	for _, d := range strings.Split(strings.TrimSuffix(ts.ReadFile(args[0]), "\n"), "\n") {
+		got = append(got, strconv.Itoa(len(d)))
+	}
+	if (strings.Join(got, " ") == strings.Join(args[1:], " ")) == neg {
+		ts.Fatalf("datagram sizes %v, want %v", got, args[1:])
+	}
 }
 
 // stopqueue closes the queue listener, leaving the socket file behind, as a

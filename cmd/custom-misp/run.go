@@ -74,7 +74,7 @@ func integratord(ctx context.Context, argv []string) error {
 		return cli.Fail(cli.ExitConfig, fmt.Errorf("configuration: %w", cfgErr), "fix the <integration> block or its <options>; see README \"Options\"")
 	}
 	sendTo := func(deadline time.Time, al *alert.Alert, events []event.Message) error {
-		return send(deadline, cfg.SocketPath, al, events)
+		return send(deadline, cfg.SocketPath, al, events, log)
 	}
 	return handle(ctx, &cfg, log, sendTo)
 }
@@ -174,8 +174,8 @@ const (
 
 // send writes the events to the analysisd queue socket, one datagram each,
 // attributed to the alert's agent.
-func send(deadline time.Time, path string, al *alert.Alert, events []event.Message) error {
-	loc := wazuh.Location(wazuh.Agent{ID: al.Agent.ID, Name: al.Agent.Name, IP: al.Agent.IP})
+func send(deadline time.Time, path string, al *alert.Alert, events []event.Message, log *wazuh.Log) error {
+	loc := location(al, log)
 	msgs := make([][]byte, 0, len(events))
 	for _, m := range events {
 		b, err := wazuh.Format(loc, m)
@@ -202,6 +202,20 @@ func send(deadline time.Time, path string, al *alert.Alert, events []event.Messa
 	return nil
 }
 
+// location is the queue location of the alert's events; an agent id Wazuh
+// could not have written is logged, and the events go out as the manager's.
+func location(al *alert.Alert, log *wazuh.Log) string {
+	loc, idRejected := wazuh.Location(wazuh.Agent{ID: al.Agent.ID, Name: al.Agent.Name, IP: al.Agent.IP})
+	if idRejected {
+		log.Warnf("alert %s: agent.id %q is not a Wazuh agent id (1 to 8 digits): its events are attributed to the manager", al.ID, event.Cut(al.Agent.ID, maxLoggedAgentID))
+	}
+	return loc
+}
+
+// maxLoggedAgentID bounds the bad agent id quoted in the log: the alert
+// file can hold megabytes there.
+const maxLoggedAgentID = 64
+
 func socketError(err error) error {
 	switch {
 	case errors.Is(err, wazuh.ErrSocketMissing):
@@ -211,7 +225,11 @@ func socketError(err error) error {
 	case errors.Is(err, wazuh.ErrTooLong):
 		return cli.Fail(cli.ExitTooLong, err, "")
 	}
-	return cli.Fail(cli.ExitSocket, err, "")
+	hint := ""
+	if errors.Is(err, wazuh.ErrNotSocket) {
+		hint = "\"socket_path\" must name analysisd's queue socket (<wazuh home>/queue/sockets/queue); if it does, move that file away and restart the manager, which creates the socket"
+	}
+	return cli.Fail(cli.ExitSocket, err, hint)
 }
 
 func alertError(err error) error {
@@ -233,17 +251,17 @@ func reportConfigError(cfg *config.Config, cfgErr error, log *wazuh.Log) {
 	if cfg.SocketPath == "" {
 		return
 	}
-	agent := wazuh.Agent{}
+	loc := event.Integration
 	src := event.Source{}
 	if al, err := alert.Read(cfg.AlertFile); err == nil {
 		if al.IsOwnEnrichment() {
 			return
 		}
-		agent = wazuh.Agent{ID: al.Agent.ID, Name: al.Agent.Name, IP: al.Agent.IP}
+		loc = location(al, log)
 		src = event.Source{AlertID: al.ID, RuleID: al.RuleID, RuleLevel: strconv.Itoa(al.RuleLevel), Description: al.RuleDescription}
 	}
 	m := event.Failure(misp.ClassConfig, 0, "configuration: "+cfgErr.Error(), 0, src)
-	b, err := wazuh.Format(wazuh.Location(agent), m)
+	b, err := wazuh.Format(loc, m)
 	if err != nil {
 		return
 	}

@@ -68,7 +68,7 @@ type Payload struct {
 
 	// All events.
 	Source    *Source `json:"source,omitempty"`
-	Truncated bool    `json:"truncated,omitempty"` // fields were dropped to fit Wazuh's 64 KiB datagram
+	Truncated bool    `json:"truncated,omitempty"` // fields were dropped to fit a queue datagram (wazuh.MaxDatagram)
 }
 
 // Source identifies the alert an event enriches.
@@ -79,22 +79,29 @@ type Source struct {
 	Description string `json:"description,omitempty"`
 }
 
-// MaxInfo caps the event title we copy: rule descriptions quote it, and
-// analysisd falls back to the raw "$(misp.event_info)" text when an
-// expanded description passes 1024 bytes.
+// MaxInfo caps the event title we copy, in bytes (ellipsis included):
+// rule descriptions quote it, and analysisd falls back to the raw
+// "$(misp.event_info)" text when an expanded description passes 1024 bytes.
 const MaxInfo = 300
 
-// Cut shortens s to at most n bytes, without splitting a UTF-8 sequence,
-// and marks the cut with an ellipsis.
+// ellipsis marks a string Cut shortened.
+const ellipsis = "…"
+
+// Cut shortens s to at most n bytes, the ellipsis that marks the cut
+// included, without splitting a UTF-8 sequence. When n leaves no room for
+// the ellipsis, s is cut without it.
 func Cut(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	i := n
-	for i > 0 && s[i]&0xC0 == 0x80 {
+	i, mark := n-len(ellipsis), ellipsis
+	if i < 0 {
+		i, mark = max(n, 0), ""
+	}
+	for i > 0 && s[i]&0xC0 == 0x80 { // a continuation byte: back to its rune's start
 		i--
 	}
-	return s[:i] + "…"
+	return s[:i] + mark
 }
 
 // ThreatLevel turns MISP's threat_level_id into the word analysts use.

@@ -1,7 +1,9 @@
 package event
 
 import (
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -69,19 +71,62 @@ func TestMatch_TagsTLPAndCounts(t *testing.T) {
 }
 
 func TestCut(t *testing.T) {
+	// The result is at most n bytes, the 3-byte "…" included, and ends on a
+	// whole UTF-8 sequence.
 	tests := []struct {
+		name string
 		in   string
 		n    int
 		want string
 	}{
-		{"short", 10, "short"},
-		{"exactly10!", 10, "exactly10!"},
-		{"abcdefghijk", 10, "abcdefghij…"},
-		{"ééééé", 3, "é…"}, // never half a UTF-8 sequence
+		{"shorter", "short", 10, "short"},
+		{"exactly n", "exactly10!", 10, "exactly10!"},
+		{"one byte over", "abcdefghijk", 10, "abcdefg…"},
+		{"two-byte runes, cut on a boundary", "éééééé", 9, "ééé…"},
+		{"two-byte runes, cut inside one", "éééééé", 8, "éé…"},
+		{"three-byte runes", "€€€€", 9, "€€…"},
+		{"four-byte runes", "😀😀😀", 10, "😀…"},
+		{"room for the mark only", "abcdef", 3, "…"},
+		{"no room for the mark", "abcdef", 2, "ab"},
+		{"no room for the mark, multibyte", "éé", 2, "é"},
+		{"zero", "abc", 0, ""},
 	}
 	for _, tt := range tests {
-		if got := Cut(tt.in, tt.n); got != tt.want {
-			t.Errorf("Cut(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			got := Cut(tt.in, tt.n)
+			if got != tt.want {
+				t.Errorf("Cut(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
+			}
+			if len(got) > tt.n || !utf8.ValidString(got) {
+				t.Errorf("Cut(%q, %d) = %q: %d bytes, valid UTF-8 %v", tt.in, tt.n, got, len(got), utf8.ValidString(got))
+			}
+		})
+	}
+}
+
+// TestMatch_EventInfoAtMostMaxInfoBytes: README documents misp.event_info
+// as at most 300 bytes, ellipsis included.
+func TestMatch_EventInfoAtMostMaxInfoBytes(t *testing.T) {
+	tests := []struct {
+		name string
+		info string
+		want string
+	}{
+		{"299 bytes", strings.Repeat("A", 299), strings.Repeat("A", 299)},
+		{"300 bytes", strings.Repeat("A", 300), strings.Repeat("A", 300)},
+		{"301 bytes", strings.Repeat("A", 301), strings.Repeat("A", 297) + "…"},
+		{"300 bytes of two-byte runes", strings.Repeat("é", 150), strings.Repeat("é", 150)},
+		{"302 bytes of two-byte runes", strings.Repeat("é", 151), strings.Repeat("é", 148) + "…"},
+		{"303 bytes of three-byte runes", strings.Repeat("€", 101), strings.Repeat("€", 99) + "…"},
+		{"304 bytes of four-byte runes", strings.Repeat("😀", 76), strings.Repeat("😀", 74) + "…"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			attrs := []misp.Attribute{{ID: "1", EventID: "1", Value: "203.0.113.5", Event: misp.Event{Info: misp.FlexString(tt.info)}}}
+			m := Match(ioc.Indicator{Kind: ioc.IP, Value: "203.0.113.5"}, attrs, "", Source{})
+			if got := m.MISP.EventInfo; got != tt.want || len(got) > 300 {
+				t.Errorf("event_info of %d bytes: got %d bytes %q, want %q", len(tt.info), len(got), got, tt.want)
+			}
+		})
 	}
 }

@@ -18,15 +18,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/custom-misp/custom-misp/internal/wazuh"
 )
 
 // maxFileSize caps every file the tests read: rule, decoder and snippet
 // files are a few KiB, golden files a few hundred KiB at most.
 const maxFileSize = 4 << 20
-
-// maxDatagram is analysisd's receive limit (OS_MAXSTR - 1, see the
-// integration contract §3); a longer datagram would be cut by the kernel.
-const maxDatagram = 65535
 
 func readCapped(path string) ([]byte, error) {
 	b, err := os.ReadFile(path)
@@ -435,8 +433,8 @@ func splitDatagram(line string) (location, log string, err error) {
 // sorts before the stock "json" one) and flattens the JSON like
 // JSON_Decoder does with our options.
 func decode(decs []decoder, name, line string) (decoded, error) {
-	if len(line) > maxDatagram {
-		return decoded{}, fmt.Errorf("%s: datagram of %d bytes, analysisd reads at most %d", name, len(line), maxDatagram)
+	if len(line) > wazuh.MaxDatagram {
+		return decoded{}, fmt.Errorf("%s: datagram of %d bytes, analysisd reads at most %d", name, len(line), wazuh.MaxDatagram)
 	}
 	loc, log, err := splitDatagram(line)
 	if err != nil {

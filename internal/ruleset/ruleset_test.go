@@ -21,6 +21,7 @@ import (
 	"github.com/custom-misp/custom-misp/internal/event"
 	"github.com/custom-misp/custom-misp/internal/ioc"
 	"github.com/custom-misp/custom-misp/internal/misp"
+	"github.com/custom-misp/custom-misp/internal/wazuh"
 )
 
 // Repository paths, relative to this package.
@@ -215,7 +216,7 @@ func goldenEvents(t *testing.T, decs []decoder, dir string) []decoded {
 			t.Fatal(err)
 		}
 		sc := bufio.NewScanner(bytes.NewReader(b))
-		sc.Buffer(make([]byte, 0, 64<<10), maxDatagram+1)
+		sc.Buffer(make([]byte, 0, 64<<10), wazuh.MaxDatagram+1)
 		for n := 1; sc.Scan(); n++ {
 			line := strings.TrimSpace(sc.Text())
 			if line == "" {

@@ -6,6 +6,9 @@ package wazuh
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -16,7 +19,8 @@ import (
 // MaxDatagram is the largest message analysisd reads from its queue socket
 // (OS_MAXSTR-1 in analysisd.c, prefix included). A longer datagram is cut by
 // the kernel without an error and its JSON no longer decodes, so we never
-// send one.
+// send one. Code and tests take the limit from here; only this package's
+// tests write 65535 out, as the oracle the constant is checked against.
 const MaxDatagram = 65535
 
 // writeTimeout bounds one send: analysisd drains the socket continuously; if
@@ -27,6 +31,7 @@ const writeTimeout = 2 * time.Second
 var (
 	ErrSocketMissing = errors.New("wazuh queue socket not found")
 	ErrNotRunning    = errors.New("wazuh is not running (queue socket refused the connection)")
+	ErrNotSocket     = errors.New("wazuh queue socket path is not a socket")
 	ErrTooLong       = errors.New("message too long for the wazuh queue")
 )
 
@@ -37,31 +42,83 @@ type Agent struct {
 	ID, Name, IP string
 }
 
-// Location returns the location part of a queue message, exactly as Wazuh's
+// Location returns the location part of a queue message, built as Wazuh's
 // own integrations build it: "misp" for the manager (agent 000) or no agent,
 // otherwise "[id] (name) ip->misp" with '|' and ':' escaped (analysisd 4.4+
-// splits the message at the first unescaped ':').
-func Location(a Agent) string {
+// splits the message at the first ':' not escaped by '|').
+//
+// The agent fields come from the alert file, so they are cleaned first:
+// analysisd takes the agent id up to the first ']', the name up to the
+// first ')', the agent address up to the first '-' and the event's location
+// from the first '>', and a NUL ends the whole message. The rule:
+//   - id: one to eight ASCII digits, as Wazuh's OS_IsValidID accepts. Any
+//     other id is not an agent's: the events then go out as the manager's
+//     ("misp") and idRejected is true, so that the caller can log it.
+//   - name: only the characters Wazuh allows in agent names (ASCII letters,
+//     digits, '-', '_' and '.'; VALID_AGENT_NAME_CHARS) are kept, every
+//     other character, control bytes and invalid UTF-8 included, is
+//     removed, as Wazuh's OS_ConvertToValidAgentName does.
+//   - ip: an IP address or CIDR prefix without a zone, in its canonical
+//     form; anything else, like an empty ip, becomes "any".
+//
+// The name's length is left alone (Wazuh's names have at most 128 bytes):
+// a location that leaves no room for the event makes Format fail.
+func Location(a Agent) (loc string, idRejected bool) {
 	if a.ID == "" || a.ID == "000" {
-		return event.Integration
+		return event.Integration, false
 	}
-	ip := a.IP
-	if ip == "" {
-		ip = "any"
+	if !isAgentID(a.ID) {
+		return event.Integration, true
 	}
-	loc := "[" + a.ID + "] (" + a.Name + ") " + ip
+	loc = "[" + a.ID + "] (" + agentName(a.Name) + ") " + agentIP(a.IP)
 	loc = strings.ReplaceAll(loc, "|", "||")
 	loc = strings.ReplaceAll(loc, ":", "|:")
-	return loc + "->" + event.Integration
+	return loc + "->" + event.Integration, false
+}
+
+// isAgentID reports whether id has the form of a Wazuh agent id.
+func isAgentID(id string) bool {
+	if len(id) < 1 || len(id) > 8 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < '0' || id[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// agentName drops every character Wazuh does not allow in an agent name.
+func agentName(name string) string {
+	return strings.Map(func(r rune) rune {
+		if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_' || r == '.' {
+			return r
+		}
+		return -1
+	}, name)
+}
+
+// agentIP returns ip in canonical form if it is an address or a prefix
+// (an agent registered for a network), else "any".
+func agentIP(ip string) string {
+	if addr, err := netip.ParseAddr(ip); err == nil && addr.Zone() == "" {
+		return addr.String()
+	}
+	if prefix, err := netip.ParsePrefix(ip); err == nil {
+		return prefix.String()
+	}
+	return "any"
 }
 
 // Format renders one queue message: "1:<location>:<json>". The event is
-// shrunk (see Fit) so that the whole message fits in MaxDatagram.
+// shrunk (see fit) so that the whole message fits in MaxDatagram; if even
+// the smallest form does not fit (a huge location), the error is ErrTooLong.
 func Format(location string, m event.Message) ([]byte, error) {
 	prefix := "1:" + location + ":"
-	body, err := Fit(m, MaxDatagram-len(prefix))
-	if err != nil {
-		return nil, err
+	body := fit(m, MaxDatagram-len(prefix))
+	if n := len(prefix) + len(body); n > MaxDatagram {
+		return nil, fmt.Errorf("%w: %d bytes (the event %d after shrinking, the location %d), limit %d", ErrTooLong, n, len(body), len(location), MaxDatagram)
 	}
 	return append([]byte(prefix), body...), nil
 }
@@ -96,21 +153,19 @@ func cutText(p *event.Payload, n int) {
 	}
 }
 
-// Fit marshals m, shrinking it step by step until it is at most max bytes.
-func Fit(m event.Message, max int) ([]byte, error) {
+// fit marshals m, shrinking it step by step until it is at most max
+// bytes or no step is left; it returns the last, smallest form.
+func fit(m event.Message, max int) []byte {
 	body := Marshal(m)
 	for _, step := range shrinkSteps {
 		if len(body) <= max {
-			return body, nil
+			return body
 		}
 		step(&m.MISP)
 		m.MISP.Truncated = true
 		body = Marshal(m)
 	}
-	if len(body) > max {
-		return nil, fmt.Errorf("%w: %d bytes after shrinking, limit %d", ErrTooLong, len(body), max)
-	}
-	return body, nil
+	return body
 }
 
 // Sender writes messages to the analysisd queue socket.
@@ -189,6 +244,11 @@ func socketError(path string, err error) error {
 	case errors.Is(err, syscall.ENOENT):
 		return fmt.Errorf("%w: %s", ErrSocketMissing, path)
 	case errors.Is(err, syscall.ECONNREFUSED):
+		// Linux refuses a connect to a file that is no socket in the
+		// same words as one to a socket nobody listens on.
+		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode().Type() != fs.ModeSocket {
+			return fmt.Errorf("%w: %s is %s", ErrNotSocket, path, fileKind(fi.Mode()))
+		}
 		return fmt.Errorf("%w: %s", ErrNotRunning, path)
 	case errors.Is(err, syscall.EMSGSIZE):
 		return fmt.Errorf("%w: %s", ErrTooLong, path)

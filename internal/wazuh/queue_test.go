@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,12 +28,54 @@ func TestLocation(t *testing.T) {
 		{"agent ipv4", Agent{ID: "003", Name: "WS-FIN-0042", IP: "10.20.30.41"}, "[003] (WS-FIN-0042) 10.20.30.41->misp"},
 		{"agent without ip", Agent{ID: "007", Name: "ids01"}, "[007] (ids01) any->misp"},
 		{"agent ipv6", Agent{ID: "016", Name: "ws6", IP: "fd00:20::16"}, "[016] (ws6) fd00|:20|:|:16->misp"},
-		{"pipe and colon in name", Agent{ID: "001", Name: "a|b:c", IP: "10.0.0.1"}, "[001] (a||b|:c) 10.0.0.1->misp"},
+		{"agent registered for a network", Agent{ID: "021", Name: "dmz_web.01", IP: "192.0.2.0/24"}, "[021] (dmz_web.01) 192.0.2.0/24->misp"},
+		{"eight-digit id", Agent{ID: "12345678", Name: "big", IP: "any"}, "[12345678] (big) any->misp"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Location(tt.agent); got != tt.want {
-				t.Errorf("Location(%+v) = %q, want %q", tt.agent, got, tt.want)
+			got, rejected := Location(tt.agent)
+			if got != tt.want || rejected {
+				t.Errorf("Location(%+v) = %q, %v; want %q, false", tt.agent, got, rejected, tt.want)
+			}
+		})
+	}
+}
+
+// TestLocation_HostileAgentFields feeds agent fields that would break
+// analysisd's parse of the location (cleanevent.c: id up to the first ']',
+// name up to the first ')', address up to the first '-', location after
+// the first '>', and a NUL ends the message) or that are not text at all.
+// The names keep only Wazuh's agent-name characters (manage_agents.h
+// VALID_AGENT_NAME_CHARS: letters, digits, '-', '_', '.').
+func TestLocation_HostileAgentFields(t *testing.T) {
+	tests := []struct {
+		name         string
+		agent        Agent
+		want         string
+		wantRejected bool
+	}{
+		{"nul in name", Agent{ID: "001", Name: "web\x0001", IP: "10.0.0.1"}, "[001] (web01) 10.0.0.1->misp", false},
+		{"newline and esc in name", Agent{ID: "001", Name: "web\n01\x1b[31m", IP: "10.0.0.1"}, "[001] (web0131m) 10.0.0.1->misp", false},
+		{"invalid utf-8 in name", Agent{ID: "001", Name: "web\xff\xfe01", IP: "10.0.0.1"}, "[001] (web01) 10.0.0.1->misp", false},
+		{"non-ascii letters in name", Agent{ID: "001", Name: "caf\u00e9", IP: "10.0.0.1"}, "[001] (caf) 10.0.0.1->misp", false},
+		{"parentheses and arrow in name", Agent{ID: "001", Name: "a) 1.2.3.4->evil (b", IP: "10.0.0.1"}, "[001] (a1.2.3.4-evilb) 10.0.0.1->misp", false},
+		{"brackets in name", Agent{ID: "001", Name: "[002] x]", IP: "10.0.0.1"}, "[001] (002x) 10.0.0.1->misp", false},
+		{"pipe and colon in name", Agent{ID: "001", Name: "a|b:c", IP: "10.0.0.1"}, "[001] (abc) 10.0.0.1->misp", false},
+		{"nul in ip", Agent{ID: "001", Name: "web01", IP: "10.0.0.1\x00"}, "[001] (web01) any->misp", false},
+		{"arrow in ip", Agent{ID: "001", Name: "web01", IP: "10.0.0.1->evil"}, "[001] (web01) any->misp", false},
+		{"zone in ip", Agent{ID: "001", Name: "web01", IP: "fe80::1%eth0)"}, "[001] (web01) any->misp", false},
+		{"ip that is a word", Agent{ID: "001", Name: "web01", IP: "localhost"}, "[001] (web01) any->misp", false},
+		{"id with a letter", Agent{ID: "00a", Name: "web01", IP: "10.0.0.1"}, "misp", true},
+		{"id with a bracket", Agent{ID: "001] (x", Name: "web01", IP: "10.0.0.1"}, "misp", true},
+		{"id with nul", Agent{ID: "001\x00", Name: "web01", IP: "10.0.0.1"}, "misp", true},
+		{"id with newline", Agent{ID: "\n001", Name: "web01", IP: "10.0.0.1"}, "misp", true},
+		{"nine-digit id", Agent{ID: "123456789", Name: "web01", IP: "10.0.0.1"}, "misp", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, rejected := Location(tt.agent)
+			if got != tt.want || rejected != tt.wantRejected {
+				t.Errorf("Location(%+q) = %q, %v; want %q, %v", tt.agent, got, rejected, tt.want, tt.wantRejected)
 			}
 		})
 	}
@@ -58,13 +101,13 @@ func TestFormat_ShrinksToDatagramLimit(t *testing.T) {
 	}
 	p := event.Payload{Value: "evil.example", EventInfo: big, Comment: big, Tags: tags, Source: &event.Source{Description: "d"}}
 	m := event.Message{Integration: "misp", MISP: p}
-	loc := Location(Agent{ID: "001", Name: "n", IP: "10.0.0.1"})
+	loc, _ := Location(Agent{ID: "001", Name: "n", IP: "10.0.0.1"})
 	got, err := Format(loc, m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) > MaxDatagram {
-		t.Fatalf("message is %d bytes, limit %d", len(got), MaxDatagram)
+	if len(got) > analysisdMaxDatagram {
+		t.Fatalf("message is %d bytes, limit %d", len(got), analysisdMaxDatagram)
 	}
 	body := got[len("1:"+loc+":"):]
 	var back event.Message
@@ -96,6 +139,13 @@ func TestFormat_SmallEventUntouched(t *testing.T) {
 	}
 }
 
+// analysisdMaxDatagram is written out, not taken from MaxDatagram, so that
+// a wrong constant cannot pass its own test: analysisd binds the queue with
+// SO_RCVBUF OS_MAXSTR+512 and reads with recvfrom(.., OS_MAXSTR-1), OS_MAXSTR
+// being 65536 (defs.h:51, analysisd.c:1211, os_net.c:522-536; integration
+// contract §3): at most 65535 bytes per datagram, "1:<location>:" included.
+const analysisdMaxDatagram = 65535
+
 func TestSender_RealSocket(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "queue")
 	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
@@ -111,9 +161,9 @@ func TestSender_RealSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	msg := append([]byte("1:misp:"), bytes.Repeat([]byte("a"), MaxDatagram-len("1:misp:"))...)
+	msg := append([]byte("1:misp:"), bytes.Repeat([]byte("a"), analysisdMaxDatagram-len("1:misp:"))...)
 	if err := s.Send(msg); err != nil {
-		t.Fatalf("send of exactly %d bytes: %v", MaxDatagram, err)
+		t.Fatalf("send of exactly %d bytes: %v", analysisdMaxDatagram, err)
 	}
 	buf := make([]byte, 1<<17)
 	ln.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -121,28 +171,53 @@ func TestSender_RealSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != MaxDatagram {
-		t.Errorf("received %d bytes, want %d", n, MaxDatagram)
+	if n != analysisdMaxDatagram {
+		t.Errorf("received %d bytes, want %d", n, analysisdMaxDatagram)
 	}
 	if err := s.Send(append(msg, 'b')); !errors.Is(err, ErrTooLong) {
-		t.Errorf("send of %d bytes: got %v, want ErrTooLong", MaxDatagram+1, err)
+		t.Errorf("send of %d bytes: got %v, want ErrTooLong", analysisdMaxDatagram+1, err)
 	}
 }
 
 func TestDial_Errors(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := Dial(filepath.Join(dir, "missing")); !errors.Is(err, ErrSocketMissing) {
-		t.Errorf("missing socket: got %v, want ErrSocketMissing", err)
-	}
 	// A socket file nobody listens on any more: what a stopped analysisd leaves.
-	path := filepath.Join(dir, "stale")
-	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	stale := filepath.Join(dir, "stale")
+	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: stale, Net: "unixgram"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ln.Close()
-	if _, err := Dial(path); !errors.Is(err, ErrNotRunning) {
-		t.Errorf("stale socket: got %v, want ErrNotRunning", err)
+	regular := filepath.Join(dir, "regular")
+	if err := os.WriteFile(regular, []byte("not a socket\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	directory := filepath.Join(dir, "directory")
+	if err := os.Mkdir(directory, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		path    string
+		wantIs  error
+		wantMsg string
+	}{
+		{"missing", filepath.Join(dir, "missing"), ErrSocketMissing, "wazuh queue socket not found: " + filepath.Join(dir, "missing")},
+		{"stale socket", stale, ErrNotRunning, "wazuh is not running (queue socket refused the connection): " + stale},
+		{"regular file", regular, ErrNotSocket, "wazuh queue socket path is not a socket: " + regular + " is a regular file"},
+		{"directory", directory, ErrNotSocket, "wazuh queue socket path is not a socket: " + directory + " is a directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Dial(tt.path)
+			if err == nil {
+				s.Close()
+				t.Fatalf("Dial(%s) succeeded", tt.path)
+			}
+			if !errors.Is(err, tt.wantIs) || err.Error() != tt.wantMsg {
+				t.Errorf("Dial(%s) = %q, want %q (wrapping %v)", tt.path, err, tt.wantMsg, tt.wantIs)
+			}
+		})
 	}
 }
 
@@ -154,7 +229,23 @@ func TestFormat_ShrinksEveryMISPString(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Format: %v", err)
 	}
-	if len(got) > MaxDatagram || !bytes.Contains(got, []byte(`"truncated":true`)) {
+	if len(got) > analysisdMaxDatagram || !bytes.Contains(got, []byte(`"truncated":true`)) {
 		t.Errorf("%d bytes, truncated marker present: %v", len(got), bytes.Contains(got, []byte(`"truncated":true`)))
+	}
+}
+
+func TestFormat_LocationLeavesNoRoom(t *testing.T) {
+	// A location can only be this long if the alert's agent name is: no
+	// shrinking of the event can make the message fit.
+	loc, _ := Location(Agent{ID: "001", Name: strings.Repeat("a", 66000), IP: "10.0.0.1"})
+	m := event.Failure(misp.ClassTimeout, 0, "deadline exceeded", 2, event.Source{AlertID: "1.2"})
+	got, err := Format(loc, m)
+	if !errors.Is(err, ErrTooLong) {
+		t.Fatalf("Format = %d bytes, %v; want ErrTooLong", len(got), err)
+	}
+	for _, want := range []string{"the location 66023", "limit 65535"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
 	}
 }
