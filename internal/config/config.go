@@ -431,16 +431,25 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// RedactURL drops user info, query and fragment from a URL before it goes
-// into a message: an admin may have pasted a password or a key there. A
-// URL that does not parse is not quoted at all.
+// RedactURL returns a URL fit for a message: without user info, query and
+// fragment, where an admin may have pasted a password or the API key (a
+// user name alone can be the key). A URL that does not parse is not quoted
+// at all, and neither is one that holds an "@" outside its user info: that
+// is usually a password with "/", "?" or "#" in it, which url.Parse splits
+// at the wrong place ("https://u:123#pw@host" has the host "u:123").
+// It is the one redaction of custom-misp: config's errors, doctor and the
+// MISP client (hook_url, proxy, redirect targets) all use it.
 func RedactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil {
 		return "(unparsable URL)"
 	}
+	if u.User == nil && strings.Contains(s, "@") {
+		return "(URL not shown: it may hold a password)"
+	}
 	u.User = nil
-	u.RawQuery, u.Fragment = "", ""
+	u.RawQuery, u.ForceQuery = "", false
+	u.Fragment, u.RawFragment = "", ""
 	return u.String()
 }
 

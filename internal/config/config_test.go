@@ -159,3 +159,44 @@ func TestLoad_UnparsableURLNotEchoed(t *testing.T) {
 		t.Errorf("error %v: want one that does not quote the URL", err)
 	}
 }
+
+// TestRedactURL: what RedactURL shows of a URL holding secrets. Every
+// secret below is spelt with "SECRET" so that one check covers them all.
+// The credential forms are RFC 3986's userinfo ("user:password@", "user@",
+// percent-encoded reserved characters); the raw "#", "?" and "/" cases are
+// passwords pasted without encoding, which url.Parse splits elsewhere.
+func TestRedactURL(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"plain base URL", "https://misp.example.org:8443/misp/", "https://misp.example.org:8443/misp/"},
+		{"user and password", "https://admin:SECRET@misp.example.org/", "https://misp.example.org/"},
+		{"user only: it may be the key", "https://SECRETKEY0123@misp.example.org", "https://misp.example.org"},
+		{"empty user, password", "https://:SECRET@misp.example.org", "https://misp.example.org"},
+		{"password with percent-encoded @ : /", "https://admin:p%40SECRET%3Aw%2Frd@misp.example.org:8443/", "https://misp.example.org:8443/"},
+		{"password with a raw @", "https://admin:p@SECRET@misp.example.org", "https://misp.example.org"},
+		{"password with a raw # after digits", "https://admin:123#SECRET@misp.example.org", "(URL not shown: it may hold a password)"},
+		{"password with a raw ? after digits", "https://admin:123?SECRET@misp.example.org", "(URL not shown: it may hold a password)"},
+		{"password with a raw /", "https://admin:pa/SECRET@misp.example.org", "(unparsable URL)"},
+		{"password with a space", "https://admin:pa SECRET@misp.example.org", "(unparsable URL)"},
+		{"unparsable host", "https://admin:SECRET@misp host/", "(unparsable URL)"},
+		{"bad escape", "https://misp.example.org/%zzSECRET", "(unparsable URL)"},
+		{"query", "https://misp.example.org/?key=SECRET", "https://misp.example.org/"},
+		{"empty query", "https://misp.example.org/?", "https://misp.example.org/"},
+		{"fragment", "https://misp.example.org/misp#SECRET", "https://misp.example.org/misp"},
+		{"everything at once", "https://admin:SECRET@misp.example.org:8443/misp?key=SECRET#SECRET", "https://misp.example.org:8443/misp"},
+		{"proxy with credentials", "http://proxyuser:SECRET@proxy.example.org:3128", "http://proxy.example.org:3128"},
+		{"relative", "misp.local", "misp.local"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := RedactURL(tt.in)
+			if got != tt.want {
+				t.Errorf("RedactURL(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+			if strings.Contains(got, "SECRET") {
+				t.Errorf("RedactURL(%q) = %q shows a secret", tt.in, got)
+			}
+		})
+	}
+}
