@@ -255,6 +255,8 @@ func TestSearch_Responses(t *testing.T) {
 			class: misp.ClassRateLimited, message: "Rate limit exceeded."},
 		{name: "redirect to login", status: 302, header: map[string]string{"Location": "https://misp.example/users/login"}, class: misp.ClassBadResponse,
 			message: "redirected to https://misp.example/users/login; check hook_url (scheme, port, path)"},
+		{name: "redirect with credentials", status: 307, header: map[string]string{"Location": "https://" + testKey + "@misp.example/users/login?key=" + testKey}, class: misp.ClassBadResponse,
+			message: "redirected to https://misp.example/users/login; check hook_url (scheme, port, path)"},
 		{name: "html login page", status: 200, ctype: "text/html; charset=UTF-8", body: []byte("<!DOCTYPE html><html>login</html>"), class: misp.ClassBadResponse,
 			message: "response is not the expected JSON (content-type text/html; charset=UTF-8): invalid character '<' looking for beginning of value"},
 		{name: "truncated json", status: 200, body: []byte(`{"response": {"Attribute": [{"id":"3"`), class: misp.ClassBadResponse,
