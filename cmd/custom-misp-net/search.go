@@ -40,7 +40,7 @@ func serveSearch(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer)
 	var resp mispproc.Response
 	client, err := newClient(req.Client, logf)
 	if err == nil {
-		resp.Attributes, err = client.Search(ctx, req.Query)
+		resp.Answer, err = client.SearchAnswer(ctx, req.Query)
 	}
 	if err != nil {
 		resp.Error = mispproc.FailureOf(err)

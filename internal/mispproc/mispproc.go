@@ -61,10 +61,12 @@ type Request struct {
 	Debug    bool       `json:"debug"`    // write debug lines to standard error
 }
 
-// Response is what the helper writes to its standard output.
+// Response is what the helper writes to its standard output: MISP's
+// answer (the attributes, and the count of those it could not read), or
+// the failure.
 type Response struct {
-	Attributes []misp.Attribute `json:"attributes,omitempty"`
-	Error      *Failure         `json:"error,omitempty"`
+	misp.Answer
+	Error *Failure `json:"error,omitempty"`
 }
 
 // Failure is a misp.Error on the wire.
@@ -101,6 +103,9 @@ type Searcher struct {
 	Client Client                           // how to reach MISP
 	Debug  bool                             // pass the helper's debug lines to Logf
 	Logf   func(format string, args ...any) // where they go
+	// Warnf receives one line per answer that had unreadable attributes
+	// (integrations.log); it may be nil.
+	Warnf func(format string, args ...any)
 }
 
 // Search runs the helper once for q. Every failure, the helper's own
@@ -137,6 +142,9 @@ func (s *Searcher) Search(ctx context.Context, q misp.Query) ([]misp.Attribute, 
 	}
 	if f := resp.Error; f != nil {
 		return nil, &misp.Error{Class: f.Class, Status: f.Status, Message: f.Message, Reset: f.Reset}
+	}
+	if resp.Skipped.Count > 0 && s.Warnf != nil {
+		s.Warnf("misp search: %s", resp.Skipped)
 	}
 	return resp.Attributes, nil
 }

@@ -3,6 +3,7 @@ package mispproc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,6 +51,34 @@ func TestSearch_RoundTrip(t *testing.T) {
 		if !strings.Contains(string(req), part) {
 			t.Errorf("request %s lacks %s", req, part)
 		}
+	}
+}
+
+// TestSearch_SkippedAttributes: the helper's count of attributes it could
+// not read becomes one warning per answer, on this side of the pipe.
+func TestSearch_SkippedAttributes(t *testing.T) {
+	tests := []struct {
+		name   string
+		answer string
+		want   []string
+	}{
+		{"none skipped", `{"attributes":[{"id":"9","value":"evil.example"}]}`, nil},
+		{"two skipped", `{"attributes":[{"id":"9","value":"evil.example"}],"skipped":{"count":2,"fields":["Event.info","Tag"]}}`,
+			[]string{"misp search: skipped 2 attribute(s) of MISP's answer with a field of an unexpected JSON type (Event.info, Tag); the others are used"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path, _ := helper(t, "echo '"+tt.answer+"'")
+			var warnings []string
+			s := &Searcher{Path: path, Warnf: func(format string, args ...any) { warnings = append(warnings, fmt.Sprintf(format, args...)) }}
+			got, err := s.Search(context.Background(), misp.Query{Values: []string{"evil.example"}})
+			if err != nil || len(got) != 1 || got[0].ID != "9" {
+				t.Fatalf("got %v, %v; want attribute 9", got, err)
+			}
+			if diff := cmp.Diff(tt.want, warnings); diff != "" {
+				t.Errorf("warnings (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
