@@ -9,6 +9,16 @@
 // be asked. The request, API key included, travels on a pipe, never on a
 // command line or in the environment.
 //
+// The request is one JSON line on the helper's standard input, which
+// custom-misp keeps open until the helper has answered. The helper takes
+// EOF there to mean that custom-misp is gone (killed by integratord, by
+// SIGKILL, by the OOM killer: the kernel closes the pipe in every case)
+// and stops at once instead of running on to the deadline. Linux's
+// parent-death signal (SysProcAttr.Pdeathsig) is not used: it fires when
+// the thread that started the child ends, not the process, and Go may
+// start the child from any thread (golang/go#27505); the pipe has no
+// such catch and works on every system.
+//
 // This package has the wire format and the calling side; the serving side
 // is in cmd/custom-misp-net. It must not import net/http or crypto/tls.
 package mispproc
@@ -53,7 +63,8 @@ type Client struct {
 	UserAgent          string        `json:"user_agent,omitempty"`
 }
 
-// Request is what custom-misp writes to the helper's standard input.
+// Request is what custom-misp writes to the helper's standard input, as
+// one JSON line.
 type Request struct {
 	Client   Client     `json:"client"`
 	Query    misp.Query `json:"query"`
@@ -120,12 +131,23 @@ func (s *Searcher) Search(ctx context.Context, q misp.Query) ([]misp.Attribute, 
 		return nil, &misp.Error{Class: misp.ClassConfig, Message: "encoding the lookup: " + err.Error()}
 	}
 	cmd := exec.CommandContext(ctx, s.Path, "search")
-	cmd.Stdin = bytes.NewReader(req)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, &misp.Error{Class: misp.ClassConfig, Message: "running " + Program + ": " + err.Error()}
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &limitedWriter{w: &stdout, n: maxResponse}
 	cmd.Stderr = &limitedWriter{w: &stderr, n: 64 << 10}
 	cmd.WaitDelay = 100 * time.Millisecond
-	runErr := cmd.Run()
+	runErr := cmd.Start()
+	if runErr == nil {
+		// The request is one JSON line, and standard input stays open
+		// until the helper has ended (Wait closes it): the helper takes
+		// EOF as this process's death (see package doc). A write error
+		// means the helper ended unread; Wait and its answer say why.
+		_, _ = stdin.Write(append(req, '\n'))
+		runErr = cmd.Wait()
+	}
 	if s.Logf != nil {
 		for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
 			if line != "" {

@@ -1,7 +1,9 @@
 package mispproc
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -16,13 +18,14 @@ import (
 )
 
 // helper writes a stand-in for custom-misp-net: a shell script that
-// checks it was called as "search", saves the request and prints answer.
+// checks it was called as "search", saves the request (one line: stdin
+// stays open, so it cannot read to EOF) and prints answer.
 func helper(t *testing.T, answer string) (path, request string) {
 	t.Helper()
 	dir := t.TempDir()
 	path = filepath.Join(dir, Program)
 	request = filepath.Join(dir, "request.json")
-	script := "#!/bin/sh\n[ \"$1\" = search ] || exit 9\ncat > " + request + "\n" + answer + "\n"
+	script := "#!/bin/sh\n[ \"$1\" = search ] || exit 9\nhead -n 1 > " + request + "\n" + answer + "\n"
 	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -32,9 +35,11 @@ func helper(t *testing.T, answer string) (path, request string) {
 func TestSearch_RoundTrip(t *testing.T) {
 	path, reqFile := helper(t, `echo '{"attributes":[{"id":"7","value":"evil.example","to_ids":true,"Event":{"id":"3","threat_level_id":"1"}}]}'`)
 	s := &Searcher{Path: path, Client: Client{BaseURL: "https://misp.example.org", APIKey: "SECRETKEY", Timeout: time.Second}}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	deadline := time.Now().Add(time.Hour)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	got, err := s.Search(ctx, misp.Query{Values: []string{"evil.example"}, Types: []string{"domain"}})
+	q := misp.Query{Values: []string{"evil.example"}, Types: []string{"domain"}}
+	got, err := s.Search(ctx, q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,15 +47,19 @@ func TestSearch_RoundTrip(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("attributes (-want +got):\n%s", diff)
 	}
-	req, err := os.ReadFile(reqFile)
+	line, err := os.ReadFile(reqFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The key travels on the pipe, with the query and the deadline.
-	for _, part := range []string{`"api_key":"SECRETKEY"`, `"Values":["evil.example"]`, `"deadline":"`} {
-		if !strings.Contains(string(req), part) {
-			t.Errorf("request %s lacks %s", req, part)
-		}
+	// The key travels on the pipe, with the query and the run's deadline,
+	// as one JSON line.
+	var req Request
+	if err := json.Unmarshal(line, &req); err != nil || !bytes.HasSuffix(line, []byte("}\n")) {
+		t.Fatalf("request %q is not one JSON line: %v", line, err)
+	}
+	wantReq := Request{Client: s.Client, Query: q, Deadline: deadline}
+	if diff := cmp.Diff(wantReq, req); diff != "" {
+		t.Errorf("request (-want +got):\n%s", diff)
 	}
 }
 
