@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/custom-misp/custom-misp/internal/rawfile"
@@ -381,6 +382,13 @@ func (c *Config) Validate() error {
 	if (c.ClientCert == "") != (c.ClientKey == "") {
 		return &FieldError{"client_cert", "client_cert and client_key go together"}
 	}
+	for _, f := range []struct{ name, path string }{{"ca_file", c.CAFile}, {"client_cert", c.ClientCert}, {"client_key", c.ClientKey}} {
+		if f.path != "" {
+			if err := checkReadable(f.name, f.path); err != nil {
+				return err
+			}
+		}
+	}
 	if c.Proxy != "" {
 		p, err := url.Parse(c.Proxy)
 		if err != nil || p.Host == "" || (p.Scheme != "http" && p.Scheme != "https") {
@@ -427,6 +435,31 @@ func (c *Config) Validate() error {
 				return &FieldError{list.name, fmt.Sprintf("%q: tags must be plain names (use exclude_tags to negate)", t)}
 			}
 		}
+	}
+	return nil
+}
+
+// readOK is R_OK of access(2): may this process read the file.
+const readOK = 4
+
+// checkReadable checks that a file only the MISP client reads (ca_file,
+// client_cert, client_key) is there and readable now: the client runs only
+// when the cache cannot answer, so without this check a missing file would
+// pass the configuration and fail the first lookup, maybe hours later.
+// Symbolic links are followed: the file is only read, as the client will,
+// and distributions ship CA bundles as links. Its content is the client's
+// to judge. Two system calls (stat, access), on every run that sets the
+// field.
+func checkReadable(field, path string) error {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return &FieldError{field, err.Error() + ": " + path}
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return &FieldError{field, path + " is not a regular file"}
+	}
+	if err := syscall.Access(path, readOK); err != nil {
+		return &FieldError{field, err.Error() + ": " + path}
 	}
 	return nil
 }

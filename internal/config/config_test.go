@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -199,4 +200,66 @@ func TestRedactURL(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLoad_PEMFilesChecked: ca_file, client_cert and client_key are read
+// only by the MISP client, on a cache miss; configuration checks them at
+// start so that a missing one is an exit 5 on the first run, not an error
+// event on the first lookup. A symbolic link is followed (the file is only
+// read); a FIFO is refused without being opened, which would block.
+func TestLoad_PEMFilesChecked(t *testing.T) {
+	dir := t.TempDir()
+	pem := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(pem, []byte("-----BEGIN CERTIFICATE-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.pem")
+	if err := os.Symlink(pem, link); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo.pem")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	unreadable := filepath.Join(dir, "unreadable.pem")
+	if err := os.WriteFile(unreadable, []byte("x"), 0o000); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing.pem")
+	check := func(t *testing.T, options, want string) {
+		t.Helper()
+		a := Args{AlertFile: "/tmp/a", APIKey: "K", HookURL: "https://misp.example.org", Retries: -1, OptionsFile: writeFile(t, "o.options", options)}
+		_, err := Load(a, "/var/ossec")
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != want {
+			t.Errorf("Load error:\n got %q\nwant %q", got, want)
+		}
+	}
+	tests := []struct {
+		name    string
+		options string
+		want    string // "" for no error
+	}{
+		{"ca_file present", `{"ca_file":"` + pem + `"}`, ""},
+		{"ca_file through a symbolic link", `{"ca_file":"` + link + `"}`, ""},
+		{"ca_file missing", `{"ca_file":"` + missing + `"}`, "ca_file: no such file or directory: " + missing},
+		{"ca_file under a missing directory", `{"ca_file":"` + missing + `/ca.pem"}`, "ca_file: no such file or directory: " + missing + "/ca.pem"},
+		{"ca_file is a directory", `{"ca_file":"` + dir + `"}`, "ca_file: " + dir + " is not a regular file"},
+		{"ca_file is a fifo", `{"ca_file":"` + fifo + `"}`, "ca_file: " + fifo + " is not a regular file"},
+		{"client pair present", `{"client_cert":"` + pem + `","client_key":"` + link + `"}`, ""},
+		{"client_cert missing", `{"client_cert":"` + missing + `","client_key":"` + pem + `"}`, "client_cert: no such file or directory: " + missing},
+		{"client_key missing", `{"client_cert":"` + pem + `","client_key":"` + missing + `"}`, "client_key: no such file or directory: " + missing},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { check(t, tt.options, tt.want) })
+	}
+	t.Run("ca_file unreadable", func(t *testing.T) {
+		if os.Geteuid() == 0 {
+			t.Skip("root may read any file: this case runs as any other user")
+		}
+		check(t, `{"ca_file":"`+unreadable+`"}`, "ca_file: permission denied: "+unreadable)
+	})
 }
