@@ -1,4 +1,4 @@
-// Package misp is the one MISP HTTP client of custom-misp: the integratord
+// Package mispclient is the one MISP HTTP client of custom-misp: the integratord
 // lookup and the operator commands (doctor, lookup, feeds) all go through
 // it. It owns the transport (TLS, proxy), retries with a deadline-bounded
 // backoff, response size caps, the wire types and the mapping from HTTP
