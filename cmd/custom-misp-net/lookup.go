@@ -84,13 +84,16 @@ func runLookup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		ctx, cancel := context.WithTimeout(ctx, cfg.Deadline)
 		defer cancel()
-		attrs, err := client.Search(ctx, q)
+		answer, err := client.SearchAnswer(ctx, q)
 		if err != nil {
 			return cli.Report(stderr, mispError("lookup", err))
 		}
+		if answer.Skipped.Count > 0 {
+			fmt.Fprintf(stderr, "custom-misp: lookup: %s\n", answer.Skipped)
+		}
 		for i := range rows {
 			if rows[i].valid {
-				rows[i].attrs = enrich.Matching(rows[i].ind, attrs)
+				rows[i].attrs = enrich.Matching(rows[i].ind, answer.Attributes)
 			}
 		}
 	}

@@ -24,7 +24,8 @@ func main() {
 }
 
 const usage = `usage (normally through custom-misp):
-  custom-misp-net search      one MISP search, request on stdin, answer on stdout (custom-misp's own use)
+  custom-misp-net search      one MISP search, request on stdin, answer on stdout (custom-misp's own use;
+                              stdin must stay open: EOF means custom-misp is gone and stops the search)
   custom-misp-net doctor|lookup|feeds ...   the operator commands, see custom-misp help
   custom-misp-net version
 `

@@ -182,6 +182,27 @@ func TestLookup_Table(t *testing.T) {
 	}
 }
 
+// TestLookup_SkippedAttributeWarned: an attribute MISP sends with a field
+// of the wrong type is left out with one line on stderr; the other value
+// still matches.
+func TestLookup_SkippedAttributeWarned(t *testing.T) {
+	w := newOpsWorld(t, mispfake.Options{})
+	w.fake.Inject(mispfake.Fault{Path: "/attributes/restSearch", Body: `{"response":{"Attribute":[` +
+		`{"id":"12","event_id":"3","category":"Network activity","type":"domain","to_ids":true,"value":"update-check-cdn.com","Event":{"id":"3","info":"demo","threat_level_id":"1"}},` +
+		`{"id":"13","event_id":"3","category":"Network activity","type":"ip-dst","to_ids":true,"value":"185.225.74.19","Event":{"id":"3","info":{"HOSTILE":"content"},"threat_level_id":"1"}}]}}`})
+	code, out, errOut := w.run(t, "ro.key", "lookup", "--json", "update-check-cdn.com", "185.225.74.19")
+	if code != cli.ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if n := strings.Count(out, "\n"); n != 1 || !strings.Contains(out, `"indicator":"update-check-cdn.com"`) {
+		t.Errorf("stdout: want the one event of update-check-cdn.com, got:\n%s", out)
+	}
+	want := "custom-misp: lookup: skipped 1 attribute(s) of MISP's answer with a field of an unexpected JSON type (Event.info); the others are used\n"
+	if errOut != want {
+		t.Errorf("stderr:\n%q\nwant:\n%q", errOut, want)
+	}
+}
+
 func TestLookup_Errors(t *testing.T) {
 	w := newOpsWorld(t, mispfake.Options{})
 	w.write(t, "bad.key", "BadKeyBadKeyBadKeyBadKeyBadKeyBadKey1234")

@@ -16,18 +16,30 @@ import (
 // at most 8 KiB each, plus the connection settings.
 const maxRequest = 9 << 20
 
-// serveSearch answers one mispproc.Request. Whatever happens after the
-// request is read, the answer is a mispproc.Response on stdout, so that
-// custom-misp can turn a failure into the right error event.
+// serveSearch answers one mispproc.Request, read as one JSON value from
+// stdin. Whatever happens after the request is read, the answer is a
+// mispproc.Response on stdout, so that custom-misp can turn a failure into
+// the right error event.
+//
+// custom-misp keeps stdin open until it has the answer, so EOF (or any read
+// error) after the request means that it is gone: the search is cancelled
+// rather than run on to the deadline for nobody.
 func serveSearch(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
-	data, err := io.ReadAll(io.LimitReader(stdin, maxRequest+1))
-	if err != nil || len(data) > maxRequest {
-		return cli.Fail(cli.ExitUsage, fmt.Errorf("search: unreadable or oversized request"), "custom-misp-net search is started by custom-misp, not by hand")
-	}
+	const hint = "custom-misp-net search is started by custom-misp, not by hand"
+	limited := &io.LimitedReader{R: stdin, N: maxRequest + 1}
 	var req mispproc.Request
-	if err := json.Unmarshal(data, &req); err != nil {
-		return cli.Fail(cli.ExitUsage, fmt.Errorf("search: request is not JSON: %w", err), "custom-misp-net search is started by custom-misp, not by hand")
+	if err := json.NewDecoder(limited).Decode(&req); err != nil {
+		if limited.N <= 0 {
+			return cli.Fail(cli.ExitUsage, fmt.Errorf("search: request larger than %d bytes", maxRequest), hint)
+		}
+		return cli.Fail(cli.ExitUsage, fmt.Errorf("search: request is not JSON: %w", err), hint)
 	}
+	ctx, parentGone := context.WithCancel(ctx)
+	defer parentGone()
+	go func() {
+		io.Copy(io.Discard, stdin) // returns at EOF: custom-misp has ended
+		parentGone()
+	}()
 	if !req.Deadline.IsZero() {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, req.Deadline)
@@ -40,7 +52,7 @@ func serveSearch(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer)
 	var resp mispproc.Response
 	client, err := newClient(req.Client, logf)
 	if err == nil {
-		resp.Attributes, err = client.Search(ctx, req.Query)
+		resp.Answer, err = client.SearchAnswer(ctx, req.Query)
 	}
 	if err != nil {
 		resp.Error = mispproc.FailureOf(err)

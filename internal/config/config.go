@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/custom-misp/custom-misp/internal/misp"
@@ -398,6 +399,13 @@ func (c *Config) Validate() error {
 	if (c.ClientCert == "") != (c.ClientKey == "") {
 		return &FieldError{"client_cert", "client_cert and client_key go together"}
 	}
+	for _, f := range []struct{ name, path string }{{"ca_file", c.CAFile}, {"client_cert", c.ClientCert}, {"client_key", c.ClientKey}} {
+		if f.path != "" {
+			if err := checkReadable(f.name, f.path); err != nil {
+				return err
+			}
+		}
+	}
 	if c.Proxy != "" {
 		p, err := url.Parse(c.Proxy)
 		if err != nil || p.Host == "" || (p.Scheme != "http" && p.Scheme != "https") {
@@ -448,16 +456,50 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// RedactURL drops user info, query and fragment from a URL before it goes
-// into a message: an admin may have pasted a password or a key there. A
-// URL that does not parse is not quoted at all.
+// readOK is R_OK of access(2): may this process read the file.
+const readOK = 4
+
+// checkReadable checks that a file only the MISP client reads (ca_file,
+// client_cert, client_key) is there and readable now: the client runs only
+// when the cache cannot answer, so without this check a missing file would
+// pass the configuration and fail the first lookup, maybe hours later.
+// Symbolic links are followed: the file is only read, as the client will,
+// and distributions ship CA bundles as links. Its content is the client's
+// to judge. Two system calls (stat, access), on every run that sets the
+// field.
+func checkReadable(field, path string) error {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return &FieldError{field, err.Error() + ": " + path}
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return &FieldError{field, path + " is not a regular file"}
+	}
+	if err := syscall.Access(path, readOK); err != nil {
+		return &FieldError{field, err.Error() + ": " + path}
+	}
+	return nil
+}
+
+// RedactURL returns a URL fit for a message: without user info, query and
+// fragment, where an admin may have pasted a password or the API key (a
+// user name alone can be the key). A URL that does not parse is not quoted
+// at all, and neither is one that holds an "@" outside its user info: that
+// is usually a password with "/", "?" or "#" in it, which url.Parse splits
+// at the wrong place ("https://u:123#pw@host" has the host "u:123").
+// It is the one redaction of custom-misp: config's errors, doctor and the
+// MISP client (hook_url, proxy, redirect targets) all use it.
 func RedactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil {
 		return "(unparsable URL)"
 	}
+	if u.User == nil && strings.Contains(s, "@") {
+		return "(URL not shown: it may hold a password)"
+	}
 	u.User = nil
-	u.RawQuery, u.Fragment = "", ""
+	u.RawQuery, u.ForceQuery = "", false
+	u.Fragment, u.RawFragment = "", ""
 	return u.String()
 }
 

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -171,4 +172,106 @@ func TestConfig_Query(t *testing.T) {
 	if diff := cmp.Diff(want, c.Query()); diff != "" {
 		t.Errorf("Query (-want +got):\n%s", diff)
 	}
+}
+// TestRedactURL: what RedactURL shows of a URL holding secrets. Every
+// secret below is spelt with "SECRET" so that one check covers them all.
+// The credential forms are RFC 3986's userinfo ("user:password@", "user@",
+// percent-encoded reserved characters); the raw "#", "?" and "/" cases are
+// passwords pasted without encoding, which url.Parse splits elsewhere.
+func TestRedactURL(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"plain base URL", "https://misp.example.org:8443/misp/", "https://misp.example.org:8443/misp/"},
+		{"user and password", "https://admin:SECRET@misp.example.org/", "https://misp.example.org/"},
+		{"user only: it may be the key", "https://SECRETKEY0123@misp.example.org", "https://misp.example.org"},
+		{"empty user, password", "https://:SECRET@misp.example.org", "https://misp.example.org"},
+		{"password with percent-encoded @ : /", "https://admin:p%40SECRET%3Aw%2Frd@misp.example.org:8443/", "https://misp.example.org:8443/"},
+		{"password with a raw @", "https://admin:p@SECRET@misp.example.org", "https://misp.example.org"},
+		{"password with a raw # after digits", "https://admin:123#SECRET@misp.example.org", "(URL not shown: it may hold a password)"},
+		{"password with a raw ? after digits", "https://admin:123?SECRET@misp.example.org", "(URL not shown: it may hold a password)"},
+		{"password with a raw /", "https://admin:pa/SECRET@misp.example.org", "(unparsable URL)"},
+		{"password with a space", "https://admin:pa SECRET@misp.example.org", "(unparsable URL)"},
+		{"unparsable host", "https://admin:SECRET@misp host/", "(unparsable URL)"},
+		{"bad escape", "https://misp.example.org/%zzSECRET", "(unparsable URL)"},
+		{"query", "https://misp.example.org/?key=SECRET", "https://misp.example.org/"},
+		{"empty query", "https://misp.example.org/?", "https://misp.example.org/"},
+		{"fragment", "https://misp.example.org/misp#SECRET", "https://misp.example.org/misp"},
+		{"everything at once", "https://admin:SECRET@misp.example.org:8443/misp?key=SECRET#SECRET", "https://misp.example.org:8443/misp"},
+		{"proxy with credentials", "http://proxyuser:SECRET@proxy.example.org:3128", "http://proxy.example.org:3128"},
+		{"relative", "misp.local", "misp.local"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := RedactURL(tt.in)
+			if got != tt.want {
+				t.Errorf("RedactURL(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+			if strings.Contains(got, "SECRET") {
+				t.Errorf("RedactURL(%q) = %q shows a secret", tt.in, got)
+			}
+		})
+	}
+}
+
+// TestLoad_PEMFilesChecked: ca_file, client_cert and client_key are read
+// only by the MISP client, on a cache miss; configuration checks them at
+// start so that a missing one is an exit 5 on the first run, not an error
+// event on the first lookup. A symbolic link is followed (the file is only
+// read); a FIFO is refused without being opened, which would block.
+func TestLoad_PEMFilesChecked(t *testing.T) {
+	dir := t.TempDir()
+	pem := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(pem, []byte("-----BEGIN CERTIFICATE-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.pem")
+	if err := os.Symlink(pem, link); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo.pem")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	unreadable := filepath.Join(dir, "unreadable.pem")
+	if err := os.WriteFile(unreadable, []byte("x"), 0o000); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing.pem")
+	check := func(t *testing.T, options, want string) {
+		t.Helper()
+		a := Args{AlertFile: "/tmp/a", APIKey: "K", HookURL: "https://misp.example.org", Retries: -1, OptionsFile: writeFile(t, "o.options", options)}
+		_, err := Load(a, "/var/ossec")
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != want {
+			t.Errorf("Load error:\n got %q\nwant %q", got, want)
+		}
+	}
+	tests := []struct {
+		name    string
+		options string
+		want    string // "" for no error
+	}{
+		{"ca_file present", `{"ca_file":"` + pem + `"}`, ""},
+		{"ca_file through a symbolic link", `{"ca_file":"` + link + `"}`, ""},
+		{"ca_file missing", `{"ca_file":"` + missing + `"}`, "ca_file: no such file or directory: " + missing},
+		{"ca_file under a missing directory", `{"ca_file":"` + missing + `/ca.pem"}`, "ca_file: no such file or directory: " + missing + "/ca.pem"},
+		{"ca_file is a directory", `{"ca_file":"` + dir + `"}`, "ca_file: " + dir + " is not a regular file"},
+		{"ca_file is a fifo", `{"ca_file":"` + fifo + `"}`, "ca_file: " + fifo + " is not a regular file"},
+		{"client pair present", `{"client_cert":"` + pem + `","client_key":"` + link + `"}`, ""},
+		{"client_cert missing", `{"client_cert":"` + missing + `","client_key":"` + pem + `"}`, "client_cert: no such file or directory: " + missing},
+		{"client_key missing", `{"client_cert":"` + pem + `","client_key":"` + missing + `"}`, "client_key: no such file or directory: " + missing},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { check(t, tt.options, tt.want) })
+	}
+	t.Run("ca_file unreadable", func(t *testing.T) {
+		if os.Geteuid() == 0 {
+			t.Skip("root may read any file: this case runs as any other user")
+		}
+		check(t, `{"ca_file":"`+unreadable+`"}`, "ca_file: permission denied: "+unreadable)
+	})
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -93,6 +95,42 @@ type Org struct {
 type Tag struct {
 	Name      FlexString `json:"name"`
 	Inherited FlexBool   `json:"inherited"`
+}
+
+// Answer is what one search returns: the attributes that could be read,
+// and a count of those that could not.
+type Answer struct {
+	Attributes []Attribute `json:"attributes,omitempty"`
+	Skipped    Skipped     `json:"skipped,omitzero"`
+}
+
+// Skipped counts the attributes of one answer that were left out because a
+// field had an unexpected JSON type (a buggy or hostile MISP, a proxy
+// rewriting answers): one odd attribute must not cost the good matches.
+type Skipped struct {
+	Count int `json:"count"`
+	// Fields are the bad fields, sorted, each once, e.g. "Event.info".
+	// They are names from Attribute's JSON tags, never content, so they
+	// are safe to log whatever the attribute held.
+	Fields []string `json:"fields,omitempty"`
+}
+
+// Add records one attribute left out because of field ("" for the
+// attribute as a whole).
+func (s *Skipped) Add(field string) {
+	s.Count++
+	if field == "" {
+		field = "attribute"
+	}
+	if i, found := slices.BinarySearch(s.Fields, field); !found {
+		s.Fields = slices.Insert(s.Fields, i, field)
+	}
+}
+
+// String is the line to log once per answer.
+func (s Skipped) String() string {
+	return fmt.Sprintf("skipped %d attribute(s) of MISP's answer with a field of an unexpected JSON type (%s); the others are used",
+		s.Count, strings.Join(s.Fields, ", "))
 }
 
 // ClassOf returns the class of a failure from this package, "" for nil.

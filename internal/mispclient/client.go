@@ -1,4 +1,4 @@
-// Package misp is the one MISP HTTP client of custom-misp: the integratord
+// Package mispclient is the one MISP HTTP client of custom-misp: the integratord
 // lookup and the operator commands (doctor, lookup, feeds) all go through
 // it. It owns the transport (TLS, proxy), retries with a deadline-bounded
 // backoff, response size caps, the wire types and the mapping from HTTP
@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/custom-misp/custom-misp/internal/misp"
 	"io"
 	"net"
 	"net/http"
@@ -26,6 +25,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/custom-misp/custom-misp/internal/config"
+	"github.com/custom-misp/custom-misp/internal/misp"
 )
 
 // Defaults for Config fields left zero, and limits on them.
@@ -231,11 +233,7 @@ func parseBase(raw string, allowHTTP bool) (string, error) {
 		// url.Parse quotes the input, which may hold a password: say less.
 		return "", configErr("hook_url: not a URL")
 	}
-	// Show the URL without password, query or fragment: an operator may
-	// have pasted the key into any of them.
-	bare := *u
-	bare.RawQuery, bare.ForceQuery, bare.Fragment, bare.RawFragment = "", false, "", ""
-	shown := bare.Redacted()
+	shown := config.RedactURL(raw)
 	switch {
 	case u.Scheme == "http" && !allowHTTP:
 		return "", configErr("hook_url %s: https required (the API key would travel in clear; set allow_http to accept that)", shown)
@@ -272,10 +270,10 @@ func parseProxy(raw string) (*url.URL, error) {
 	switch u.Scheme {
 	case "http", "https", "socks5":
 	default:
-		return nil, configErr("proxy %s: scheme must be http, https or socks5", u.Redacted())
+		return nil, configErr("proxy %s: scheme must be http, https or socks5", config.RedactURL(raw))
 	}
 	if u.Host == "" {
-		return nil, configErr("proxy %s: no host", u.Redacted())
+		return nil, configErr("proxy %s: no host", config.RedactURL(raw))
 	}
 	return u, nil
 }
@@ -465,10 +463,7 @@ func (c *Client) statusErr(ctx context.Context, resp *http.Response) *misp.Error
 	case code >= 500:
 		return c.newErr(misp.ClassUnavailable, code, reason, nil)
 	case code >= 300 && code < 400:
-		loc := resp.Header.Get("Location")
-		if u, err := url.Parse(loc); err == nil {
-			loc = u.Redacted()
-		}
+		loc := config.RedactURL(resp.Header.Get("Location"))
 		return c.newErr(misp.ClassBadResponse, code, fmt.Sprintf("redirected to %s; check hook_url (scheme, port, path)", loc), nil)
 	default:
 		return c.newErr(misp.ClassBadResponse, code, reason, nil)

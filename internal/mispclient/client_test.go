@@ -43,7 +43,11 @@ func TestNew_Config(t *testing.T) {
 		{"no scheme", func(c *Config) { c.BaseURL = "misp.example:8443" }, "hook_url misp.example:8443: scheme must be https"},
 		{"no host", func(c *Config) { c.BaseURL = "https:///misp" }, "hook_url https:///misp: no host"},
 		{"credentials", func(c *Config) { c.BaseURL = "https://admin:s3cret@misp.example" },
-			"hook_url https://admin:xxxxx@misp.example: credentials in the URL are not allowed; use api_key"},
+			"hook_url https://misp.example: credentials in the URL are not allowed; use api_key"},
+		// The user name alone can be the key: it is not shown either
+		// (asError fails on the key in a message).
+		{"key as user name", func(c *Config) { c.BaseURL = "https://" + testKey + "@misp.example" },
+			"hook_url https://misp.example: credentials in the URL are not allowed; use api_key"},
 		{"query", func(c *Config) { c.BaseURL = "https://misp.example/?key=" + testKey }, "hook_url https://misp.example/: must not have a query or fragment"},
 		{"fragment", func(c *Config) { c.BaseURL = "https://misp.example/#" + testKey }, "hook_url https://misp.example/: must not have a query or fragment"},
 		{"empty key", func(c *Config) { c.APIKey = "" }, "api_key: empty"},
@@ -60,7 +64,9 @@ func TestNew_Config(t *testing.T) {
 		{"bad pair", func(c *Config) { c.ClientCert, c.ClientKey = notPEM, notPEM },
 			"client_cert " + notPEM + " / client_key " + notPEM + ": tls: failed to find any PEM data in certificate input"},
 		{"proxy scheme", func(c *Config) { c.Proxy = "ftp://proxy.example:21" }, "proxy ftp://proxy.example:21: scheme must be http, https or socks5"},
-		{"proxy without host", func(c *Config) { c.Proxy = "http://user:pw@" }, "proxy http://user:xxxxx@: no host"},
+		{"proxy without host", func(c *Config) { c.Proxy = "http://user:pw@" }, "proxy http:: no host"},
+		{"proxy with key as user name", func(c *Config) { c.Proxy = "ftp://" + testKey + "@proxy.example" },
+			"proxy ftp://proxy.example: scheme must be http, https or socks5"},
 		{"user agent", func(c *Config) { c.UserAgent = "x\r\nInjected: 1" }, `user agent "x\r\nInjected: 1": must be printable ASCII`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

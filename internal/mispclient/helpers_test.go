@@ -1,9 +1,11 @@
 package mispclient
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"github.com/custom-misp/custom-misp/internal/misp"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -140,4 +142,65 @@ func asError(t *testing.T, err error) *misp.Error {
 		t.Errorf("message is not one line: %q", e.Message)
 	}
 	return e
+}
+
+// nxdomainResolver returns a resolver that asks only a DNS server of the
+// test's own, which answers every question with "no such name" (NXDOMAIN),
+// and a count of the questions it got: a test of name errors must not
+// depend on the host's DNS.
+func nxdomainResolver(t *testing.T) (*net.Resolver, *atomic.Int32) {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	var questions atomic.Int32
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if answer := nxdomain(buf[:n]); answer != nil {
+				questions.Add(1)
+				pc.WriteTo(answer, from)
+			}
+		}
+	}()
+	r := &net.Resolver{
+		PreferGo: true,
+		Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "udp", pc.LocalAddr().String())
+		},
+	}
+	return r, &questions
+}
+
+// nxdomain answers a DNS query (RFC 1035 §4.1) with its header and
+// question and RCODE 3, name error; nil when it is not a one-question query.
+func nxdomain(query []byte) []byte {
+	const header = 12
+	if len(query) < header || query[4] != 0 || query[5] != 1 {
+		return nil
+	}
+	end := header
+	for end < len(query) && query[end] != 0 { // QNAME: labels up to the root
+		end += 1 + int(query[end])
+	}
+	end += 1 + 4 // the root label, QTYPE and QCLASS
+	if end > len(query) {
+		return nil
+	}
+	answer := append([]byte(nil), query[:end]...)
+	answer[2] = 0x80 | query[2]&0x79 // QR, the query's opcode and RD
+	answer[3] = 0x80 | 3             // RA, RCODE name error
+	clear(answer[6:header])          // no answer, authority or additional records
+	return answer
+}
+
+// useResolver makes c resolve names with r.
+func useResolver(c *Client, r *net.Resolver) {
+	c.hc.Transport.(*http.Transport).DialContext = (&net.Dialer{Timeout: c.timeout, Resolver: r}).DialContext
 }

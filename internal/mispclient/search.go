@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"github.com/custom-misp/custom-misp/internal/misp"
 	"net/http"
 	"strings"
 
 	"github.com/custom-misp/custom-misp/internal/ioc"
+	"github.com/custom-misp/custom-misp/internal/misp"
 )
 
 // Search limits.
@@ -45,29 +46,38 @@ type searchBody struct {
 // Search looks the values up with POST /attributes/restSearch and returns
 // the matching attributes, soft-deleted ones dropped. No match is an empty
 // result, not an error. A query without values returns nil without asking
-// MISP: an empty value filter would match every attribute.
+// MISP: an empty value filter would match every attribute. Attributes that
+// cannot be read are left out; SearchAnswer also counts them.
 func (c *Client) Search(ctx context.Context, q misp.Query) ([]misp.Attribute, error) {
+	a, err := c.SearchAnswer(ctx, q)
+	return a.Attributes, err
+}
+
+// SearchAnswer is Search, with the count of attributes left out because a
+// field had an unexpected JSON type. Only an answer whose envelope is wrong
+// (not JSON, no "response" object, no "Attribute" list) is an error.
+func (c *Client) SearchAnswer(ctx context.Context, q misp.Query) (misp.Answer, error) {
 	if len(q.Values) == 0 {
-		return nil, nil
+		return misp.Answer{}, nil
 	}
 	body, err := bodyOf(q)
 	if err != nil {
-		return nil, err
+		return misp.Answer{}, err
 	}
 	c.debugf("misp: search %d value(s), limit %d", len(q.Values), body.Limit)
 	b, err := json.Marshal(body)
 	if err != nil {
-		return nil, configErr("search: encode query: %v", err)
+		return misp.Answer{}, configErr("search: encode query: %v", err)
 	}
 	raw, h, err := c.do(ctx, http.MethodPost, searchPath, b)
 	if err != nil {
-		return nil, err
+		return misp.Answer{}, err
 	}
-	attrs, err := decodeSearch(raw)
+	a, err := decodeSearch(raw)
 	if err != nil {
-		return nil, c.notJSON(h, err)
+		return misp.Answer{}, c.notJSON(h, err)
 	}
-	return attrs, nil
+	return a, nil
 }
 
 // body validates q and builds the request. Values and tags are checked
@@ -170,37 +180,67 @@ func short(s string) string {
 
 // decodeSearch reads {"response":{"Attribute":[...]}}. Some older MISPs
 // answer a search without results with {"response":[]}; that is accepted
-// as no match too.
-func decodeSearch(raw []byte) ([]misp.Attribute, error) {
+// as no match too. Each attribute is decoded on its own (see
+// attributeOrFault), so a bad one is counted and left out.
+func decodeSearch(raw []byte) (misp.Answer, error) {
 	var env struct {
 		Response json.RawMessage `json:"response"`
 	}
 	if err := json.Unmarshal(raw, &env); err != nil {
-		return nil, err
+		return misp.Answer{}, err
 	}
 	r := bytes.TrimSpace(env.Response)
 	switch {
 	case len(r) == 0 || bytes.Equal(r, []byte("null")):
-		return nil, fmt.Errorf(`no "response" key`)
+		return misp.Answer{}, fmt.Errorf(`no "response" key`)
 	case bytes.Equal(r, []byte("[]")):
-		return nil, nil
+		return misp.Answer{}, nil
 	case r[0] != '{':
-		return nil, fmt.Errorf(`"response" is not an object`)
+		return misp.Answer{}, fmt.Errorf(`"response" is not an object`)
 	}
 	var body struct {
-		Attribute []misp.Attribute `json:"Attribute"`
+		Attribute []attributeOrFault `json:"Attribute"`
 	}
 	if err := json.Unmarshal(r, &body); err != nil {
-		return nil, err
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) { // attributeOrFault never fails: the list itself is wrong
+			return misp.Answer{}, fmt.Errorf(`"Attribute" is not a list`)
+		}
+		return misp.Answer{}, err
 	}
-	attrs := body.Attribute[:0]
-	for _, a := range body.Attribute {
-		if !a.Deleted {
-			attrs = append(attrs, a)
+	var a misp.Answer
+	for _, e := range body.Attribute {
+		if e.unreadable {
+			a.Skipped.Add(e.badField)
+			continue
+		}
+		if !e.attr.Deleted {
+			a.Attributes = append(a.Attributes, e.attr)
 		}
 	}
-	if len(attrs) == 0 {
-		return nil, nil
+	return a, nil
+}
+
+// attributeOrFault is one element of the Attribute list. encoding/json
+// hands UnmarshalJSON the element's own bytes (the whole answer was
+// checked to be valid JSON first), so an element of the wrong shape spoils
+// only itself.
+type attributeOrFault struct {
+	attr       misp.Attribute
+	unreadable bool
+	badField   string // what was wrong, e.g. "Event.info"; "" for the element itself
+}
+
+// UnmarshalJSON implements json.Unmarshaler; it never fails.
+func (e *attributeOrFault) UnmarshalJSON(b []byte) error {
+	err := json.Unmarshal(b, &e.attr)
+	if err == nil && !bytes.Equal(b, []byte("null")) {
+		return nil
 	}
-	return attrs, nil
+	e.unreadable = true
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		e.badField = typeErr.Field // a path of Attribute's JSON tags
+	}
+	return nil
 }

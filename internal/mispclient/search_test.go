@@ -215,6 +215,85 @@ func TestSearch_DropsDeleted(t *testing.T) {
 	}
 }
 
+// TestSearchAnswer_SkipsUnreadableAttributes: in the real MISP 2.5.1
+// answer with attributes 3, 8 and 9, one attribute with a field of an
+// unexpected JSON type is left out and counted; the others still match.
+// The odd values hold "SECRET" to show that the count's line never quotes
+// an attribute.
+func TestSearchAnswer_SkipsUnreadableAttributes(t *testing.T) {
+	type edit func(attrs []any)
+	field := func(i int, path string, v any) edit {
+		return func(attrs []any) {
+			m := attrs[i].(map[string]any)
+			keys := strings.Split(path, ".")
+			for _, k := range keys[:len(keys)-1] {
+				m = m[k].(map[string]any)
+			}
+			m[keys[len(keys)-1]] = v
+		}
+	}
+	element := func(i int, v any) edit { return func(attrs []any) { attrs[i] = v } }
+	for _, tc := range []struct {
+		name    string
+		edits   []edit
+		wantIDs []string
+		want    misp.Skipped
+	}{
+		{"all readable", nil, []string{"3", "8", "9"}, misp.Skipped{}},
+		{"Event.info is an object", []edit{field(0, "Event.info", map[string]any{"SECRET": 1})},
+			[]string{"8", "9"}, misp.Skipped{Count: 1, Fields: []string{"Event.info"}}},
+		{"Tag is a string", []edit{field(1, "Tag", "SECRET")},
+			[]string{"3", "9"}, misp.Skipped{Count: 1, Fields: []string{"Tag"}}},
+		{"a tag name is a list", []edit{field(2, "Tag", []any{map[string]any{"name": []any{"SECRET"}}})},
+			[]string{"3", "8"}, misp.Skipped{Count: 1, Fields: []string{"Tag.name"}}},
+		{"to_ids is an object", []edit{field(2, "to_ids", map[string]any{"SECRET": true})},
+			[]string{"3", "8"}, misp.Skipped{Count: 1, Fields: []string{"to_ids"}}},
+		{"two bad fields in two attributes", []edit{field(0, "Event.Orgc.name", []any{"SECRET"}), field(2, "value", map[string]any{})},
+			[]string{"8"}, misp.Skipped{Count: 2, Fields: []string{"Event.Orgc.name", "value"}}},
+		{"the same bad field twice", []edit{field(0, "Event.info", []any{}), field(1, "Event.info", map[string]any{})},
+			[]string{"9"}, misp.Skipped{Count: 2, Fields: []string{"Event.info"}}},
+		{"an element that is a string", []edit{element(1, "SECRET")},
+			[]string{"3", "9"}, misp.Skipped{Count: 1, Fields: []string{"attribute"}}},
+		{"an element that is null", []edit{element(0, nil)},
+			[]string{"8", "9"}, misp.Skipped{Count: 1, Fields: []string{"attribute"}}},
+		{"every attribute bad", []edit{field(0, "Event", "SECRET"), field(1, "Event", "SECRET"), field(2, "Event", "SECRET")},
+			nil, misp.Skipped{Count: 3, Fields: []string{"Event"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var doc map[string]map[string][]any
+			if err := json.Unmarshal(testdata(t, "restsearch_full_query.json"), &doc); err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range tc.edits {
+				e(doc["response"]["Attribute"])
+			}
+			body, err := json.Marshal(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := newServer(t, func(w http.ResponseWriter, r *http.Request) { reply(w, 200, body) })
+			c, _ := newClient(t, srv.URL, nil)
+			a, err := c.SearchAnswer(context.Background(), misp.Query{Values: []string{"evil.example", "cdn.evil.example"}})
+			if err != nil {
+				t.Fatalf("got %v, want the readable attributes", err)
+			}
+			var ids []string
+			for _, attr := range a.Attributes {
+				ids = append(ids, string(attr.ID))
+			}
+			if d := cmp.Diff(tc.wantIDs, ids); d != "" {
+				t.Errorf("ids (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.want, a.Skipped); d != "" {
+				t.Errorf("skipped (-want +got):\n%s", d)
+			}
+			if line := a.Skipped.String(); strings.Contains(line, "SECRET") {
+				t.Errorf("the skipped line quotes an attribute: %q", line)
+			}
+		})
+	}
+}
+
 // TestSearch_Responses maps MISP's answers to results and error classes.
 // MISP texts come from testdata (real captures) or, for the 403 variants
 // not captured, from MISP's source as quoted in misp-and-peers.md §4.4.
@@ -255,6 +334,8 @@ func TestSearch_Responses(t *testing.T) {
 			class: misp.ClassRateLimited, message: "Rate limit exceeded."},
 		{name: "redirect to login", status: 302, header: map[string]string{"Location": "https://misp.example/users/login"}, class: misp.ClassBadResponse,
 			message: "redirected to https://misp.example/users/login; check hook_url (scheme, port, path)"},
+		{name: "redirect with credentials", status: 307, header: map[string]string{"Location": "https://" + testKey + "@misp.example/users/login?key=" + testKey}, class: misp.ClassBadResponse,
+			message: "redirected to https://misp.example/users/login; check hook_url (scheme, port, path)"},
 		{name: "html login page", status: 200, ctype: "text/html; charset=UTF-8", body: []byte("<!DOCTYPE html><html>login</html>"), class: misp.ClassBadResponse,
 			message: "response is not the expected JSON (content-type text/html; charset=UTF-8): invalid character '<' looking for beginning of value"},
 		{name: "truncated json", status: 200, body: []byte(`{"response": {"Attribute": [{"id":"3"`), class: misp.ClassBadResponse,
@@ -263,6 +344,10 @@ func TestSearch_Responses(t *testing.T) {
 			message: `response is not the expected JSON (content-type application/json; charset=UTF-8): no "response" key`},
 		{name: "response is a string", status: 200, body: []byte(`{"response":"x"}`), class: misp.ClassBadResponse,
 			message: `response is not the expected JSON (content-type application/json; charset=UTF-8): "response" is not an object`},
+		{name: "attribute list is an object", status: 200, body: []byte(`{"response":{"Attribute":{"id":"3"}}}`), class: misp.ClassBadResponse,
+			message: `response is not the expected JSON (content-type application/json; charset=UTF-8): "Attribute" is not a list`},
+		{name: "an attribute truncated", status: 200, body: []byte(`{"response":{"Attribute":[{"id":"3","Event":{"info":"x"}},{"id":"8","Event":{"info":`), class: misp.ClassBadResponse,
+			message: "response is not the expected JSON (content-type application/json; charset=UTF-8): unexpected end of JSON input"},
 		{name: "multi-line reason", status: 403, body: mispError("line one\nline two\t tab"), class: misp.ClassAuth, message: "line one line two tab"},
 		{name: "long reason", status: 403, body: mispError(long), class: misp.ClassAuth, message: strings.Repeat("x", maxMessage-1) + "…"},
 		{name: "reason echoing the key", status: 403, body: mispError("Auth key " + testKey + " is expired"), class: misp.ClassAuth, message: "Auth key <api_key> is expired"},

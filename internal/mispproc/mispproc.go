@@ -9,6 +9,16 @@
 // be asked. The request, API key included, travels on a pipe, never on a
 // command line or in the environment.
 //
+// The request is one JSON line on the helper's standard input, which
+// custom-misp keeps open until the helper has answered. The helper takes
+// EOF there to mean that custom-misp is gone (killed by integratord, by
+// SIGKILL, by the OOM killer: the kernel closes the pipe in every case)
+// and stops at once instead of running on to the deadline. Linux's
+// parent-death signal (SysProcAttr.Pdeathsig) is not used: it fires when
+// the thread that started the child ends, not the process, and Go may
+// start the child from any thread (golang/go#27505); the pipe has no
+// such catch and works on every system.
+//
 // This package has the wire format and the calling side; the serving side
 // is in cmd/custom-misp-net. It must not import net/http or crypto/tls.
 package mispproc
@@ -53,7 +63,8 @@ type Client struct {
 	UserAgent          string        `json:"user_agent,omitempty"`
 }
 
-// Request is what custom-misp writes to the helper's standard input.
+// Request is what custom-misp writes to the helper's standard input, as
+// one JSON line.
 type Request struct {
 	Client   Client     `json:"client"`
 	Query    misp.Query `json:"query"`
@@ -61,10 +72,12 @@ type Request struct {
 	Debug    bool       `json:"debug"`    // write debug lines to standard error
 }
 
-// Response is what the helper writes to its standard output.
+// Response is what the helper writes to its standard output: MISP's
+// answer (the attributes, and the count of those it could not read), or
+// the failure.
 type Response struct {
-	Attributes []misp.Attribute `json:"attributes,omitempty"`
-	Error      *Failure         `json:"error,omitempty"`
+	misp.Answer
+	Error *Failure `json:"error,omitempty"`
 }
 
 // Failure is a misp.Error on the wire.
@@ -101,6 +114,9 @@ type Searcher struct {
 	Client Client                           // how to reach MISP
 	Debug  bool                             // pass the helper's debug lines to Logf
 	Logf   func(format string, args ...any) // where they go
+	// Warnf receives one line per answer that had unreadable attributes
+	// (integrations.log); it may be nil.
+	Warnf func(format string, args ...any)
 }
 
 // Search runs the helper once for q. Every failure, the helper's own
@@ -115,12 +131,23 @@ func (s *Searcher) Search(ctx context.Context, q misp.Query) ([]misp.Attribute, 
 		return nil, &misp.Error{Class: misp.ClassConfig, Message: "encoding the lookup: " + err.Error()}
 	}
 	cmd := exec.CommandContext(ctx, s.Path, "search")
-	cmd.Stdin = bytes.NewReader(req)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, &misp.Error{Class: misp.ClassConfig, Message: "running " + Program + ": " + err.Error()}
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &limitedWriter{w: &stdout, n: maxResponse}
 	cmd.Stderr = &limitedWriter{w: &stderr, n: 64 << 10}
 	cmd.WaitDelay = 100 * time.Millisecond
-	runErr := cmd.Run()
+	runErr := cmd.Start()
+	if runErr == nil {
+		// The request is one JSON line, and standard input stays open
+		// until the helper has ended (Wait closes it): the helper takes
+		// EOF as this process's death (see package doc). A write error
+		// means the helper ended unread; Wait and its answer say why.
+		_, _ = stdin.Write(append(req, '\n'))
+		runErr = cmd.Wait()
+	}
 	if s.Logf != nil {
 		for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
 			if line != "" {
@@ -137,6 +164,9 @@ func (s *Searcher) Search(ctx context.Context, q misp.Query) ([]misp.Attribute, 
 	}
 	if f := resp.Error; f != nil {
 		return nil, &misp.Error{Class: f.Class, Status: f.Status, Message: f.Message, Reset: f.Reset}
+	}
+	if resp.Skipped.Count > 0 && s.Warnf != nil {
+		s.Warnf("misp search: %s", resp.Skipped)
 	}
 	return resp.Attributes, nil
 }

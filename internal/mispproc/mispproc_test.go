@@ -1,8 +1,11 @@
 package mispproc
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,13 +18,14 @@ import (
 )
 
 // helper writes a stand-in for custom-misp-net: a shell script that
-// checks it was called as "search", saves the request and prints answer.
+// checks it was called as "search", saves the request (one line: stdin
+// stays open, so it cannot read to EOF) and prints answer.
 func helper(t *testing.T, answer string) (path, request string) {
 	t.Helper()
 	dir := t.TempDir()
 	path = filepath.Join(dir, Program)
 	request = filepath.Join(dir, "request.json")
-	script := "#!/bin/sh\n[ \"$1\" = search ] || exit 9\ncat > " + request + "\n" + answer + "\n"
+	script := "#!/bin/sh\n[ \"$1\" = search ] || exit 9\nhead -n 1 > " + request + "\n" + answer + "\n"
 	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -31,9 +35,11 @@ func helper(t *testing.T, answer string) (path, request string) {
 func TestSearch_RoundTrip(t *testing.T) {
 	path, reqFile := helper(t, `echo '{"attributes":[{"id":"7","value":"evil.example","to_ids":true,"Event":{"id":"3","threat_level_id":"1"}}]}'`)
 	s := &Searcher{Path: path, Client: Client{BaseURL: "https://misp.example.org", APIKey: "SECRETKEY", Timeout: time.Second}}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	deadline := time.Now().Add(time.Hour)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	got, err := s.Search(ctx, misp.Query{Values: []string{"evil.example"}, Types: []string{"domain"}})
+	q := misp.Query{Values: []string{"evil.example"}, Types: []string{"domain"}}
+	got, err := s.Search(ctx, q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,15 +47,47 @@ func TestSearch_RoundTrip(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("attributes (-want +got):\n%s", diff)
 	}
-	req, err := os.ReadFile(reqFile)
+	line, err := os.ReadFile(reqFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The key travels on the pipe, with the query and the deadline.
-	for _, part := range []string{`"api_key":"SECRETKEY"`, `"Values":["evil.example"]`, `"deadline":"`} {
-		if !strings.Contains(string(req), part) {
-			t.Errorf("request %s lacks %s", req, part)
-		}
+	// The key travels on the pipe, with the query and the run's deadline,
+	// as one JSON line.
+	var req Request
+	if err := json.Unmarshal(line, &req); err != nil || !bytes.HasSuffix(line, []byte("}\n")) {
+		t.Fatalf("request %q is not one JSON line: %v", line, err)
+	}
+	wantReq := Request{Client: s.Client, Query: q, Deadline: deadline}
+	if diff := cmp.Diff(wantReq, req); diff != "" {
+		t.Errorf("request (-want +got):\n%s", diff)
+	}
+}
+
+// TestSearch_SkippedAttributes: the helper's count of attributes it could
+// not read becomes one warning per answer, on this side of the pipe.
+func TestSearch_SkippedAttributes(t *testing.T) {
+	tests := []struct {
+		name   string
+		answer string
+		want   []string
+	}{
+		{"none skipped", `{"attributes":[{"id":"9","value":"evil.example"}]}`, nil},
+		{"two skipped", `{"attributes":[{"id":"9","value":"evil.example"}],"skipped":{"count":2,"fields":["Event.info","Tag"]}}`,
+			[]string{"misp search: skipped 2 attribute(s) of MISP's answer with a field of an unexpected JSON type (Event.info, Tag); the others are used"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path, _ := helper(t, "echo '"+tt.answer+"'")
+			var warnings []string
+			s := &Searcher{Path: path, Warnf: func(format string, args ...any) { warnings = append(warnings, fmt.Sprintf(format, args...)) }}
+			got, err := s.Search(context.Background(), misp.Query{Values: []string{"evil.example"}})
+			if err != nil || len(got) != 1 || got[0].ID != "9" {
+				t.Fatalf("got %v, %v; want attribute 9", got, err)
+			}
+			if diff := cmp.Diff(tt.want, warnings); diff != "" {
+				t.Errorf("warnings (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
@@ -58,24 +96,19 @@ func TestSearch_Failures(t *testing.T) {
 	tests := []struct {
 		name   string
 		answer string
-		ctx    time.Duration
 		want   misp.Error
 		substr string
 	}{
-		{"misp error passes through", `echo '{"error":{"class":"rate_limited","status":429,"message":"Rate limit exceeded.","reset":"2026-11-27T18:00:00Z"}}'`, 10 * time.Second,
+		{"misp error passes through", `echo '{"error":{"class":"rate_limited","status":429,"message":"Rate limit exceeded.","reset":"2026-11-27T18:00:00Z"}}'`,
 			misp.Error{Class: misp.ClassRateLimited, Status: 429, Message: "Rate limit exceeded.", Reset: reset}, ""},
-		{"unreadable answer", `echo 'not json'`, 10 * time.Second, misp.Error{Class: misp.ClassConfig}, "gave an unreadable answer"},
-		{"null is not no match", `echo 'null'`, 10 * time.Second, misp.Error{Class: misp.ClassConfig}, "gave an unreadable answer: not a JSON object"},
-		{"crash without answer", `exit 3`, 10 * time.Second, misp.Error{Class: misp.ClassConfig}, "exited with status 3 without an answer"},
-		{"deadline", `sleep 5`, 300 * time.Millisecond, misp.Error{Class: misp.ClassTimeout, Message: "deadline exceeded before MISP answered"}, ""},
+		{"unreadable answer", `echo 'not json'`, misp.Error{Class: misp.ClassConfig}, "gave an unreadable answer"},
+		{"null is not no match", `echo 'null'`, misp.Error{Class: misp.ClassConfig}, "gave an unreadable answer: not a JSON object"},
+		{"crash without answer", `exit 3`, misp.Error{Class: misp.ClassConfig}, "exited with status 3 without an answer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path, _ := helper(t, tt.answer)
-			ctx, cancel := context.WithTimeout(context.Background(), tt.ctx)
-			defer cancel()
-			start := time.Now()
-			_, err := (&Searcher{Path: path}).Search(ctx, misp.Query{Values: []string{"x.example"}})
+			_, err := (&Searcher{Path: path}).Search(context.Background(), misp.Query{Values: []string{"x.example"}})
 			var me *misp.Error
 			if !errors.As(err, &me) {
 				t.Fatalf("error %v is not a *misp.Error", err)
@@ -87,10 +120,29 @@ func TestSearch_Failures(t *testing.T) {
 			} else if diff := cmp.Diff(tt.want, *me); diff != "" {
 				t.Errorf("error (-want +got):\n%s", diff)
 			}
-			if time.Since(start) > tt.ctx+2*time.Second {
-				t.Errorf("took %s, past the deadline", time.Since(start))
-			}
 		})
+	}
+}
+
+// TestSearch_DeadlineKillsHelper: a helper that does not answer is killed
+// at the run's deadline, and the run gets a timeout.
+func TestSearch_DeadlineKillsHelper(t *testing.T) {
+	// The helper would sleep 120 s. The bound is 30 s: a hundred times the
+	// 300 ms deadline, generous for a loaded machine, and still a quarter
+	// of the helper's sleep, so passing means it was killed, not waited for.
+	const deadline, bound = 300 * time.Millisecond, 30 * time.Second
+	path, _ := helper(t, "exec sleep 120") // exec: the kill reaches the sleep itself
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	start := time.Now()
+	_, err := (&Searcher{Path: path}).Search(ctx, misp.Query{Values: []string{"x.example"}})
+	took := time.Since(start)
+	want := &misp.Error{Class: misp.ClassTimeout, Message: "deadline exceeded before MISP answered"}
+	if diff := cmp.Diff(want, err); diff != "" {
+		t.Errorf("error (-want +got):\n%s", diff)
+	}
+	if took > bound {
+		t.Errorf("took %s: the helper was not killed at the %s deadline", took, deadline)
 	}
 }
 
