@@ -153,7 +153,6 @@ func newSearcher(cfg *config.Config, log *wazuh.Log) (*mispproc.Searcher, error)
 		Client: mispproc.ClientOf(cfg, "custom-misp/"+cli.Version()),
 		Debug:  log.DebugEnabled(),
 		Logf:   log.Debugf,
-		Warnf:  log.Warnf,
 	}, nil
 }
 

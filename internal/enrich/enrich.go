@@ -21,9 +21,10 @@ import (
 	"github.com/custom-misp/custom-misp/internal/misp"
 )
 
-// Searcher looks values up in MISP (*misp.Client).
+// Searcher looks values up in MISP (*mispproc.Searcher): the attributes
+// of the answer, and how many it had to leave out as unreadable.
 type Searcher interface {
-	Search(ctx context.Context, q misp.Query) ([]misp.Attribute, error)
+	Search(ctx context.Context, q misp.Query) (misp.Answer, error)
 }
 
 // Cache remembers MISP's answers and its health across runs
@@ -121,28 +122,37 @@ func Run(ctx context.Context, cfg *config.Config, a *alert.Alert, env Env) (Resu
 			// Cached answers above are still used.
 			res.Asked = 0
 			fail(g.Class, 0, "MISP calls paused until "+g.Until.UTC().Format(time.RFC3339)+" after earlier "+string(g.Class)+" errors")
-		} else if attrs, err := ask(ctx, cfg, env, unknown); err != nil {
+		} else if ans, err := ask(ctx, cfg, env, unknown); err != nil {
 			class, status, msg, reset := describe(err)
 			store.Failed(class, reset)
 			fail(class, status, msg)
 		} else {
 			store.Succeeded()
+			attrs := ans.Attributes
 			// MISP returns at most Limit attributes, newest first. A full
-			// page may have cut off the matches of some values: their
+			// page may have cut off the matches of some values, and a
+			// skipped (unreadable) attribute may have been one: their
 			// "no match" is not an answer, so it is not remembered.
-			truncated := len(attrs) >= cfg.Limit
+			truncated := len(attrs)+ans.Skipped.Count >= cfg.Limit
+			unsureMisses := truncated || ans.Skipped.Count > 0
 			var unsure int
 			for _, ind := range unknown {
 				mine := Matching(ind, attrs)
 				found[ind] = mine
-				if len(mine) == 0 && truncated {
+				if len(mine) == 0 && unsureMisses {
 					unsure++
 					continue
 				}
 				store.Put(key(ind), mine)
 			}
-			if unsure > 0 {
+			if ans.Skipped.Count > 0 {
+				env.Log.Warnf("alert %s: %s", a.ID, ans.Skipped)
+			}
+			switch {
+			case unsure > 0 && truncated:
 				env.Log.Warnf("alert %s: MISP returned limit=%d attributes, so %d indicators without a match may have been cut off; they were not cached (raise \"limit\")", a.ID, cfg.Limit, unsure)
+			case unsure > 0:
+				env.Log.Warnf("alert %s: %d indicator(s) without a match were not cached, as a skipped attribute may have been theirs", a.ID, unsure)
 			}
 		}
 	}
@@ -180,10 +190,10 @@ func key(ind ioc.Indicator) ioc.Indicator {
 
 // ask makes the one MISP request of this run, for every indicator the
 // cache could not answer.
-func ask(ctx context.Context, cfg *config.Config, env Env, unknown []ioc.Indicator) ([]misp.Attribute, error) {
+func ask(ctx context.Context, cfg *config.Config, env Env, unknown []ioc.Indicator) (misp.Answer, error) {
 	client, err := env.Client()
 	if err != nil {
-		return nil, err
+		return misp.Answer{}, err
 	}
 	if !env.Deadline.IsZero() {
 		var cancel context.CancelFunc

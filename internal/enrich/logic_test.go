@@ -39,13 +39,19 @@ var (
 // fakeMISP answers every search with attrs (or err) and records the queries.
 type fakeMISP struct {
 	attrs   []misp.Attribute
+	skipped int
 	err     error
 	queries []misp.Query
 }
 
-func (f *fakeMISP) Search(_ context.Context, q misp.Query) ([]misp.Attribute, error) {
+func (f *fakeMISP) Search(_ context.Context, q misp.Query) (misp.Answer, error) {
 	f.queries = append(f.queries, q)
-	return f.attrs, f.err
+	var ans misp.Answer
+	ans.Attributes = f.attrs
+	for range f.skipped {
+		ans.Skipped.Add("Event.info")
+	}
+	return ans, f.err
 }
 
 // fakeCache is an in-memory Cache that records what Run stores and reports.
@@ -345,5 +351,39 @@ func TestRun_DeepPartSkippedRestLookedUp(t *testing.T) {
 	}
 	if len(log.warnings) != 1 || !strings.Contains(log.warnings[0], "skipped 1 part(s) nested deeper than 64 levels") {
 		t.Errorf("warnings %q: want one about the skipped part", log.warnings)
+	}
+}
+
+// Issue #10 item 7: an unreadable attribute is skipped, the good matches
+// are kept, and a miss from that answer is not cached (the skipped one may
+// have been its match).
+func TestRun_SkippedAttributeKeepsMatchesAndCachesNoMiss(t *testing.T) {
+	m := &fakeMISP{attrs: []misp.Attribute{attr("1", "domain", "evil-update.xyz", true)}, skipped: 1}
+	c := newFakeCache()
+	log := &recordingLog{}
+	al, err := alert.Parse([]byte(testAlert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy, _ := ioc.NewPolicy(nil, nil)
+	cfg := config.Default("/var/ossec")
+	res, err := Run(context.Background(), &cfg, al, Env{Log: log, Policy: policy,
+		OpenCache: func() Cache { return c }, Client: func() (Searcher, error) { return m, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"evil-update.xyz"}, matchedValues(res)); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	if len(c.puts[domain]) != 1 {
+		t.Errorf("the match was not cached: %v", c.puts)
+	}
+	for _, ind := range []ioc.Indicator{srcIP, dstIP, hash} {
+		if _, ok := c.puts[ind]; ok {
+			t.Errorf("%s: a miss from an answer with a skipped attribute was cached", ind.Value)
+		}
+	}
+	if len(log.warnings) != 2 || !strings.Contains(log.warnings[0], "skipped 1 attribute(s)") || !strings.Contains(log.warnings[1], "3 indicator(s) without a match were not cached") {
+		t.Errorf("warnings %q", log.warnings)
 	}
 }

@@ -14,9 +14,9 @@ import (
 // hangingMISP answers only when the lookup's context ends.
 type hangingMISP struct{}
 
-func (hangingMISP) Search(ctx context.Context, _ misp.Query) ([]misp.Attribute, error) {
+func (hangingMISP) Search(ctx context.Context, _ misp.Query) (misp.Answer, error) {
 	<-ctx.Done()
-	return nil, ctx.Err()
+	return misp.Answer{}, ctx.Err()
 }
 
 type quietLog struct{}

@@ -114,26 +114,23 @@ type Searcher struct {
 	Client Client                           // how to reach MISP
 	Debug  bool                             // pass the helper's debug lines to Logf
 	Logf   func(format string, args ...any) // where they go
-	// Warnf receives one line per answer that had unreadable attributes
-	// (integrations.log); it may be nil.
-	Warnf func(format string, args ...any)
 }
 
 // Search runs the helper once for q. Every failure, the helper's own
 // included, comes back as a *misp.Error so that it becomes an error event.
-func (s *Searcher) Search(ctx context.Context, q misp.Query) ([]misp.Attribute, error) {
+func (s *Searcher) Search(ctx context.Context, q misp.Query) (misp.Answer, error) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = time.Now().Add(time.Minute)
 	}
 	req, err := json.Marshal(Request{Client: s.Client, Query: q, Deadline: deadline, Debug: s.Debug})
 	if err != nil {
-		return nil, &misp.Error{Class: misp.ClassConfig, Message: "encoding the lookup: " + err.Error()}
+		return misp.Answer{}, &misp.Error{Class: misp.ClassConfig, Message: "encoding the lookup: " + err.Error()}
 	}
 	cmd := exec.CommandContext(ctx, s.Path, "search")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return nil, &misp.Error{Class: misp.ClassConfig, Message: "running " + Program + ": " + err.Error()}
+		return misp.Answer{}, &misp.Error{Class: misp.ClassConfig, Message: "running " + Program + ": " + err.Error()}
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &limitedWriter{w: &stdout, n: maxResponse}
@@ -156,19 +153,16 @@ func (s *Searcher) Search(ctx context.Context, q misp.Query) ([]misp.Attribute, 
 		}
 	}
 	if ctx.Err() != nil {
-		return nil, &misp.Error{Class: misp.ClassTimeout, Message: "deadline exceeded before MISP answered"}
+		return misp.Answer{}, &misp.Error{Class: misp.ClassTimeout, Message: "deadline exceeded before MISP answered"}
 	}
 	var resp Response
 	if err := decodeResponse(stdout.Bytes(), &resp); err != nil {
-		return nil, &misp.Error{Class: misp.ClassConfig, Message: helperTrouble(s.Path, runErr, err)}
+		return misp.Answer{}, &misp.Error{Class: misp.ClassConfig, Message: helperTrouble(s.Path, runErr, err)}
 	}
 	if f := resp.Error; f != nil {
-		return nil, &misp.Error{Class: f.Class, Status: f.Status, Message: f.Message, Reset: f.Reset}
+		return misp.Answer{}, &misp.Error{Class: f.Class, Status: f.Status, Message: f.Message, Reset: f.Reset}
 	}
-	if resp.Skipped.Count > 0 && s.Warnf != nil {
-		s.Warnf("misp search: %s", resp.Skipped)
-	}
-	return resp.Attributes, nil
+	return resp.Answer, nil
 }
 
 // decodeResponse reads the helper's answer. It must be a JSON object: a

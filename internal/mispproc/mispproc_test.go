@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/custom-misp/custom-misp/internal/misp"
 )
@@ -44,7 +44,7 @@ func TestSearch_RoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []misp.Attribute{{ID: "7", Value: "evil.example", ToIDs: true, Event: misp.Event{ID: "3", ThreatLevelID: "1"}}}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, got.Attributes); diff != "" {
 		t.Errorf("attributes (-want +got):\n%s", diff)
 	}
 	line, err := os.ReadFile(reqFile)
@@ -64,28 +64,27 @@ func TestSearch_RoundTrip(t *testing.T) {
 }
 
 // TestSearch_SkippedAttributes: the helper's count of attributes it could
-// not read becomes one warning per answer, on this side of the pipe.
+// not read crosses the pipe with the answer (enrich logs it and decides
+// what to cache).
 func TestSearch_SkippedAttributes(t *testing.T) {
 	tests := []struct {
 		name   string
 		answer string
-		want   []string
+		want   misp.Skipped
 	}{
-		{"none skipped", `{"attributes":[{"id":"9","value":"evil.example"}]}`, nil},
+		{"none skipped", `{"attributes":[{"id":"9","value":"evil.example"}]}`, misp.Skipped{}},
 		{"two skipped", `{"attributes":[{"id":"9","value":"evil.example"}],"skipped":{"count":2,"fields":["Event.info","Tag"]}}`,
-			[]string{"misp search: skipped 2 attribute(s) of MISP's answer with a field of an unexpected JSON type (Event.info, Tag); the others are used"}},
+			misp.Skipped{Count: 2, Fields: []string{"Event.info", "Tag"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path, _ := helper(t, "echo '"+tt.answer+"'")
-			var warnings []string
-			s := &Searcher{Path: path, Warnf: func(format string, args ...any) { warnings = append(warnings, fmt.Sprintf(format, args...)) }}
-			got, err := s.Search(context.Background(), misp.Query{Values: []string{"evil.example"}})
-			if err != nil || len(got) != 1 || got[0].ID != "9" {
+			got, err := (&Searcher{Path: path}).Search(context.Background(), misp.Query{Values: []string{"evil.example"}})
+			if err != nil || len(got.Attributes) != 1 || got.Attributes[0].ID != "9" {
 				t.Fatalf("got %v, %v; want attribute 9", got, err)
 			}
-			if diff := cmp.Diff(tt.want, warnings); diff != "" {
-				t.Errorf("warnings (-want +got):\n%s", diff)
+			if diff := cmp.Diff(tt.want, got.Skipped, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("skipped (-want +got):\n%s", diff)
 			}
 		})
 	}
