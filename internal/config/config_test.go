@@ -173,6 +173,7 @@ func TestConfig_Query(t *testing.T) {
 		t.Errorf("Query (-want +got):\n%s", diff)
 	}
 }
+
 // TestRedactURL: what RedactURL shows of a URL holding secrets. Every
 // secret below is spelt with "SECRET" so that one check covers them all.
 // The credential forms are RFC 3986's userinfo ("user:password@", "user@",
