@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -84,6 +85,9 @@ func integratord(ctx context.Context, argv []string) error {
 func handle(ctx context.Context, cfg *config.Config, log *wazuh.Log, emit func(time.Time, *alert.Alert, []event.Message) error) error {
 	if cfg.InsecureSkipVerify {
 		log.Warnf("insecure_skip_verify is set: the MISP server's certificate is not verified; use ca_file instead")
+	}
+	if cfg.AllowHTTP && strings.HasPrefix(strings.ToLower(cfg.MISPURL), "http://") {
+		log.Warnf("allow_http is set and hook_url is http://: the API key crosses the network in clear text; use https")
 	}
 	// The deadline runs from here, but no timer is armed for it unless MISP
 	// is asked (see enrich.Env.Deadline): arming one cost a run without
@@ -219,9 +223,9 @@ const maxLoggedAgentID = 64
 func socketError(err error) error {
 	switch {
 	case errors.Is(err, wazuh.ErrSocketMissing):
-		return cli.Fail(cli.ExitNoSocket, err, "is the Wazuh manager installed here? set \"socket_path\" or \"wazuh_home\" if it lives elsewhere")
+		return cli.Fail(cli.ExitNoSocket, err, "") // the exit code's own hint
 	case errors.Is(err, wazuh.ErrNotRunning):
-		return cli.Fail(cli.ExitNotRunning, err, "start the manager: systemctl start wazuh-manager")
+		return cli.Fail(cli.ExitNotRunning, err, "")
 	case errors.Is(err, wazuh.ErrTooLong):
 		return cli.Fail(cli.ExitTooLong, err, "")
 	}

@@ -47,7 +47,8 @@ func Fail(code int, err error, hint string) error {
 }
 
 // Report prints the one line integratord copies into ossec.log and returns
-// the exit code. The line is prefixed, lowercase and never holds the key.
+// the exit code. The line is prefixed, lowercase, never holds the key and
+// always ends with a hint: the error's own, else its exit code's.
 func Report(w io.Writer, err error) int {
 	if err == nil {
 		return ExitOK
@@ -57,12 +58,28 @@ func Report(w io.Writer, err error) int {
 	if errors.As(err, &ee) {
 		code, hint = ee.code, ee.hint
 	}
-	line := "custom-misp: " + OneLine(err.Error())
-	if hint != "" {
-		line += " (hint: " + hint + ")"
+	if hint == "" {
+		hint = defaultHints[code]
 	}
+	line := "custom-misp: " + OneLine(err.Error()) + " (hint: " + hint + ")"
 	fmt.Fprintln(w, line)
 	return code
+}
+
+// defaultHints say what to do for an error that brought no hint of its
+// own, so that every line Report prints ends with one.
+var defaultHints = map[int]string{
+	ExitInternal:    "a bug or an output that cannot be written: please report this line",
+	ExitUsage:       "custom-misp help lists the commands; COMMAND -h lists a command's flags",
+	ExitAlertFile:   "integratord writes the alert file and removes it after the run; for check, give the path of a readable alert file",
+	ExitAlertData:   "integratord hands over one alert as one JSON object (<alert_format>json</alert_format>); anything else is not an alert",
+	ExitConfig:      "fix the <integration> block or its <options>; custom-misp doctor says what is wrong",
+	ExitNotRunning:  "start the manager: systemctl start wazuh-manager",
+	ExitTooLong:     "the alert's agent fields are longer than any Wazuh writes: look at the alert",
+	ExitNoSocket:    "is the Wazuh manager installed here? set \"socket_path\" or \"wazuh_home\" if it lives elsewhere",
+	ExitSocket:      "custom-misp doctor checks the queue socket: who may write it, and whether analysisd reads it",
+	ExitCheckFailed: "follow the hint under each FAIL, from the top",
+	ExitMISP:        "custom-misp doctor says why MISP gave no usable answer",
 }
 
 // OneLine folds line breaks so that a message stays one log line.
