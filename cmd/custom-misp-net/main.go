@@ -26,7 +26,7 @@ func main() {
 const usage = `usage (normally through custom-misp):
   custom-misp-net search      one MISP search, request on stdin, answer on stdout (custom-misp's own use;
                               stdin must stay open: EOF means custom-misp is gone and stops the search)
-  custom-misp-net doctor|lookup|feeds ...   the operator commands, see custom-misp help
+  custom-misp-net check|doctor|lookup|feeds ...   the operator commands, see custom-misp help
   custom-misp-net version
 `
 
@@ -38,6 +38,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch args[1] {
 	case "search":
 		return cli.Report(stderr, serveSearch(ctx, stdin, stdout, stderr))
+	case "check":
+		return runCheck(ctx, args[2:], stdout, stderr)
 	case "doctor":
 		return runDoctor(ctx, args[2:], stdout, stderr)
 	case "lookup":

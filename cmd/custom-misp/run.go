@@ -6,18 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/custom-misp/custom-misp/internal/alert"
-	"github.com/custom-misp/custom-misp/internal/cache"
 	"github.com/custom-misp/custom-misp/internal/cli"
 	"github.com/custom-misp/custom-misp/internal/config"
 	"github.com/custom-misp/custom-misp/internal/enrich"
 	"github.com/custom-misp/custom-misp/internal/event"
-	"github.com/custom-misp/custom-misp/internal/ioc"
 	"github.com/custom-misp/custom-misp/internal/misp"
 	"github.com/custom-misp/custom-misp/internal/mispproc"
 	"github.com/custom-misp/custom-misp/internal/wazuh"
@@ -26,8 +22,9 @@ import (
 const usage = `usage:
   custom-misp ALERT_FILE API_KEY HOOK_URL [debug] [OPTIONS_FILE] [TIMEOUT] [RETRIES]
                          how Wazuh's integratord runs it, once per alert
-  custom-misp check [-options FILE] [-url URL] [-debug] ALERT_FILE
-                         look one alert up and print the events instead of sending them
+  custom-misp check [--wazuh-home DIR] [--options FILE] [--url URL] [--key-file FILE] [--debug] ALERT_FILE
+                         look one alert up as integratord would (ossec.conf's custom-misp block)
+                         and print the events instead of sending them
   custom-misp doctor [--wazuh-home DIR] [--options FILE] [--url URL] [--key-file FILE] [--json]
                          check MISP and the Wazuh side, one line per check with a hint
   custom-misp lookup [flags] VALUE...
@@ -49,11 +46,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case "help", "-h", "-help", "--help":
 			fmt.Fprint(stdout, usage)
 			return cli.ExitOK
-		case "check":
-			return cli.Report(stderr, check(ctx, args[2:], stdout))
-		case "doctor", "lookup", "feeds":
-			// The operator commands talk to MISP: they live in the
-			// helper, which links the HTTP client (see mispproc).
+		case "check", "doctor", "lookup", "feeds":
+			// The operator commands talk to MISP and read ossec.conf:
+			// they live in the helper, which links the HTTP client and
+			// the XML parser that integratord mode never needs.
 			return cli.Report(stderr, execHelper(args[1:]))
 		}
 	}
@@ -77,72 +73,7 @@ func integratord(ctx context.Context, argv []string) error {
 	sendTo := func(deadline time.Time, al *alert.Alert, events []event.Message) error {
 		return send(deadline, cfg.SocketPath, al, events, log)
 	}
-	return handle(ctx, &cfg, log, sendTo)
-}
-
-// handle reads the alert, enriches it and hands the events to emit by the
-// run's deadline; it is the part integratord mode and `check` share.
-func handle(ctx context.Context, cfg *config.Config, log *wazuh.Log, emit func(time.Time, *alert.Alert, []event.Message) error) error {
-	if cfg.InsecureSkipVerify {
-		log.Warnf("insecure_skip_verify is set: the MISP server's certificate is not verified; use ca_file instead")
-	}
-	if cfg.AllowHTTP && strings.HasPrefix(strings.ToLower(cfg.MISPURL), "http://") {
-		log.Warnf("allow_http is set and hook_url is http://: the API key crosses the network in clear text; use https")
-	}
-	// The deadline runs from here, but no timer is armed for it unless MISP
-	// is asked (see enrich.Env.Deadline): arming one cost a run without
-	// indicators about 0.15 ms (bench -compare).
-	deadline := time.Now().Add(cfg.Deadline)
-
-	al, err := alert.Read(cfg.AlertFile)
-	if err != nil {
-		log.Errorf("%v", err)
-		return alertError(err)
-	}
-	policy, err := ioc.NewPolicy(cfg.Exclude, cfg.AllowSuffixes)
-	if err != nil {
-		return cli.Fail(cli.ExitConfig, fmt.Errorf("configuration: %w", err), "")
-	}
-	var opened *cache.Cache
-	env := enrich.Env{
-		Log:      log,
-		Policy:   policy,
-		Deadline: deadline,
-		Client:   func() (enrich.Searcher, error) { return newSearcher(cfg, log) },
-		OpenCache: func() enrich.Cache {
-			if !cfg.CacheOn {
-				return enrich.NoCache{}
-			}
-			c, warn := cache.Open(cache.OptionsFor(cfg))
-			if warn != nil {
-				log.Warnf("cache: %v", warn)
-			}
-			opened = c
-			return c
-		},
-	}
-	res, err := enrich.Run(ctx, cfg, al, env)
-	if opened != nil {
-		if cerr := opened.Close(); cerr != nil {
-			log.Warnf("cache: %v", cerr)
-		}
-	}
-	if err != nil {
-		return err
-	}
-	log.Debugf("alert %s: %d indicators (%d cached, %d asked), %d matched, %d events%s",
-		al.ID, res.Indicators, res.Cached, res.Asked, res.Matched, len(res.Events), skipped(res.Skipped))
-	if len(res.Events) == 0 {
-		return nil
-	}
-	return emit(deadline, al, res.Events)
-}
-
-func skipped(why string) string {
-	if why == "" {
-		return ""
-	}
-	return "; " + why
+	return enrich.Alert(ctx, &cfg, log, func() (enrich.Searcher, error) { return newSearcher(&cfg, log) }, sendTo)
 }
 
 // newSearcher returns the MISP lookup of this run: the helper program,
@@ -236,18 +167,6 @@ func socketError(err error) error {
 	return cli.Fail(cli.ExitSocket, err, hint)
 }
 
-func alertError(err error) error {
-	switch {
-	case errors.Is(err, alert.ErrNotFound):
-		return cli.Fail(cli.ExitAlertFile, err, "")
-	case errors.Is(err, alert.ErrNotJSON):
-		return cli.Fail(cli.ExitAlertData, err, "set <alert_format>json</alert_format> in the <integration> block")
-	case errors.Is(err, alert.ErrEmpty), errors.Is(err, alert.ErrTooLarge), errors.Is(err, alert.ErrShape):
-		return cli.Fail(cli.ExitAlertData, err, "")
-	}
-	return cli.Fail(cli.ExitAlertData, err, "")
-}
-
 // reportConfigError tells Wazuh, as an error event, that the integration is
 // misconfigured: otherwise the only trace is a line in ossec.log and every
 // alert goes unenriched in silence. Best effort; the exit code says the rest.
@@ -262,7 +181,7 @@ func reportConfigError(cfg *config.Config, cfgErr error, log *wazuh.Log) {
 			return
 		}
 		loc = location(al, log)
-		src = event.Source{AlertID: al.ID, RuleID: al.RuleID, RuleLevel: strconv.Itoa(al.RuleLevel), Description: al.RuleDescription}
+		src = enrich.Source(al)
 	}
 	m := event.Failure(misp.ClassConfig, 0, "configuration: "+cfgErr.Error(), 0, src)
 	b, err := wazuh.Format(loc, m)

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/custom-misp/custom-misp/internal/ioc"
 	"github.com/custom-misp/custom-misp/internal/misp"
 
 	"github.com/custom-misp/custom-misp/internal/rawfile"
@@ -442,6 +443,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Retries < 0 || c.Retries > 10 {
 		return &FieldError{"retries", fmt.Sprintf("want 0 to 10, got %d", c.Retries)}
+	}
+	// Parsed here, not first when an alert is read, so that a bad entry is
+	// a configuration error (exit 5 and a config event) on every run.
+	if _, err := ioc.NewPolicy(c.Exclude, c.AllowSuffixes); err != nil {
+		field := "exclude"
+		if strings.HasPrefix(err.Error(), "allowed suffix") {
+			field = "allow_suffixes"
+		}
+		return &FieldError{field, err.Error()}
 	}
 	for _, list := range []struct {
 		name string

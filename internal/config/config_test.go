@@ -276,3 +276,26 @@ func TestLoad_PEMFilesChecked(t *testing.T) {
 		check(t, `{"ca_file":"`+unreadable+`"}`, "ca_file: permission denied: "+unreadable)
 	})
 }
+
+// A bad exclude or allow_suffixes entry is a configuration error at load,
+// named by its field, not a failure when the first alert is read.
+func TestValidate_PolicyLists(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		exclude, allw []string
+		want          string
+	}{
+		{"bad exclude", []string{"10.0.0.0/33"}, nil, `exclude: exclude "10.0.0.0/33": not a domain, IP address or CIDR prefix`},
+		{"bad suffix", nil, []string{"-bad-"}, `allow_suffixes: allowed suffix "-bad-": not a domain name`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default("/var/ossec")
+			c.MISPURL, c.APIKey = "https://misp.example.org", strings.Repeat("k", 40)
+			c.Exclude, c.AllowSuffixes = tc.exclude, tc.allw
+			err := c.Validate()
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("Validate = %v, want %s", err, tc.want)
+			}
+		})
+	}
+}

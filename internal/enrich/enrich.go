@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -43,6 +42,7 @@ type Cache interface {
 type Logger interface {
 	Debugf(format string, args ...any)
 	Warnf(format string, args ...any)
+	Errorf(format string, args ...any)
 }
 
 // Env is what a run needs from the outside world.
@@ -91,7 +91,7 @@ func Run(ctx context.Context, cfg *config.Config, a *alert.Alert, env Env) (Resu
 		res.Skipped = "no indicators"
 		return res, nil
 	}
-	src := event.Source{AlertID: a.ID, RuleID: a.RuleID, RuleLevel: strconv.Itoa(a.RuleLevel), Description: a.RuleDescription}
+	src := Source(a)
 
 	store := env.OpenCache()
 	found := make(map[ioc.Indicator][]misp.Attribute, len(inds))

@@ -303,6 +303,7 @@ func TestRun_OwnEventsAreNotLookedUp(t *testing.T) {
 type recordingLog struct{ warnings []string }
 
 func (*recordingLog) Debugf(string, ...any) {}
+func (*recordingLog) Errorf(string, ...any) {}
 func (l *recordingLog) Warnf(format string, args ...any) {
 	l.warnings = append(l.warnings, fmt.Sprintf(format, args...))
 }

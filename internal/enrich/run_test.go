@@ -23,6 +23,7 @@ type quietLog struct{}
 
 func (quietLog) Debugf(string, ...any) {}
 func (quietLog) Warnf(string, ...any)  {}
+func (quietLog) Errorf(string, ...any) {}
 
 // The run's context carries no deadline (handle never arms a timer up
 // front); Env.Deadline alone must end a lookup MISP never answers.
