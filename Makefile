@@ -50,6 +50,8 @@ fuzz:
 	$(GO) test ./internal/alert -run '^$$' -fuzz '^FuzzExtract$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/config -run '^$$' -fuzz '^FuzzParseOptions$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/event -run '^$$' -fuzz '^FuzzAppendJSON$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/misp -run '^$$' -fuzz '^FuzzFilterKey$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/cache -run '^$$' -fuzz '^FuzzDecodeAttrs$$' -fuzztime $(FUZZTIME)
 
 # install puts the binary, rules and decoder into a Wazuh manager. The binary
 # must be root:wazuh 0750: integratord refuses a file the wazuh user can
