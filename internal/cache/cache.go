@@ -2,7 +2,8 @@
 // them. A process lives for one alert, so the in-process LRU only dedupes
 // within a run; the bbolt file on disk is what saves MISP calls across
 // alerts. The same file holds the protection state (rate-limit reset,
-// circuit breaker, error-report windows), so it survives across runs too.
+// auth pause, circuit breaker, error-report windows), so it survives across
+// runs too.
 //
 // Choices, and why:
 //   - TTLs: hits live 6 h (MISP data changes slowly, and a hit still raises
@@ -19,6 +20,11 @@
 //   - Durability: writes are batched into one transaction per run and
 //     synced (NoSync off, see load); runs that learned nothing write
 //     nothing.
+//   - Auth failures: MISP refusing the key pauses lookups for 5 minutes
+//     (authPause), as the circuit does for outages: a wrong, expired or
+//     disabled key does not fix itself in seconds, and each pause costs one
+//     request and at most one error event (the report window is as long).
+//     A success ends the pause; a new key is a new scope, never paused.
 package cache
 
 import (

@@ -102,7 +102,8 @@ func TestGate_Circuit(t *testing.T) {
 		{name: "success resets count", want: func() Gate { return allow }, outcome: succeed},
 		{name: "one failure after success", want: func() Gate { return allow }, class: misp.ClassUnavailable, outcome: fail},
 		{name: "auth failure is not counted", want: func() Gate { return allow }, class: misp.ClassAuth, outcome: fail},
-		{name: "bad response is not counted", want: func() Gate { return allow }, class: misp.ClassBadResponse, outcome: fail},
+		{name: "auth pause", want: func() Gate { return open(misp.ClassAuth, authPause) }},
+		{name: "bad response is not counted", advance: authPause, want: func() Gate { return allow }, class: misp.ClassBadResponse, outcome: fail},
 		{name: "second counted failure", want: func() Gate { return allow }, class: misp.ClassTimeout, outcome: fail},
 		{name: "still closed", want: func() Gate { return allow }},
 	}
@@ -180,6 +181,59 @@ func TestCache_ShouldReport(t *testing.T) {
 	run(t, o, func(c *Cache) {
 		if c.ShouldReport(misp.ClassAuth) != true || c.ShouldReport(misp.ClassAuth) != false {
 			t.Errorf("ShouldReport twice in a run: want true then false")
+		}
+	})
+}
+
+// TestGate_AuthPause: with a key MISP refuses, alerts must not keep
+// knocking (issue 10, item 10: 6 alerts made 5 requests). Each run does
+// what enrich does: ask MISP only if Gate allows, record the outcome, and
+// send an error event only if ShouldReport says so.
+func TestGate_AuthPause(t *testing.T) {
+	k := newClock()
+	start := k.t
+	o := testOptions(t, k)
+	requests, events := 0, 0
+	alert := func() {
+		run(t, o, func(c *Cache) {
+			class := misp.ClassAuth
+			if g := c.Gate(); g.Allow {
+				requests++
+				c.Failed(misp.ClassAuth, time.Time{})
+			} else {
+				class = g.Class
+			}
+			if c.ShouldReport(class) {
+				events++
+			}
+		})
+	}
+	// Six alerts half a minute apart: one request, one event.
+	for range 6 {
+		alert()
+		k.Advance(30 * time.Second)
+	}
+	if requests != 1 || events != 1 {
+		t.Errorf("6 alerts with a refused key: %d requests, %d error events; want 1 and 1", requests, events)
+	}
+	run(t, o, func(c *Cache) {
+		if diff := cmp.Diff(Gate{Class: misp.ClassAuth, Until: start.Add(authPause)}, c.Gate()); diff != "" {
+			t.Errorf("Gate during the pause (-want +got):\n%s", diff)
+		}
+	})
+	// The pause over, one request finds the key still refused: paused
+	// again, and a new error event, since the report window is as long.
+	k.t = start.Add(authPause)
+	alert()
+	if requests != 2 || events != 2 {
+		t.Errorf("after the pause: %d requests, %d error events; want 2 and 2", requests, events)
+	}
+	// A success (a run that was already asking when the pause began, or
+	// the first after it) ends the pause at once.
+	run(t, o, func(c *Cache) { c.Succeeded() })
+	run(t, o, func(c *Cache) {
+		if diff := cmp.Diff(Gate{Allow: true}, c.Gate()); diff != "" {
+			t.Errorf("Gate after a success (-want +got):\n%s", diff)
 		}
 	})
 }
