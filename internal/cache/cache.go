@@ -25,6 +25,9 @@
 //     disabled key does not fix itself in seconds, and each pause costs one
 //     request and at most one error event (the report window is as long).
 //     A success ends the pause; a new key is a new scope, never paused.
+//   - Clock steps: every stored instant is trusted only up to its own
+//     window ahead of now (clamp, lifetime), and answers stored in the
+//     future are misses, so a clock set back costs at most one window.
 package cache
 
 import (
@@ -173,7 +176,7 @@ func (c *Cache) Get(ind ioc.Indicator) (attrs []misp.Attribute, ok bool) {
 	if c.db == nil || c.broken != nil {
 		return nil, false
 	}
-	e, ok, err := readEntry(c.db, k, now, c.schema)
+	e, ok, err := c.readEntry(k, now)
 	if err != nil {
 		c.broken = err
 		return nil, false

@@ -63,6 +63,33 @@ func decodeGuard(v []byte) guard {
 	return g
 }
 
+// clamp bounds every instant of the state by now plus the longest wait it
+// can legitimately have left, and reports whether that changed anything.
+// The instants are absolute, so state written while the clock was ahead
+// (and since set back) would otherwise pause MISP for as long as the step.
+// Open clamps what it read and, when that changed it, saves it at Close, so
+// that a step of any size costs at most one window (bounding each run's
+// reading by its own now instead would slide with the clock and end
+// nothing).
+func (g *guard) clamp(now time.Time, reportWindow time.Duration) (changed bool) {
+	bound := func(t *time.Time, limit time.Time) {
+		if t.After(limit) {
+			*t, changed = limit, true
+		}
+	}
+	bound(&g.RateUntil, now.Add(maxRateWait))
+	bound(&g.AuthUntil, now.Add(authPause))
+	if d := min(max(g.CoolDown, 0), coolDownMax); d != g.CoolDown {
+		g.CoolDown, changed = d, true
+	}
+	bound(&g.OpenUntil, now.Add(g.CoolDown))
+	for class, until := range g.Reported {
+		bound(&until, now.Add(reportWindow))
+		g.Reported[class] = until
+	}
+	return changed
+}
+
 func (g *guard) encode(now time.Time) []byte {
 	for class, until := range g.Reported {
 		if !now.Before(until) {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/custom-misp/custom-misp/internal/ioc"
 	"github.com/custom-misp/custom-misp/internal/misp"
 )
 
@@ -183,6 +184,147 @@ func TestCache_ShouldReport(t *testing.T) {
 			t.Errorf("ShouldReport twice in a run: want true then false")
 		}
 	})
+}
+
+// TestCache_ClockStepBack: a store written while the clock was a day ahead
+// is read after the clock is set back (issue 10, item 4). Every stored
+// instant is bounded by now plus its own window (429: 15 min, MISP's
+// window; circuit: the cool-down; auth pause: 5 min; error reports: the
+// report window), and answers stored in the future are of unknown age, so
+// misses: the step costs at most one window, not a day.
+func TestCache_ClockStepBack(t *testing.T) {
+	const ahead = 24 * time.Hour
+	type check struct {
+		after time.Duration // since the step back
+		gate  func(back time.Time) Gate
+	}
+	allow := func(time.Time) Gate { return Gate{Allow: true} }
+	tests := []struct {
+		name   string
+		record func(c *Cache, now time.Time) // in the run with the clock ahead
+		checks []check
+	}{
+		{
+			name:   "429 reset",
+			record: func(c *Cache, now time.Time) { c.Failed(misp.ClassRateLimited, now.Add(10*time.Minute)) },
+			checks: []check{
+				{gate: func(back time.Time) Gate {
+					return Gate{Class: misp.ClassRateLimited, Until: back.Add(15 * time.Minute)}
+				}},
+				{after: 15 * time.Minute, gate: allow},
+			},
+		},
+		{
+			name: "open circuit",
+			record: func(c *Cache, _ time.Time) {
+				for range circuitThreshold {
+					c.Failed(misp.ClassUnavailable, time.Time{})
+				}
+			},
+			checks: []check{
+				{gate: func(back time.Time) Gate {
+					return Gate{Class: misp.ClassUnavailable, Until: back.Add(coolDownBase)}
+				}},
+				{after: coolDownBase, gate: func(time.Time) Gate { return Gate{Allow: true, Probe: true} }},
+			},
+		},
+		{
+			name:   "auth pause",
+			record: func(c *Cache, _ time.Time) { c.Failed(misp.ClassAuth, time.Time{}) },
+			checks: []check{
+				{gate: func(back time.Time) Gate { return Gate{Class: misp.ClassAuth, Until: back.Add(authPause)} }},
+				{after: authPause, gate: allow},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := newClock()
+			back := k.t
+			o := testOptions(t, k)
+			k.Advance(ahead)
+			run(t, o, func(c *Cache) { tt.record(c, k.t) })
+			for _, ck := range tt.checks {
+				k.t = back.Add(ck.after)
+				run(t, o, func(c *Cache) {
+					if diff := cmp.Diff(ck.gate(back), c.Gate()); diff != "" {
+						t.Errorf("Gate %v after the step back (-want +got):\n%s", ck.after, diff)
+					}
+				})
+			}
+		})
+	}
+
+	t.Run("error report window", func(t *testing.T) {
+		k := newClock()
+		back := k.t
+		o := testOptions(t, k)
+		k.Advance(ahead)
+		run(t, o, func(c *Cache) { c.ShouldReport(misp.ClassUnavailable) })
+		for _, s := range []struct {
+			after time.Duration
+			want  bool
+		}{{0, false}, {DefaultReportWindow - time.Nanosecond, false}, {DefaultReportWindow, true}} {
+			k.t = back.Add(s.after)
+			run(t, o, func(c *Cache) {
+				if got := c.ShouldReport(misp.ClassUnavailable); got != s.want {
+					t.Errorf("ShouldReport %v after the step back = %v, want %v", s.after, got, s.want)
+				}
+			})
+		}
+	})
+
+	t.Run("answers stored in the future", func(t *testing.T) {
+		k := newClock()
+		back := k.t
+		o := testOptions(t, k)
+		k.Advance(ahead)
+		run(t, o, func(c *Cache) {
+			c.Put(hitIP, realAttributes(t, hitIP.Value))
+			c.Put(missIP, nil)
+		})
+		k.t = back
+		run(t, o, func(c *Cache) {
+			for _, ind := range []ioc.Indicator{hitIP, missIP} {
+				if _, ok := c.Get(ind); ok {
+					t.Errorf("Get %s: an answer stored %v in the future was used", ind.Value, ahead)
+				}
+			}
+		})
+	})
+}
+
+// TestCache_TTLBoundsStoredExpiry: an answer lives at most the TTL in force
+// when it is read, counted from when it was stored, whatever expiry it was
+// stored with (a longer TTL then, or a damaged header).
+func TestCache_TTLBoundsStoredExpiry(t *testing.T) {
+	k := newClock()
+	o := testOptions(t, k)
+	o.TTL, o.NegativeTTL = 24*time.Hour, 2*time.Hour
+	run(t, o, func(c *Cache) {
+		c.Put(hitIP, realAttributes(t, hitIP.Value))
+		c.Put(missIP, nil)
+	})
+	o.TTL, o.NegativeTTL = time.Hour, 10*time.Minute
+	for _, s := range []struct {
+		after         time.Duration
+		wantHit, miss bool
+	}{
+		{after: 10*time.Minute - time.Nanosecond, wantHit: true, miss: true},
+		{after: 10 * time.Minute, wantHit: true},
+		{after: time.Hour - time.Nanosecond, wantHit: true},
+		{after: time.Hour},
+	} {
+		k.t = newClock().t.Add(s.after)
+		run(t, o, func(c *Cache) {
+			if _, ok := c.Get(hitIP); ok != s.wantHit {
+				t.Errorf("hit %v after storing: found %v, want %v", s.after, ok, s.wantHit)
+			}
+			if _, ok := c.Get(missIP); ok != s.miss {
+				t.Errorf("miss %v after storing: found %v, want %v", s.after, ok, s.miss)
+			}
+		})
+	}
 }
 
 // TestGate_AuthPause: with a key MISP refuses, alerts must not keep

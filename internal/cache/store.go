@@ -85,6 +85,8 @@ func Open(o Options) (c *Cache, warn error) {
 	// Open and Flush share one LockWait, so that a run is delayed by
 	// other processes for at most LockWait in all.
 	c.lockLeft = o.LockWait - time.Since(start)
+	now := o.Now()
+	c.apply(func(g *guard) bool { return g.clamp(now, o.ReportWindow) })
 	return c, warn
 }
 
@@ -336,7 +338,7 @@ func (c *Cache) write(now time.Time) (err error) {
 			}
 		}
 		if n > uint64(c.o.MaxEntries) || size > uint64(c.o.MaxBytes) {
-			n, size, err = evict(eb, now, c.o.MaxEntries*evictTo/10, c.o.MaxBytes*evictTo/10)
+			n, size, err = evict(eb, c.o, now, c.o.MaxEntries*evictTo/10, c.o.MaxBytes*evictTo/10)
 			if err != nil {
 				return err
 			}
@@ -348,20 +350,21 @@ func (c *Cache) write(now time.Time) (err error) {
 	})
 }
 
-// evict deletes expired and undecodable entries, then the oldest by
-// stored-at until at most maxN entries of at most maxB bytes remain, and
-// returns the new count and bytes. It walks the whole bucket twice, which
-// is why it runs only past the bound.
-func evict(b *bolt.Bucket, now time.Time, maxN int, maxB int64) (n, size uint64, err error) {
+// evict deletes dead entries (expired, undecodable, or stored in the
+// future: see lifetime), then the oldest by stored-at until at most maxN
+// entries of at most maxB bytes remain, and returns the new count and
+// bytes. It walks the whole bucket twice, which is why it runs only past
+// the bound.
+func evict(b *bolt.Bucket, o Options, now time.Time, maxN int, maxB int64) (n, size uint64, err error) {
 	type age struct{ stored, size int64 }
-	var live []age // the entries worth keeping
-	var liveB int64
+	var keep []age // the entries worth keeping
+	var keepB int64
 	nowNs := now.UnixNano()
 	cur := b.Cursor()
 	for k, v := cur.First(); k != nil; k, v = cur.Next() {
-		if stored, expires, ok := header(v); ok && nowNs < expires {
-			live = append(live, age{stored, int64(len(k) + len(v))})
-			liveB += int64(len(k) + len(v))
+		if stored, _, live := o.lifetime(v, nowNs); live {
+			keep = append(keep, age{stored, int64(len(k) + len(v))})
+			keepB += int64(len(k) + len(v))
 		}
 	}
 
@@ -369,20 +372,20 @@ func evict(b *bolt.Bucket, now time.Time, maxN int, maxB int64) (n, size uint64,
 	// cutoff, plus ties at cutoff up to the excess (a run stores its batch
 	// at one instant, so ties are common).
 	cutoff, ties := int64(-1<<63), 0
-	slices.SortFunc(live, func(a, b age) int { return cmp.Compare(a.stored, b.stored) })
+	slices.SortFunc(keep, func(a, b age) int { return cmp.Compare(a.stored, b.stored) })
 	excess := 0
-	for ; excess < len(live) && (len(live)-excess > maxN || liveB > maxB); excess++ {
-		liveB -= live[excess].size
+	for ; excess < len(keep) && (len(keep)-excess > maxN || keepB > maxB); excess++ {
+		keepB -= keep[excess].size
 	}
 	if excess > 0 {
-		cutoff = live[excess-1].stored
-		below, _ := slices.BinarySearchFunc(live, cutoff, func(a age, t int64) int { return cmp.Compare(a.stored, t) })
+		cutoff = keep[excess-1].stored
+		below, _ := slices.BinarySearchFunc(keep, cutoff, func(a age, t int64) int { return cmp.Compare(a.stored, t) })
 		ties = excess - below
 	}
 
 	for k, v := cur.First(); k != nil; {
-		stored, expires, ok := header(v)
-		drop := !ok || nowNs >= expires || stored < cutoff
+		stored, _, live := o.lifetime(v, nowNs)
+		drop := !live || stored < cutoff
 		if !drop && stored == cutoff && ties > 0 {
 			drop = true
 			ties--
@@ -401,6 +404,25 @@ func evict(b *bolt.Bucket, now time.Time, maxN int, maxB int64) (n, size uint64,
 		k, v = cur.Seek(k)
 	}
 	return n, size, nil
+}
+
+// lifetime returns when the stored entry v was stored and expires (Unix
+// ns), and whether it is still an answer at now. An entry lives at most its TTL from
+// when it was stored, whatever its header says (the TTL may have been
+// shortened since, or the header damaged), and one stored after now, by a
+// clock since set back, is of unknown age: it is dead. So a clock step back
+// costs at most one TTL of answers, never as long as the step.
+func (o Options) lifetime(v []byte, now int64) (stored, expires int64, live bool) {
+	stored, expires, ok := header(v)
+	if !ok || stored > now {
+		return 0, 0, false
+	}
+	ttl := o.NegativeTTL
+	if len(v) > headerLen {
+		ttl = o.TTL
+	}
+	expires = min(expires, stored+int64(ttl))
+	return stored, expires, now < expires
 }
 
 func header(v []byte) (stored, expires int64, ok bool) {
@@ -425,7 +447,7 @@ func encodeEntry(now time.Time, e entry, fp [4]byte) ([]byte, error) {
 // readEntry looks k up on disk. An expired, oversized or undecodable entry,
 // or one written for other attribute types, is a miss; only a bbolt
 // failure is an error.
-func readEntry(db *bolt.DB, k string, now time.Time, fp [4]byte) (e entry, ok bool, err error) {
+func (c *Cache) readEntry(k string, now time.Time) (e entry, ok bool, err error) {
 	// bbolt reads the file through mmap: a damaged page offset makes it
 	// touch memory it does not own, which Go reports as a fatal fault that
 	// recover cannot catch unless faults are turned into panics.
@@ -435,14 +457,14 @@ func readEntry(db *bolt.DB, k string, now time.Time, fp [4]byte) (e entry, ok bo
 			e, ok, err = entry{}, false, fmt.Errorf("corrupt store: %v", r)
 		}
 	}()
-	err = db.View(func(tx *bolt.Tx) error {
+	err = c.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucketEntries))
 		if b == nil {
 			return nil
 		}
 		v := b.Get([]byte(k))
-		_, expires, valid := header(v)
-		if !valid || now.UnixNano() >= expires || len(v) > maxEntryBytes || [4]byte(v[17:21]) != fp {
+		_, expires, live := c.o.lifetime(v, now.UnixNano())
+		if !live || len(v) > maxEntryBytes || [4]byte(v[17:21]) != c.schema {
 			return nil
 		}
 		e.expires = time.Unix(0, expires)
