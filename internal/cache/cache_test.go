@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -853,8 +855,9 @@ func TestCache_RandomDamageNeverKills(t *testing.T) {
 
 // A store that keeps getting damaged must not fill the disk with copies:
 // only the newest keepAside moved-aside files stay. Files this package did
-// not name (an admin's, a copy renamed for a look) are left alone, and the
-// copy just made is kept even when the clock went back.
+// not name (an admin's, a copy renamed for a look) and symbolic links are
+// left alone, and the copy just made is kept even when the clock went
+// back.
 func TestOpen_KeepsFewMovedAsideCopies(t *testing.T) {
 	k := newClock()
 	o := testOptions(t, k)
@@ -873,6 +876,19 @@ func TestOpen_KeepsFewMovedAsideCopies(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, old), []byte("damaged long ago"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Symbolic links planted under names of copies, older than any: never
+	// removed (nor what they point to).
+	links := []string{"cache.db.corrupt-1", "cache.db.corrupt-2"}
+	target := filepath.Join(t.TempDir(), "precious")
+	if err := os.WriteFile(target, []byte("precious"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range links {
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	admins = append(admins, links...)
 	damage := func() string {
 		t.Helper()
 		if err := os.WriteFile(o.Path, []byte("damaged"), 0o600); err != nil {
@@ -910,5 +926,87 @@ func TestOpen_KeepsFewMovedAsideCopies(t *testing.T) {
 	slices.Sort(want)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("files in the store's directory (-want +got):\n%s", diff)
+	}
+	if b, err := os.ReadFile(target); err != nil || string(b) != "precious" {
+		t.Errorf("a planted link's target changed: %q, %v", b, err)
+	}
+}
+
+// TestOpen_RefusesSymlinks: the store's directory is writable by user
+// wazuh, so a symbolic link planted there must never be followed, renamed
+// onto or removed through when the program runs as root (issue 10, item
+// 2). Each refusal is one line naming the path; the link and its target
+// stay as they were.
+func TestOpen_RefusesSymlinks(t *testing.T) {
+	tests := []struct {
+		name       string
+		plant      func(t *testing.T, o Options, target string) (link string)
+		damaged    bool   // the store itself is damaged, so Open moves it aside
+		targetGone bool   // the link points to nothing
+		wantWarn   string // besides the link's path
+	}{
+		{
+			name: "moved-aside name is a link",
+			plant: func(t *testing.T, o Options, target string) string {
+				return fmt.Sprintf("%s.corrupt-%d", o.Path, o.Now().UnixNano())
+			},
+			damaged:  true,
+			wantWarn: "already exists; continuing without the disk cache",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := newClock()
+			o := testOptions(t, k)
+			// The target: a store of its own, outside the store's directory.
+			elsewhere := o
+			elsewhere.Path = filepath.Join(t.TempDir(), "target.db")
+			run(t, elsewhere, func(c *Cache) { c.Put(hitIP, realAttributes(t, hitIP.Value)) })
+			target, err := os.ReadFile(elsewhere.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(filepath.Dir(o.Path), 0o770); err != nil {
+				t.Fatal(err)
+			}
+			store := []byte("damaged")
+			if tt.damaged {
+				if err := os.WriteFile(o.Path, store, 0o660); err != nil {
+					t.Fatal(err)
+				}
+			}
+			link := tt.plant(t, o, elsewhere.Path)
+			if err := os.Symlink(elsewhere.Path, link); err != nil {
+				t.Fatal(err)
+			}
+
+			c, warn := Open(o)
+			t.Logf("Open: %v", warn)
+			if warn == nil || !strings.Contains(warn.Error(), link) || !strings.Contains(warn.Error(), tt.wantWarn) {
+				t.Errorf("Open warning = %v, want one naming %s and saying %q", warn, link, tt.wantWarn)
+			}
+			if _, ok := c.Get(hitIP); ok {
+				t.Errorf("Get found the link target's entry")
+			}
+			c.Put(missIP, nil)
+			if err := c.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+			if got, err := os.Readlink(link); err != nil || got != elsewhere.Path {
+				t.Errorf("the link is now %q, %v; want it untouched, to %s", got, err, elsewhere.Path)
+			}
+			got, err := os.ReadFile(elsewhere.Path)
+			switch {
+			case tt.targetGone && !errors.Is(err, fs.ErrNotExist):
+				t.Errorf("the link's missing target was created (%v)", err)
+			case !tt.targetGone && (err != nil || !bytes.Equal(got, target)):
+				t.Errorf("the link's target changed (%v)", err)
+			}
+			if tt.damaged {
+				if got, err := os.ReadFile(o.Path); err != nil || !bytes.Equal(got, store) {
+					t.Errorf("the damaged store was not left in place: %v", err)
+				}
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -135,12 +136,23 @@ const keepAside = 3
 // asideInfix names the moved-aside copies: <store>.corrupt-<Unix ns>.
 const asideInfix = ".corrupt-"
 
-// moveAside renames a damaged store out of the way, keeping it for a look,
+// moveAside moves a damaged store out of the way, keeping it for a look,
 // and removes the oldest earlier copies beyond keepAside. Nanoseconds keep
 // two damaged stores of the same second apart.
+//
+// A link and a remove rather than a rename: a link never replaces what is
+// at the new name, so a file or symbolic link planted at
+// <store>.corrupt-<ns> stays as it was and the move is refused, naming it;
+// and neither call follows a symbolic link at either name.
 func moveAside(o Options) (string, error) {
 	aside := o.Path + asideInfix + strconv.FormatInt(o.Now().UnixNano(), 10)
-	if err := os.Rename(o.Path, aside); err != nil {
+	if err := os.Link(o.Path, aside); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return aside, fmt.Errorf("%s already exists", aside)
+		}
+		return aside, err
+	}
+	if err := os.Remove(o.Path); err != nil {
 		return aside, err
 	}
 	pruneAside(o.Path, aside)
@@ -149,9 +161,10 @@ func moveAside(o Options) (string, error) {
 
 // pruneAside removes all but the newest keepAside copies of path moved
 // aside, never keep (the copy just made, even if the clock went back).
-// Only names this package writes count: <store>.corrupt-<number>; a file an
-// admin renamed or made is left alone. Best effort: a copy left behind
-// costs only disk space.
+// Only names this package writes count: <store>.corrupt-<number>, a
+// regular file; a file an admin renamed or made, and a symbolic link
+// (unlinking it would not touch its target, but it is not ours), are left
+// alone. Best effort: a copy left behind costs only disk space.
 func pruneAside(path, keep string) {
 	// Listed by hand: filepath.Glob would read [ * ? in the admin's path
 	// as patterns.
