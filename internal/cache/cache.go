@@ -28,10 +28,14 @@
 //   - Clock steps: every stored instant is trusted only up to its own
 //     window ahead of now (clamp, lifetime), and answers stored in the
 //     future are misses, so a clock set back costs at most one window.
+//   - The file is never opened or moved through a symbolic link (its
+//     directory is writable by user wazuh); a file the run may not open is
+//     reported as a permission problem and left where it is.
 package cache
 
 import (
 	"encoding/hex"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,6 +92,11 @@ type Options struct {
 	LockWait     time.Duration // how long Open waits for another process holding the file
 	ReportWindow time.Duration // ShouldReport says yes at most once per class per window
 	Now          func() time.Time
+
+	// For tests: how the store file is opened (os.OpenFile), and the clock
+	// of lock waits (the monotonic clock; see lockClock).
+	openFile  func(name string, flag int, perm os.FileMode) (*os.File, error)
+	lockClock lockClock
 }
 
 func (o Options) withDefaults() Options {
@@ -113,6 +122,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.openFile == nil {
+		o.openFile = os.OpenFile
+	}
+	if o.lockClock == nil {
+		o.lockClock = realClock{}
 	}
 	return o
 }

@@ -18,7 +18,6 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Layout of the bbolt file:
@@ -62,8 +61,11 @@ const evictTo = 9
 //   - o.Path == "": memory only, no warning;
 //   - another process is writing the file for longer than o.LockWait:
 //     memory only for this run;
-//   - the file is corrupt or unreadable: it is renamed to
-//     <path>.corrupt-<unix seconds> and a new one is created;
+//   - the path is a symbolic link (never followed) or not a regular file,
+//     or the file cannot be opened (permission): memory only, the file is
+//     left alone;
+//   - the file is corrupt: it is renamed to
+//     <path>.corrupt-<unix ns> and a new one is created;
 //   - the directory cannot be created or written: memory only.
 //
 // The store is opened read-only (a shared lock, no free-page list to load):
@@ -81,52 +83,67 @@ func Open(o Options) (c *Cache, warn error) {
 	if o.Path == "" {
 		return c, nil
 	}
-	start := time.Now()
-	c.db, c.rw, c.guard, warn = openStore(o)
+	s, waited, warn := openStore(o)
+	c.db, c.rw, c.guard = s.db, s.rw, s.guard
 	// Open and Flush share one LockWait, so that a run is delayed by
 	// other processes for at most LockWait in all.
-	c.lockLeft = o.LockWait - time.Since(start)
+	c.lockLeft = o.LockWait - waited
 	now := o.Now()
 	c.apply(func(g *guard) bool { return g.clamp(now, o.ReportWindow) })
 	return c, warn
 }
 
-func openStore(o Options) (db *bolt.DB, rw bool, g guard, warn error) {
+// opened is a store as load leaves it.
+type opened struct {
+	db    *bolt.DB
+	rw    bool
+	guard guard
+}
+
+func openStore(o Options) (s opened, waited time.Duration, warn error) {
 	const off = "continuing without the disk cache"
 	if err := os.MkdirAll(filepath.Dir(o.Path), 0o770); err != nil {
-		return nil, false, guard{}, fmt.Errorf("cache: %w; %s", err, off)
+		return opened{}, 0, fmt.Errorf("cache: create the store's directory: %w; %s", err, off)
 	}
 	before, err := os.Lstat(o.Path)
+	switch {
+	case err == nil && before.Mode()&fs.ModeSymlink != 0:
+		return opened{}, 0, refusal(o.Path, errSymlink, 0, off)
+	case err == nil && !before.Mode().IsRegular():
+		return opened{}, 0, refusal(o.Path, errNotRegular, 0, off)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return opened{}, 0, refusal(o.Path, err, 0, off)
+	}
 	// A missing or empty file must be created, which needs write mode.
-	rw = err != nil || before.Size() == 0
-	db, g, err = load(o, rw, o.LockWait)
+	rw := err != nil || before.Size() == 0
+	try := func(rw bool) (opened, error) {
+		s, w, err := load(o, rw, o.LockWait-waited)
+		waited += w
+		return s, err
+	}
+	s, err = try(rw)
 	if err == nil {
-		return db, rw, g, nil
+		return s, waited, nil
 	}
-	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, false, guard{}, fmt.Errorf("cache: store %s held by another process for %v; %s", o.Path, o.LockWait, off)
+	var notOpened *openError
+	if errors.As(err, &notOpened) {
+		return opened{}, waited, refusal(o.Path, err, o.LockWait, off)
 	}
-	now, statErr := os.Lstat(o.Path)
-	if statErr != nil || !now.Mode().IsRegular() {
-		// Nothing we created or may move: the directory is not writable,
-		// or the path is not a plain file.
-		return nil, false, guard{}, fmt.Errorf("cache: open store: %w; %s", err, off)
-	}
-	if before != nil && !os.SameFile(before, now) {
+	if now, err := os.Lstat(o.Path); err == nil && before != nil && !os.SameFile(before, now) {
 		// Another run replaced the file while we waited: use its copy.
-		if db, g, err := load(o, false, o.LockWait); err == nil {
-			return db, false, g, nil
+		if s, err := try(false); err == nil {
+			return s, waited, nil
 		}
 	}
 	aside, mvErr := moveAside(o)
 	if mvErr != nil {
-		return nil, false, guard{}, fmt.Errorf("cache: store %s unusable (%v), cannot move it aside: %w; %s", o.Path, err, mvErr, off)
+		return opened{}, waited, fmt.Errorf("cache: store %s unusable (%v), cannot move it aside: %w; %s", o.Path, err, mvErr, off)
 	}
-	db, g, err2 := load(o, true, o.LockWait)
+	s, err2 := try(true)
 	if err2 != nil {
-		return nil, false, guard{}, fmt.Errorf("cache: store %s moved aside to %s (%v), cannot recreate it: %w; %s", o.Path, aside, err, err2, off)
+		return opened{}, waited, fmt.Errorf("cache: store %s moved aside to %s (%v), cannot recreate it: %w; %s", o.Path, aside, err, err2, off)
 	}
-	return db, true, g, fmt.Errorf("cache: store %s unusable (%w); moved aside to %s and recreated", o.Path, err, aside)
+	return s, waited, fmt.Errorf("cache: store %s unusable (%w); moved aside to %s and recreated", o.Path, err, aside)
 }
 
 // keepAside is how many moved-aside stores are kept for a look: a disk
@@ -201,43 +218,51 @@ func pruneAside(path, keep string) {
 	}
 }
 
-// load opens the file and reads this scope's guard state, which also walks
-// the root of the tree: a damaged file shows up here, as an error or as a
-// bbolt panic, rather than in the middle of a run.
-func load(o Options, rw bool, lockWait time.Duration) (db *bolt.DB, g guard, err error) {
-	// bbolt reads 0 as "wait forever"; 1ns is one try.
-	lockWait = max(lockWait, time.Nanosecond)
+// load opens the store at o.Path for reading or writing, waiting at most
+// lockWait for other processes, and reads this scope's guard state, which
+// also walks the root of the tree: a damaged file shows up here, as an
+// error or as a bbolt panic, rather than in the middle of a run. It returns how long it waited for the lock. An
+// error is an openError when the file was not opened; anything else means
+// the file is damaged.
+func load(o Options, rw bool, lockWait time.Duration) (s opened, waited time.Duration, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			if db != nil {
-				_ = db.Close() // View rolled its transaction back
+			if s.db != nil {
+				_ = s.db.Close() // View rolled its transaction back
 			}
-			db, g, err = nil, guard{}, fmt.Errorf("corrupt store: %v", r)
+			s, err = opened{}, fmt.Errorf("corrupt store: %v", r)
 		}
 	}()
+	openFile := func(path string, flag int, perm os.FileMode) (*os.File, error) {
+		f, w, err := openLocked(o, path, flag, perm, rw, lockWait)
+		waited = w
+		return f, err
+	}
 	// NoSync stays off: without fsync a power loss can leave a meta page
 	// pointing at pages that never reached the disk, which bbolt reports
 	// by panicking mid-read, not at Open. Only runs that learned something
 	// from MISP write (and sync); cached runs write nothing. NoFreelistSync
 	// stays off too: with it, every writable open rebuilds the free list
-	// by scanning the whole file.
-	db, err = bolt.Open(o.Path, 0o660, &bolt.Options{Timeout: lockWait, ReadOnly: !rw})
+	// by scanning the whole file. The lock is taken in openFile; bbolt's
+	// own try on the same file succeeds at once (Timeout: one try).
+	db, err := bolt.Open(o.Path, 0o660, &bolt.Options{Timeout: time.Nanosecond, ReadOnly: !rw, OpenFile: openFile})
 	if err != nil {
-		return nil, guard{}, err
+		return opened{}, waited, err
 	}
+	s.db, s.rw = db, rw
 	err = db.View(func(tx *bolt.Tx) error {
 		tx.Bucket([]byte(bucketEntries))
 		if b := tx.Bucket([]byte(bucketGuard)); b != nil {
-			g = decodeGuard(b.Get([]byte(o.Scope)))
+			s.guard = decodeGuard(b.Get([]byte(o.Scope)))
 		}
 		return nil
 	})
 	if err != nil {
 		_ = db.Close()
-		return nil, guard{}, err
+		return opened{}, waited, err
 	}
-	return db, g, nil
+	return s, waited, nil
 }
 
 // Flush writes the buffered entries and the protection state in one
@@ -254,11 +279,7 @@ func (c *Cache) Flush() error {
 func (c *Cache) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	err := c.flush()
-	if c.db != nil {
-		err = errors.Join(err, c.db.Close())
-		c.db = nil
-	}
+	err := errors.Join(c.flush(), c.closeStore())
 	if c.broken != nil {
 		aside, mvErr := moveAside(c.o)
 		if mvErr != nil {
@@ -268,6 +289,16 @@ func (c *Cache) Close() error {
 		}
 		c.broken = nil
 	}
+	return err
+}
+
+// closeStore closes the bbolt file, if open, which releases its lock.
+func (c *Cache) closeStore() error {
+	var err error
+	if c.db != nil {
+		err = c.db.Close()
+	}
+	c.db = nil
 	return err
 }
 
@@ -283,16 +314,19 @@ func (c *Cache) flush() error {
 	if !c.rw {
 		// Trade the shared lock for the exclusive one, waiting for other
 		// runs that read only as long as Open left of LockWait.
-		_ = c.db.Close()
-		c.db = nil
-		db, _, err := load(c.o, true, c.lockLeft)
-		if err != nil {
-			if !errors.Is(err, berrors.ErrTimeout) {
-				c.broken = err
-			}
-			return fmt.Errorf("cache: reopen %s for writing: %w; this run's answers are not saved", c.o.Path, err)
+		_ = c.closeStore() // read-only: nothing to lose
+		s, waited, err := load(c.o, true, c.lockLeft)
+		c.lockLeft -= waited
+		const lost = "this run's answers are not saved"
+		var notOpened *openError
+		if errors.As(err, &notOpened) {
+			return refusal(c.o.Path, err, c.o.LockWait, lost)
 		}
-		c.db, c.rw = db, true
+		if err != nil {
+			c.broken = err
+			return fmt.Errorf("cache: reopen %s for writing: %w; %s", c.o.Path, err, lost)
+		}
+		c.db, c.rw = s.db, true
 	}
 	if err := c.write(c.o.Now()); err != nil {
 		return fmt.Errorf("cache: write %s: %w", c.o.Path, err)
@@ -308,6 +342,9 @@ func (c *Cache) write(now time.Time) (err error) {
 			err = c.broken
 		}
 	}()
+	// In key order: bbolt inserts into sorted pages, so a sorted batch
+	// touches each page once instead of splitting at random.
+	keys := slices.Sorted(maps.Keys(c.pending))
 	return c.db.Update(func(tx *bolt.Tx) error {
 		if len(c.ops) > 0 {
 			// Replay this run's changes on the state as stored now.
@@ -336,9 +373,7 @@ func (c *Cache) write(now time.Time) (err error) {
 			return err
 		}
 		n, size := counter(mb, keyCount), counter(mb, keyBytes)
-		// In key order: bbolt inserts into sorted pages, so a sorted
-		// batch touches each page once instead of splitting at random.
-		for _, k := range slices.Sorted(maps.Keys(c.pending)) {
+		for _, k := range keys {
 			v := c.pending[k]
 			if old := eb.Get([]byte(k)); old == nil {
 				n++
