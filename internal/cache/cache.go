@@ -28,6 +28,11 @@
 //   - Clock steps: every stored instant is trusted only up to its own
 //     window ahead of now (clamp, lifetime), and answers stored in the
 //     future are misses, so a clock set back costs at most one window.
+//   - Damage: bbolt follows the file's offsets with unsafe pointers, and
+//     some damage kills the process beyond any recover; verify.go checks
+//     every page before bbolt reads it, and a store found damaged is never
+//     written again: it is moved aside (<path>.corrupt-<ns>, the newest
+//     three kept) and recreated.
 //   - The file is never opened or moved through a symbolic link (its
 //     directory is writable by user wazuh); a file the run may not open is
 //     reported as a permission problem and left where it is.
@@ -158,6 +163,8 @@ type Cache struct {
 
 	mu       sync.Mutex
 	db       *bolt.DB            // nil when the disk level is off
+	file     *os.File            // db's file, read by the checks
+	chk      *checker            // what this hold of the lock has checked; nil: nothing yet
 	pending  map[string][]byte   // encoded entries not yet written
 	rw       bool                // db is open for writing (else read-only)
 	lockLeft time.Duration       // what Open left of LockWait for Flush

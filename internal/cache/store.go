@@ -64,7 +64,7 @@ const evictTo = 9
 //   - the path is a symbolic link (never followed) or not a regular file,
 //     or the file cannot be opened (permission): memory only, the file is
 //     left alone;
-//   - the file is corrupt: it is renamed to
+//   - the file is damaged (see verify.go): it is renamed to
 //     <path>.corrupt-<unix ns> and a new one is created;
 //   - the directory cannot be created or written: memory only.
 //
@@ -84,7 +84,7 @@ func Open(o Options) (c *Cache, warn error) {
 		return c, nil
 	}
 	s, waited, warn := openStore(o)
-	c.db, c.rw, c.guard = s.db, s.rw, s.guard
+	c.db, c.file, c.chk, c.rw, c.guard = s.db, s.file, s.chk, s.rw, s.guard
 	// Open and Flush share one LockWait, so that a run is delayed by
 	// other processes for at most LockWait in all.
 	c.lockLeft = o.LockWait - waited
@@ -96,6 +96,8 @@ func Open(o Options) (c *Cache, warn error) {
 // opened is a store as load leaves it.
 type opened struct {
 	db    *bolt.DB
+	file  *os.File // db's
+	chk   *checker // what was checked under this lock
 	rw    bool
 	guard guard
 }
@@ -219,9 +221,8 @@ func pruneAside(path, keep string) {
 }
 
 // load opens the store at o.Path for reading or writing, waiting at most
-// lockWait for other processes, and reads this scope's guard state, which
-// also walks the root of the tree: a damaged file shows up here, as an
-// error or as a bbolt panic, rather than in the middle of a run. It returns how long it waited for the lock. An
+// lockWait for other processes, checks it (see verify.go) and reads this
+// scope's guard state. It returns how long it waited for the lock. An
 // error is an openError when the file was not opened; anything else means
 // the file is damaged.
 func load(o Options, rw bool, lockWait time.Duration) (s opened, waited time.Duration, err error) {
@@ -230,14 +231,30 @@ func load(o Options, rw bool, lockWait time.Duration) (s opened, waited time.Dur
 		if r := recover(); r != nil {
 			if s.db != nil {
 				_ = s.db.Close() // View rolled its transaction back
+			} else if s.file != nil {
+				_ = s.file.Close() // bbolt panicked in Open
 			}
-			s, err = opened{}, fmt.Errorf("corrupt store: %v", r)
+			s, err = opened{}, fmt.Errorf("%w: %v", errDamaged, r)
 		}
 	}()
 	openFile := func(path string, flag int, perm os.FileMode) (*os.File, error) {
 		f, w, err := openLocked(o, path, flag, perm, rw, lockWait)
 		waited = w
-		return f, err
+		if err != nil {
+			return nil, err
+		}
+		// An empty file is bbolt's to initialise; it is checked below,
+		// once bbolt has.
+		fi, err := f.Stat()
+		if err == nil && fi.Size() > 0 {
+			s.chk, err = newChecker(f, rw)
+		}
+		if err != nil {
+			_ = f.Close()
+			return nil, err
+		}
+		s.file = f
+		return f, nil
 	}
 	// NoSync stays off: without fsync a power loss can leave a meta page
 	// pointing at pages that never reached the disk, which bbolt reports
@@ -251,8 +268,16 @@ func load(o Options, rw bool, lockWait time.Duration) (s opened, waited time.Dur
 		return opened{}, waited, err
 	}
 	s.db, s.rw = db, rw
+	if s.chk == nil {
+		if s.chk, err = newChecker(s.file, rw); err != nil {
+			_ = db.Close()
+			return opened{}, waited, err
+		}
+	}
 	err = db.View(func(tx *bolt.Tx) error {
-		tx.Bucket([]byte(bucketEntries))
+		if err := s.chk.path(bucketGuard, []byte(o.Scope)); err != nil {
+			return err
+		}
 		if b := tx.Bucket([]byte(bucketGuard)); b != nil {
 			s.guard = decodeGuard(b.Get([]byte(o.Scope)))
 		}
@@ -298,7 +323,7 @@ func (c *Cache) closeStore() error {
 	if c.db != nil {
 		err = c.db.Close()
 	}
-	c.db = nil
+	c.db, c.file, c.chk = nil, nil, nil
 	return err
 }
 
@@ -326,7 +351,7 @@ func (c *Cache) flush() error {
 			c.broken = err
 			return fmt.Errorf("cache: reopen %s for writing: %w; %s", c.o.Path, err, lost)
 		}
-		c.db, c.rw = s.db, true
+		c.db, c.file, c.chk, c.rw = s.db, s.file, s.chk, true
 	}
 	if err := c.write(c.o.Now()); err != nil {
 		return fmt.Errorf("cache: write %s: %w", c.o.Path, err)
@@ -334,17 +359,44 @@ func (c *Cache) flush() error {
 	return nil
 }
 
+// checker returns what this hold of the lock has checked, starting afresh
+// after a write.
+func (c *Cache) checker() (*checker, error) {
+	if c.chk == nil {
+		chk, err := newChecker(c.file, c.rw)
+		if err != nil {
+			return nil, err
+		}
+		c.chk = chk
+	}
+	return c.chk, nil
+}
+
+// write stores the pending entries and replays the guard changes in one
+// transaction. Damage, found by the checks before the transaction touches
+// a page or by a fault during it, marks the store broken: nothing is
+// written, and Close moves the file aside.
 func (c *Cache) write(now time.Time) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			c.broken = fmt.Errorf("corrupt store: %v", r)
-			err = c.broken
+			err = fmt.Errorf("%w: %v", errDamaged, r)
+		}
+		if errors.Is(err, errDamaged) {
+			c.broken = err
 		}
 	}()
+	chk, err := c.checker()
+	if err != nil {
+		return err
+	}
 	// In key order: bbolt inserts into sorted pages, so a sorted batch
 	// touches each page once instead of splitting at random.
 	keys := slices.Sorted(maps.Keys(c.pending))
+	if err := c.checkWrite(chk, keys); err != nil {
+		return err
+	}
+	defer func() { c.chk = nil }() // the transaction rewrites pages
 	return c.db.Update(func(tx *bolt.Tx) error {
 		if len(c.ops) > 0 {
 			// Replay this run's changes on the state as stored now.
@@ -386,6 +438,14 @@ func (c *Cache) write(now time.Time) (err error) {
 			}
 		}
 		if n > uint64(c.o.MaxEntries) || size > uint64(c.o.MaxBytes) {
+			// Eviction reads every page of the bucket and may merge any
+			// of them with a neighbour.
+			if err := chk.tree(bucketEntries); err != nil {
+				return err
+			}
+			if err := chk.reusable(); err != nil {
+				return err
+			}
 			n, size, err = evict(eb, c.o, now, c.o.MaxEntries*evictTo/10, c.o.MaxBytes*evictTo/10)
 			if err != nil {
 				return err
@@ -396,6 +456,28 @@ func (c *Cache) write(now time.Time) (err error) {
 		}
 		return mb.Put([]byte(keyCount), binary.BigEndian.AppendUint64(nil, n))
 	})
+}
+
+// checkWrite checks the pages a write of keys (and of the guard state)
+// reads on its way, and that the free list names none of them.
+func (c *Cache) checkWrite(chk *checker, keys []string) error {
+	type path struct{ bucket, key string }
+	var paths []path
+	if len(c.ops) > 0 {
+		paths = append(paths, path{bucketGuard, c.o.Scope})
+	}
+	if len(keys) > 0 {
+		for _, k := range keys {
+			paths = append(paths, path{bucketEntries, k})
+		}
+		paths = append(paths, path{bucketMeta, keyCount}, path{bucketMeta, keyBytes})
+	}
+	for _, p := range paths {
+		if err := chk.path(p.bucket, []byte(p.key)); err != nil {
+			return err
+		}
+	}
+	return chk.reusable()
 }
 
 // evict deletes dead entries (expired, undecodable, or stored in the
@@ -493,8 +575,8 @@ func encodeEntry(now time.Time, e entry, fp [4]byte) ([]byte, error) {
 }
 
 // readEntry looks k up on disk. An expired, oversized or undecodable entry,
-// or one written for other attribute types, is a miss; only a bbolt
-// failure is an error.
+// or one written for other attribute types, is a miss; only damage (found
+// by the checks or by bbolt) is an error.
 func (c *Cache) readEntry(k string, now time.Time) (e entry, ok bool, err error) {
 	// bbolt reads the file through mmap: a damaged page offset makes it
 	// touch memory it does not own, which Go reports as a fatal fault that
@@ -502,9 +584,16 @@ func (c *Cache) readEntry(k string, now time.Time) (e entry, ok bool, err error)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			e, ok, err = entry{}, false, fmt.Errorf("corrupt store: %v", r)
+			e, ok, err = entry{}, false, fmt.Errorf("%w: %v", errDamaged, r)
 		}
 	}()
+	chk, err := c.checker()
+	if err != nil {
+		return entry{}, false, err
+	}
+	if err := chk.path(bucketEntries, []byte(k)); err != nil {
+		return entry{}, false, err
+	}
 	err = c.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucketEntries))
 		if b == nil {
