@@ -2,7 +2,8 @@
 // them. A process lives for one alert, so the in-process LRU only dedupes
 // within a run; the bbolt file on disk is what saves MISP calls across
 // alerts. The same file holds the protection state (rate-limit reset,
-// circuit breaker, error-report windows), so it survives across runs too.
+// auth pause, circuit breaker, error-report windows), so it survives across
+// runs too.
 //
 // Choices, and why:
 //   - TTLs: hits live 6 h (MISP data changes slowly, and a hit still raises
@@ -19,10 +20,27 @@
 //   - Durability: writes are batched into one transaction per run and
 //     synced (NoSync off, see load); runs that learned nothing write
 //     nothing.
+//   - Auth failures: MISP refusing the key pauses lookups for 5 minutes
+//     (authPause), as the circuit does for outages: a wrong, expired or
+//     disabled key does not fix itself in seconds, and each pause costs one
+//     request and at most one error event (the report window is as long).
+//     A success ends the pause; a new key is a new scope, never paused.
+//   - Clock steps: every stored instant is trusted only up to its own
+//     window ahead of now (clamp, lifetime), and answers stored in the
+//     future are misses, so a clock set back costs at most one window.
+//   - Damage: bbolt follows the file's offsets with unsafe pointers, and
+//     some damage kills the process beyond any recover; verify.go checks
+//     every page before bbolt reads it, and a store found damaged is never
+//     written again: it is moved aside (<path>.corrupt-<ns>, the newest
+//     three kept) and recreated.
+//   - The file is never opened or moved through a symbolic link (its
+//     directory is writable by user wazuh); a file the run may not open is
+//     reported as a permission problem and left where it is.
 package cache
 
 import (
 	"encoding/hex"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -79,6 +97,11 @@ type Options struct {
 	LockWait     time.Duration // how long Open waits for another process holding the file
 	ReportWindow time.Duration // ShouldReport says yes at most once per class per window
 	Now          func() time.Time
+
+	// For tests: how the store file is opened (os.OpenFile), and the clock
+	// of lock waits (the monotonic clock; see lockClock).
+	openFile  func(name string, flag int, perm os.FileMode) (*os.File, error)
+	lockClock lockClock
 }
 
 func (o Options) withDefaults() Options {
@@ -104,6 +127,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.openFile == nil {
+		o.openFile = os.OpenFile
+	}
+	if o.lockClock == nil {
+		o.lockClock = realClock{}
 	}
 	return o
 }
@@ -134,6 +163,8 @@ type Cache struct {
 
 	mu       sync.Mutex
 	db       *bolt.DB            // nil when the disk level is off
+	file     *os.File            // db's file, read by the checks
+	chk      *checker            // what this hold of the lock has checked; nil: nothing yet
 	pending  map[string][]byte   // encoded entries not yet written
 	rw       bool                // db is open for writing (else read-only)
 	lockLeft time.Duration       // what Open left of LockWait for Flush
@@ -167,7 +198,7 @@ func (c *Cache) Get(ind ioc.Indicator) (attrs []misp.Attribute, ok bool) {
 	if c.db == nil || c.broken != nil {
 		return nil, false
 	}
-	e, ok, err := readEntry(c.db, k, now, c.schema)
+	e, ok, err := c.readEntry(k, now)
 	if err != nil {
 		c.broken = err
 		return nil, false

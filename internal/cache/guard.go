@@ -22,6 +22,14 @@ const (
 	// maxRateWait caps a reset: MISP's window is 900 s, so a later reset is
 	// bogus and must not stop lookups for longer.
 	maxRateWait = 15 * time.Minute
+	// authPause is how long MISP is left alone after it refused the key: a
+	// wrong, expired or disabled key does not fix itself within seconds,
+	// and every retry is a failed login in MISP's logs. It equals
+	// DefaultReportWindow, so each pause ends in one request and at most
+	// one auth error event; short enough that a key fixed in MISP (a new
+	// key in the configuration is a new scope, unpaused) works again
+	// within minutes.
+	authPause = 5 * time.Minute
 	// maxGuardBytes caps the stored state we decode.
 	maxGuardBytes = 4 << 10
 )
@@ -37,6 +45,7 @@ type Gate struct {
 // guard is the protection state of one scope, persisted as JSON.
 type guard struct {
 	RateUntil time.Time                `json:"rate_until,omitzero"`
+	AuthUntil time.Time                `json:"auth_until,omitzero"` // end of the pause after an auth failure
 	Failures  int                      `json:"failures,omitempty"`  // consecutive availability failures
 	Class     misp.Class               `json:"class,omitempty"`     // class of the last of them
 	CoolDown  time.Duration            `json:"cool_down,omitempty"` // > 0 while the circuit is open
@@ -54,6 +63,33 @@ func decodeGuard(v []byte) guard {
 	return g
 }
 
+// clamp bounds every instant of the state by now plus the longest wait it
+// can legitimately have left, and reports whether that changed anything.
+// The instants are absolute, so state written while the clock was ahead
+// (and since set back) would otherwise pause MISP for as long as the step.
+// Open clamps what it read and, when that changed it, saves it at Close, so
+// that a step of any size costs at most one window (bounding each run's
+// reading by its own now instead would slide with the clock and end
+// nothing).
+func (g *guard) clamp(now time.Time, reportWindow time.Duration) (changed bool) {
+	bound := func(t *time.Time, limit time.Time) {
+		if t.After(limit) {
+			*t, changed = limit, true
+		}
+	}
+	bound(&g.RateUntil, now.Add(maxRateWait))
+	bound(&g.AuthUntil, now.Add(authPause))
+	if d := min(max(g.CoolDown, 0), coolDownMax); d != g.CoolDown {
+		g.CoolDown, changed = d, true
+	}
+	bound(&g.OpenUntil, now.Add(g.CoolDown))
+	for class, until := range g.Reported {
+		bound(&until, now.Add(reportWindow))
+		g.Reported[class] = until
+	}
+	return changed
+}
+
 func (g *guard) encode(now time.Time) []byte {
 	for class, until := range g.Reported {
 		if !now.Before(until) {
@@ -65,12 +101,12 @@ func (g *guard) encode(now time.Time) []byte {
 }
 
 // Gate says whether this run may call MISP: not before a 429's reset, not
-// while the circuit is open. When a cool-down has ended the run gets
-// Allow and Probe; it must report the outcome with Failed or Succeeded,
-// which is saved at Close, so the next run sees the circuit closed or
-// reopened: integratord runs one alert at a time, so that is one probe per
-// cool-down. A run that got Probe but never called MISP leaves the probe
-// to the next run.
+// during the pause after an auth failure, not while the circuit is open.
+// When a cool-down has ended the run gets Allow and Probe; it must report
+// the outcome with Failed or Succeeded, which is saved at Close, so the
+// next run sees the circuit closed or reopened: integratord runs one alert
+// at a time, so that is one probe per cool-down. A run that got Probe but
+// never called MISP leaves the probe to the next run.
 func (c *Cache) Gate() Gate {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -78,6 +114,9 @@ func (c *Cache) Gate() Gate {
 	g := &c.guard
 	if now.Before(g.RateUntil) {
 		return Gate{Class: misp.ClassRateLimited, Until: g.RateUntil}
+	}
+	if now.Before(g.AuthUntil) {
+		return Gate{Class: misp.ClassAuth, Until: g.AuthUntil}
 	}
 	if g.CoolDown > 0 {
 		if now.Before(g.OpenUntil) {
@@ -93,8 +132,9 @@ func (c *Cache) Gate() Gate {
 // the server answered, so the failure count starts again. For
 // ClassUnavailable and ClassTimeout, circuitThreshold consecutive failures
 // open the circuit for 30 s, and every failure while it is open (a failed
-// probe) reopens it for twice as long, up to 10 minutes. Other classes
-// (auth, TLS, bad response, config) are not MISP's load and change nothing.
+// probe) reopens it for twice as long, up to 10 minutes. ClassAuth pauses
+// MISP for authPause (5 minutes). Other classes (TLS, bad response,
+// config) are not MISP's load and change nothing.
 func (c *Cache) Failed(class misp.Class, reset time.Time) {
 	now := c.o.Now()
 	c.update(func(g *guard) bool { return g.failed(class, reset, now) })
@@ -111,6 +151,8 @@ func (g *guard) failed(class misp.Class, reset, now time.Time) bool {
 		}
 		g.RateUntil = reset
 		g.Failures, g.Class, g.CoolDown, g.OpenUntil = 0, "", 0, time.Time{}
+	case misp.ClassAuth:
+		g.AuthUntil = now.Add(authPause)
 	case misp.ClassUnavailable, misp.ClassTimeout:
 		g.Class = class
 		switch {
@@ -130,14 +172,14 @@ func (g *guard) failed(class misp.Class, reset, now time.Time) bool {
 	return true
 }
 
-// Succeeded records a successful MISP call: the circuit closes and the
-// failure count restarts.
+// Succeeded records a successful MISP call: the circuit closes, the
+// failure count restarts and an auth pause ends.
 func (c *Cache) Succeeded() {
 	c.update(func(g *guard) bool {
-		if g.Failures == 0 && g.CoolDown == 0 {
+		if g.Failures == 0 && g.CoolDown == 0 && g.AuthUntil.IsZero() {
 			return false // nothing to save: keeps cached runs free of writes
 		}
-		g.Failures, g.Class, g.CoolDown, g.OpenUntil = 0, "", 0, time.Time{}
+		g.Failures, g.Class, g.CoolDown, g.OpenUntil, g.AuthUntil = 0, "", 0, time.Time{}, time.Time{}
 		return true
 	})
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/custom-misp/custom-misp/internal/ioc"
 	"github.com/custom-misp/custom-misp/internal/misp"
 )
 
@@ -102,7 +103,8 @@ func TestGate_Circuit(t *testing.T) {
 		{name: "success resets count", want: func() Gate { return allow }, outcome: succeed},
 		{name: "one failure after success", want: func() Gate { return allow }, class: misp.ClassUnavailable, outcome: fail},
 		{name: "auth failure is not counted", want: func() Gate { return allow }, class: misp.ClassAuth, outcome: fail},
-		{name: "bad response is not counted", want: func() Gate { return allow }, class: misp.ClassBadResponse, outcome: fail},
+		{name: "auth pause", want: func() Gate { return open(misp.ClassAuth, authPause) }},
+		{name: "bad response is not counted", advance: authPause, want: func() Gate { return allow }, class: misp.ClassBadResponse, outcome: fail},
 		{name: "second counted failure", want: func() Gate { return allow }, class: misp.ClassTimeout, outcome: fail},
 		{name: "still closed", want: func() Gate { return allow }},
 	}
@@ -180,6 +182,200 @@ func TestCache_ShouldReport(t *testing.T) {
 	run(t, o, func(c *Cache) {
 		if c.ShouldReport(misp.ClassAuth) != true || c.ShouldReport(misp.ClassAuth) != false {
 			t.Errorf("ShouldReport twice in a run: want true then false")
+		}
+	})
+}
+
+// TestCache_ClockStepBack: a store written while the clock was a day ahead
+// is read after the clock is set back (issue 10, item 4). Every stored
+// instant is bounded by now plus its own window (429: 15 min, MISP's
+// window; circuit: the cool-down; auth pause: 5 min; error reports: the
+// report window), and answers stored in the future are of unknown age, so
+// misses: the step costs at most one window, not a day.
+func TestCache_ClockStepBack(t *testing.T) {
+	const ahead = 24 * time.Hour
+	type check struct {
+		after time.Duration // since the step back
+		gate  func(back time.Time) Gate
+	}
+	allow := func(time.Time) Gate { return Gate{Allow: true} }
+	tests := []struct {
+		name   string
+		record func(c *Cache, now time.Time) // in the run with the clock ahead
+		checks []check
+	}{
+		{
+			name:   "429 reset",
+			record: func(c *Cache, now time.Time) { c.Failed(misp.ClassRateLimited, now.Add(10*time.Minute)) },
+			checks: []check{
+				{gate: func(back time.Time) Gate {
+					return Gate{Class: misp.ClassRateLimited, Until: back.Add(15 * time.Minute)}
+				}},
+				{after: 15 * time.Minute, gate: allow},
+			},
+		},
+		{
+			name: "open circuit",
+			record: func(c *Cache, _ time.Time) {
+				for range circuitThreshold {
+					c.Failed(misp.ClassUnavailable, time.Time{})
+				}
+			},
+			checks: []check{
+				{gate: func(back time.Time) Gate {
+					return Gate{Class: misp.ClassUnavailable, Until: back.Add(coolDownBase)}
+				}},
+				{after: coolDownBase, gate: func(time.Time) Gate { return Gate{Allow: true, Probe: true} }},
+			},
+		},
+		{
+			name:   "auth pause",
+			record: func(c *Cache, _ time.Time) { c.Failed(misp.ClassAuth, time.Time{}) },
+			checks: []check{
+				{gate: func(back time.Time) Gate { return Gate{Class: misp.ClassAuth, Until: back.Add(authPause)} }},
+				{after: authPause, gate: allow},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := newClock()
+			back := k.t
+			o := testOptions(t, k)
+			k.Advance(ahead)
+			run(t, o, func(c *Cache) { tt.record(c, k.t) })
+			for _, ck := range tt.checks {
+				k.t = back.Add(ck.after)
+				run(t, o, func(c *Cache) {
+					if diff := cmp.Diff(ck.gate(back), c.Gate()); diff != "" {
+						t.Errorf("Gate %v after the step back (-want +got):\n%s", ck.after, diff)
+					}
+				})
+			}
+		})
+	}
+
+	t.Run("error report window", func(t *testing.T) {
+		k := newClock()
+		back := k.t
+		o := testOptions(t, k)
+		k.Advance(ahead)
+		run(t, o, func(c *Cache) { c.ShouldReport(misp.ClassUnavailable) })
+		for _, s := range []struct {
+			after time.Duration
+			want  bool
+		}{{0, false}, {DefaultReportWindow - time.Nanosecond, false}, {DefaultReportWindow, true}} {
+			k.t = back.Add(s.after)
+			run(t, o, func(c *Cache) {
+				if got := c.ShouldReport(misp.ClassUnavailable); got != s.want {
+					t.Errorf("ShouldReport %v after the step back = %v, want %v", s.after, got, s.want)
+				}
+			})
+		}
+	})
+
+	t.Run("answers stored in the future", func(t *testing.T) {
+		k := newClock()
+		back := k.t
+		o := testOptions(t, k)
+		k.Advance(ahead)
+		run(t, o, func(c *Cache) {
+			c.Put(hitIP, realAttributes(t, hitIP.Value))
+			c.Put(missIP, nil)
+		})
+		k.t = back
+		run(t, o, func(c *Cache) {
+			for _, ind := range []ioc.Indicator{hitIP, missIP} {
+				if _, ok := c.Get(ind); ok {
+					t.Errorf("Get %s: an answer stored %v in the future was used", ind.Value, ahead)
+				}
+			}
+		})
+	})
+}
+
+// TestCache_TTLBoundsStoredExpiry: an answer lives at most the TTL in force
+// when it is read, counted from when it was stored, whatever expiry it was
+// stored with (a longer TTL then, or a damaged header).
+func TestCache_TTLBoundsStoredExpiry(t *testing.T) {
+	k := newClock()
+	o := testOptions(t, k)
+	o.TTL, o.NegativeTTL = 24*time.Hour, 2*time.Hour
+	run(t, o, func(c *Cache) {
+		c.Put(hitIP, realAttributes(t, hitIP.Value))
+		c.Put(missIP, nil)
+	})
+	o.TTL, o.NegativeTTL = time.Hour, 10*time.Minute
+	for _, s := range []struct {
+		after         time.Duration
+		wantHit, miss bool
+	}{
+		{after: 10*time.Minute - time.Nanosecond, wantHit: true, miss: true},
+		{after: 10 * time.Minute, wantHit: true},
+		{after: time.Hour - time.Nanosecond, wantHit: true},
+		{after: time.Hour},
+	} {
+		k.t = newClock().t.Add(s.after)
+		run(t, o, func(c *Cache) {
+			if _, ok := c.Get(hitIP); ok != s.wantHit {
+				t.Errorf("hit %v after storing: found %v, want %v", s.after, ok, s.wantHit)
+			}
+			if _, ok := c.Get(missIP); ok != s.miss {
+				t.Errorf("miss %v after storing: found %v, want %v", s.after, ok, s.miss)
+			}
+		})
+	}
+}
+
+// TestGate_AuthPause: with a key MISP refuses, alerts must not keep
+// knocking (issue 10, item 10: 6 alerts made 5 requests). Each run does
+// what enrich does: ask MISP only if Gate allows, record the outcome, and
+// send an error event only if ShouldReport says so.
+func TestGate_AuthPause(t *testing.T) {
+	k := newClock()
+	start := k.t
+	o := testOptions(t, k)
+	requests, events := 0, 0
+	alert := func() {
+		run(t, o, func(c *Cache) {
+			class := misp.ClassAuth
+			if g := c.Gate(); g.Allow {
+				requests++
+				c.Failed(misp.ClassAuth, time.Time{})
+			} else {
+				class = g.Class
+			}
+			if c.ShouldReport(class) {
+				events++
+			}
+		})
+	}
+	// Six alerts half a minute apart: one request, one event.
+	for range 6 {
+		alert()
+		k.Advance(30 * time.Second)
+	}
+	if requests != 1 || events != 1 {
+		t.Errorf("6 alerts with a refused key: %d requests, %d error events; want 1 and 1", requests, events)
+	}
+	run(t, o, func(c *Cache) {
+		if diff := cmp.Diff(Gate{Class: misp.ClassAuth, Until: start.Add(authPause)}, c.Gate()); diff != "" {
+			t.Errorf("Gate during the pause (-want +got):\n%s", diff)
+		}
+	})
+	// The pause over, one request finds the key still refused: paused
+	// again, and a new error event, since the report window is as long.
+	k.t = start.Add(authPause)
+	alert()
+	if requests != 2 || events != 2 {
+		t.Errorf("after the pause: %d requests, %d error events; want 2 and 2", requests, events)
+	}
+	// A success (a run that was already asking when the pause began, or
+	// the first after it) ends the pause at once.
+	run(t, o, func(c *Cache) { c.Succeeded() })
+	run(t, o, func(c *Cache) {
+		if diff := cmp.Diff(Gate{Allow: true}, c.Gate()); diff != "" {
+			t.Errorf("Gate after a success (-want +got):\n%s", diff)
 		}
 	})
 }

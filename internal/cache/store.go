@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -17,7 +18,6 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Layout of the bbolt file:
@@ -61,8 +61,11 @@ const evictTo = 9
 //   - o.Path == "": memory only, no warning;
 //   - another process is writing the file for longer than o.LockWait:
 //     memory only for this run;
-//   - the file is corrupt or unreadable: it is renamed to
-//     <path>.corrupt-<unix seconds> and a new one is created;
+//   - the path is a symbolic link (never followed) or not a regular file,
+//     or the file cannot be opened (permission): memory only, the file is
+//     left alone;
+//   - the file is damaged (see verify.go): it is renamed to
+//     <path>.corrupt-<unix ns> and a new one is created;
 //   - the directory cannot be created or written: memory only.
 //
 // The store is opened read-only (a shared lock, no free-page list to load):
@@ -80,50 +83,69 @@ func Open(o Options) (c *Cache, warn error) {
 	if o.Path == "" {
 		return c, nil
 	}
-	start := time.Now()
-	c.db, c.rw, c.guard, warn = openStore(o)
+	s, waited, warn := openStore(o)
+	c.db, c.file, c.chk, c.rw, c.guard = s.db, s.file, s.chk, s.rw, s.guard
 	// Open and Flush share one LockWait, so that a run is delayed by
 	// other processes for at most LockWait in all.
-	c.lockLeft = o.LockWait - time.Since(start)
+	c.lockLeft = o.LockWait - waited
+	now := o.Now()
+	c.apply(func(g *guard) bool { return g.clamp(now, o.ReportWindow) })
 	return c, warn
 }
 
-func openStore(o Options) (db *bolt.DB, rw bool, g guard, warn error) {
+// opened is a store as load leaves it.
+type opened struct {
+	db    *bolt.DB
+	file  *os.File // db's
+	chk   *checker // what was checked under this lock
+	rw    bool
+	guard guard
+}
+
+func openStore(o Options) (s opened, waited time.Duration, warn error) {
 	const off = "continuing without the disk cache"
 	if err := os.MkdirAll(filepath.Dir(o.Path), 0o770); err != nil {
-		return nil, false, guard{}, fmt.Errorf("cache: %w; %s", err, off)
+		return opened{}, 0, fmt.Errorf("cache: create the store's directory: %w; %s", err, off)
 	}
 	before, err := os.Lstat(o.Path)
+	switch {
+	case err == nil && before.Mode()&fs.ModeSymlink != 0:
+		return opened{}, 0, refusal(o.Path, errSymlink, 0, off)
+	case err == nil && !before.Mode().IsRegular():
+		return opened{}, 0, refusal(o.Path, errNotRegular, 0, off)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return opened{}, 0, refusal(o.Path, err, 0, off)
+	}
 	// A missing or empty file must be created, which needs write mode.
-	rw = err != nil || before.Size() == 0
-	db, g, err = load(o, rw, o.LockWait)
+	rw := err != nil || before.Size() == 0
+	try := func(rw bool) (opened, error) {
+		s, w, err := load(o, rw, o.LockWait-waited)
+		waited += w
+		return s, err
+	}
+	s, err = try(rw)
 	if err == nil {
-		return db, rw, g, nil
+		return s, waited, nil
 	}
-	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, false, guard{}, fmt.Errorf("cache: store %s held by another process for %v; %s", o.Path, o.LockWait, off)
+	var notOpened *openError
+	if errors.As(err, &notOpened) {
+		return opened{}, waited, refusal(o.Path, err, o.LockWait, off)
 	}
-	now, statErr := os.Lstat(o.Path)
-	if statErr != nil || !now.Mode().IsRegular() {
-		// Nothing we created or may move: the directory is not writable,
-		// or the path is not a plain file.
-		return nil, false, guard{}, fmt.Errorf("cache: open store: %w; %s", err, off)
-	}
-	if before != nil && !os.SameFile(before, now) {
+	if now, err := os.Lstat(o.Path); err == nil && before != nil && !os.SameFile(before, now) {
 		// Another run replaced the file while we waited: use its copy.
-		if db, g, err := load(o, false, o.LockWait); err == nil {
-			return db, false, g, nil
+		if s, err := try(false); err == nil {
+			return s, waited, nil
 		}
 	}
 	aside, mvErr := moveAside(o)
 	if mvErr != nil {
-		return nil, false, guard{}, fmt.Errorf("cache: store %s unusable (%v), cannot move it aside: %w; %s", o.Path, err, mvErr, off)
+		return opened{}, waited, fmt.Errorf("cache: store %s unusable (%v), cannot move it aside: %w; %s", o.Path, err, mvErr, off)
 	}
-	db, g, err2 := load(o, true, o.LockWait)
+	s, err2 := try(true)
 	if err2 != nil {
-		return nil, false, guard{}, fmt.Errorf("cache: store %s moved aside to %s (%v), cannot recreate it: %w; %s", o.Path, aside, err, err2, off)
+		return opened{}, waited, fmt.Errorf("cache: store %s moved aside to %s (%v), cannot recreate it: %w; %s", o.Path, aside, err, err2, off)
 	}
-	return db, true, g, fmt.Errorf("cache: store %s unusable (%w); moved aside to %s and recreated", o.Path, err, aside)
+	return s, waited, fmt.Errorf("cache: store %s unusable (%w); moved aside to %s and recreated", o.Path, err, aside)
 }
 
 // keepAside is how many moved-aside stores are kept for a look: a disk
@@ -133,12 +155,23 @@ const keepAside = 3
 // asideInfix names the moved-aside copies: <store>.corrupt-<Unix ns>.
 const asideInfix = ".corrupt-"
 
-// moveAside renames a damaged store out of the way, keeping it for a look,
+// moveAside moves a damaged store out of the way, keeping it for a look,
 // and removes the oldest earlier copies beyond keepAside. Nanoseconds keep
 // two damaged stores of the same second apart.
+//
+// A link and a remove rather than a rename: a link never replaces what is
+// at the new name, so a file or symbolic link planted at
+// <store>.corrupt-<ns> stays as it was and the move is refused, naming it;
+// and neither call follows a symbolic link at either name.
 func moveAside(o Options) (string, error) {
 	aside := o.Path + asideInfix + strconv.FormatInt(o.Now().UnixNano(), 10)
-	if err := os.Rename(o.Path, aside); err != nil {
+	if err := os.Link(o.Path, aside); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return aside, fmt.Errorf("%s already exists", aside)
+		}
+		return aside, err
+	}
+	if err := os.Remove(o.Path); err != nil {
 		return aside, err
 	}
 	pruneAside(o.Path, aside)
@@ -147,9 +180,10 @@ func moveAside(o Options) (string, error) {
 
 // pruneAside removes all but the newest keepAside copies of path moved
 // aside, never keep (the copy just made, even if the clock went back).
-// Only names this package writes count: <store>.corrupt-<number>; a file an
-// admin renamed or made is left alone. Best effort: a copy left behind
-// costs only disk space.
+// Only names this package writes count: <store>.corrupt-<number>, a
+// regular file; a file an admin renamed or made, and a symbolic link
+// (unlinking it would not touch its target, but it is not ours), are left
+// alone. Best effort: a copy left behind costs only disk space.
 func pruneAside(path, keep string) {
 	// Listed by hand: filepath.Glob would read [ * ? in the admin's path
 	// as patterns.
@@ -186,43 +220,74 @@ func pruneAside(path, keep string) {
 	}
 }
 
-// load opens the file and reads this scope's guard state, which also walks
-// the root of the tree: a damaged file shows up here, as an error or as a
-// bbolt panic, rather than in the middle of a run.
-func load(o Options, rw bool, lockWait time.Duration) (db *bolt.DB, g guard, err error) {
-	// bbolt reads 0 as "wait forever"; 1ns is one try.
-	lockWait = max(lockWait, time.Nanosecond)
+// load opens the store at o.Path for reading or writing, waiting at most
+// lockWait for other processes, checks it (see verify.go) and reads this
+// scope's guard state. It returns how long it waited for the lock. An
+// error is an openError when the file was not opened; anything else means
+// the file is damaged.
+func load(o Options, rw bool, lockWait time.Duration) (s opened, waited time.Duration, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			if db != nil {
-				_ = db.Close() // View rolled its transaction back
+			if s.db != nil {
+				_ = s.db.Close() // View rolled its transaction back
+			} else if s.file != nil {
+				_ = s.file.Close() // bbolt panicked in Open
 			}
-			db, g, err = nil, guard{}, fmt.Errorf("corrupt store: %v", r)
+			s, err = opened{}, fmt.Errorf("%w: %v", errDamaged, r)
 		}
 	}()
+	openFile := func(path string, flag int, perm os.FileMode) (*os.File, error) {
+		f, w, err := openLocked(o, path, flag, perm, rw, lockWait)
+		waited = w
+		if err != nil {
+			return nil, err
+		}
+		// An empty file is bbolt's to initialise; it is checked below,
+		// once bbolt has.
+		fi, err := f.Stat()
+		if err == nil && fi.Size() > 0 {
+			s.chk, err = newChecker(f, rw)
+		}
+		if err != nil {
+			_ = f.Close()
+			return nil, err
+		}
+		s.file = f
+		return f, nil
+	}
 	// NoSync stays off: without fsync a power loss can leave a meta page
 	// pointing at pages that never reached the disk, which bbolt reports
 	// by panicking mid-read, not at Open. Only runs that learned something
 	// from MISP write (and sync); cached runs write nothing. NoFreelistSync
 	// stays off too: with it, every writable open rebuilds the free list
-	// by scanning the whole file.
-	db, err = bolt.Open(o.Path, 0o660, &bolt.Options{Timeout: lockWait, ReadOnly: !rw})
+	// by scanning the whole file. The lock is taken in openFile; bbolt's
+	// own try on the same file succeeds at once (Timeout: one try).
+	db, err := bolt.Open(o.Path, 0o660, &bolt.Options{Timeout: time.Nanosecond, ReadOnly: !rw, OpenFile: openFile})
 	if err != nil {
-		return nil, guard{}, err
+		return opened{}, waited, err
+	}
+	s.db, s.rw = db, rw
+	if s.chk == nil {
+		if s.chk, err = newChecker(s.file, rw); err != nil {
+			_ = db.Close()
+			return opened{}, waited, err
+		}
 	}
 	err = db.View(func(tx *bolt.Tx) error {
-		tx.Bucket([]byte(bucketEntries))
+		if err := s.chk.path(bucketGuard, []byte(o.Scope)); err != nil {
+			return err
+		}
 		if b := tx.Bucket([]byte(bucketGuard)); b != nil {
-			g = decodeGuard(b.Get([]byte(o.Scope)))
+			s.guard = decodeGuard(b.Get([]byte(o.Scope)))
 		}
 		return nil
 	})
 	if err != nil {
 		_ = db.Close()
-		return nil, guard{}, err
+		return opened{}, waited, err
 	}
-	return db, g, nil
+	return s, waited, nil
 }
 
 // Flush writes the buffered entries and the protection state in one
@@ -239,11 +304,7 @@ func (c *Cache) Flush() error {
 func (c *Cache) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	err := c.flush()
-	if c.db != nil {
-		err = errors.Join(err, c.db.Close())
-		c.db = nil
-	}
+	err := errors.Join(c.flush(), c.closeStore())
 	if c.broken != nil {
 		aside, mvErr := moveAside(c.o)
 		if mvErr != nil {
@@ -253,6 +314,16 @@ func (c *Cache) Close() error {
 		}
 		c.broken = nil
 	}
+	return err
+}
+
+// closeStore closes the bbolt file, if open, which releases its lock.
+func (c *Cache) closeStore() error {
+	var err error
+	if c.db != nil {
+		err = c.db.Close()
+	}
+	c.db, c.file, c.chk = nil, nil, nil
 	return err
 }
 
@@ -268,16 +339,19 @@ func (c *Cache) flush() error {
 	if !c.rw {
 		// Trade the shared lock for the exclusive one, waiting for other
 		// runs that read only as long as Open left of LockWait.
-		_ = c.db.Close()
-		c.db = nil
-		db, _, err := load(c.o, true, c.lockLeft)
-		if err != nil {
-			if !errors.Is(err, berrors.ErrTimeout) {
-				c.broken = err
-			}
-			return fmt.Errorf("cache: reopen %s for writing: %w; this run's answers are not saved", c.o.Path, err)
+		_ = c.closeStore() // read-only: nothing to lose
+		s, waited, err := load(c.o, true, c.lockLeft)
+		c.lockLeft -= waited
+		const lost = "this run's answers are not saved"
+		var notOpened *openError
+		if errors.As(err, &notOpened) {
+			return refusal(c.o.Path, err, c.o.LockWait, lost)
 		}
-		c.db, c.rw = db, true
+		if err != nil {
+			c.broken = err
+			return fmt.Errorf("cache: reopen %s for writing: %w; %s", c.o.Path, err, lost)
+		}
+		c.db, c.file, c.chk, c.rw = s.db, s.file, s.chk, true
 	}
 	if err := c.write(c.o.Now()); err != nil {
 		return fmt.Errorf("cache: write %s: %w", c.o.Path, err)
@@ -285,14 +359,44 @@ func (c *Cache) flush() error {
 	return nil
 }
 
+// checker returns what this hold of the lock has checked, starting afresh
+// after a write.
+func (c *Cache) checker() (*checker, error) {
+	if c.chk == nil {
+		chk, err := newChecker(c.file, c.rw)
+		if err != nil {
+			return nil, err
+		}
+		c.chk = chk
+	}
+	return c.chk, nil
+}
+
+// write stores the pending entries and replays the guard changes in one
+// transaction. Damage, found by the checks before the transaction touches
+// a page or by a fault during it, marks the store broken: nothing is
+// written, and Close moves the file aside.
 func (c *Cache) write(now time.Time) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			c.broken = fmt.Errorf("corrupt store: %v", r)
-			err = c.broken
+			err = fmt.Errorf("%w: %v", errDamaged, r)
+		}
+		if errors.Is(err, errDamaged) {
+			c.broken = err
 		}
 	}()
+	chk, err := c.checker()
+	if err != nil {
+		return err
+	}
+	// In key order: bbolt inserts into sorted pages, so a sorted batch
+	// touches each page once instead of splitting at random.
+	keys := slices.Sorted(maps.Keys(c.pending))
+	if err := c.checkWrite(chk, keys); err != nil {
+		return err
+	}
+	defer func() { c.chk = nil }() // the transaction rewrites pages
 	return c.db.Update(func(tx *bolt.Tx) error {
 		if len(c.ops) > 0 {
 			// Replay this run's changes on the state as stored now.
@@ -321,9 +425,7 @@ func (c *Cache) write(now time.Time) (err error) {
 			return err
 		}
 		n, size := counter(mb, keyCount), counter(mb, keyBytes)
-		// In key order: bbolt inserts into sorted pages, so a sorted
-		// batch touches each page once instead of splitting at random.
-		for _, k := range slices.Sorted(maps.Keys(c.pending)) {
+		for _, k := range keys {
 			v := c.pending[k]
 			if old := eb.Get([]byte(k)); old == nil {
 				n++
@@ -336,7 +438,15 @@ func (c *Cache) write(now time.Time) (err error) {
 			}
 		}
 		if n > uint64(c.o.MaxEntries) || size > uint64(c.o.MaxBytes) {
-			n, size, err = evict(eb, now, c.o.MaxEntries*evictTo/10, c.o.MaxBytes*evictTo/10)
+			// Eviction reads every page of the bucket and may merge any
+			// of them with a neighbour.
+			if err := chk.tree(bucketEntries); err != nil {
+				return err
+			}
+			if err := chk.reusable(); err != nil {
+				return err
+			}
+			n, size, err = evict(eb, c.o, now, c.o.MaxEntries*evictTo/10, c.o.MaxBytes*evictTo/10)
 			if err != nil {
 				return err
 			}
@@ -348,20 +458,43 @@ func (c *Cache) write(now time.Time) (err error) {
 	})
 }
 
-// evict deletes expired and undecodable entries, then the oldest by
-// stored-at until at most maxN entries of at most maxB bytes remain, and
-// returns the new count and bytes. It walks the whole bucket twice, which
-// is why it runs only past the bound.
-func evict(b *bolt.Bucket, now time.Time, maxN int, maxB int64) (n, size uint64, err error) {
+// checkWrite checks the pages a write of keys (and of the guard state)
+// reads on its way, and that the free list names none of them.
+func (c *Cache) checkWrite(chk *checker, keys []string) error {
+	type path struct{ bucket, key string }
+	var paths []path
+	if len(c.ops) > 0 {
+		paths = append(paths, path{bucketGuard, c.o.Scope})
+	}
+	if len(keys) > 0 {
+		for _, k := range keys {
+			paths = append(paths, path{bucketEntries, k})
+		}
+		paths = append(paths, path{bucketMeta, keyCount}, path{bucketMeta, keyBytes})
+	}
+	for _, p := range paths {
+		if err := chk.path(p.bucket, []byte(p.key)); err != nil {
+			return err
+		}
+	}
+	return chk.reusable()
+}
+
+// evict deletes dead entries (expired, undecodable, or stored in the
+// future: see lifetime), then the oldest by stored-at until at most maxN
+// entries of at most maxB bytes remain, and returns the new count and
+// bytes. It walks the whole bucket twice, which is why it runs only past
+// the bound.
+func evict(b *bolt.Bucket, o Options, now time.Time, maxN int, maxB int64) (n, size uint64, err error) {
 	type age struct{ stored, size int64 }
-	var live []age // the entries worth keeping
-	var liveB int64
+	var keep []age // the entries worth keeping
+	var keepB int64
 	nowNs := now.UnixNano()
 	cur := b.Cursor()
 	for k, v := cur.First(); k != nil; k, v = cur.Next() {
-		if stored, expires, ok := header(v); ok && nowNs < expires {
-			live = append(live, age{stored, int64(len(k) + len(v))})
-			liveB += int64(len(k) + len(v))
+		if stored, _, live := o.lifetime(v, nowNs); live {
+			keep = append(keep, age{stored, int64(len(k) + len(v))})
+			keepB += int64(len(k) + len(v))
 		}
 	}
 
@@ -369,20 +502,20 @@ func evict(b *bolt.Bucket, now time.Time, maxN int, maxB int64) (n, size uint64,
 	// cutoff, plus ties at cutoff up to the excess (a run stores its batch
 	// at one instant, so ties are common).
 	cutoff, ties := int64(-1<<63), 0
-	slices.SortFunc(live, func(a, b age) int { return cmp.Compare(a.stored, b.stored) })
+	slices.SortFunc(keep, func(a, b age) int { return cmp.Compare(a.stored, b.stored) })
 	excess := 0
-	for ; excess < len(live) && (len(live)-excess > maxN || liveB > maxB); excess++ {
-		liveB -= live[excess].size
+	for ; excess < len(keep) && (len(keep)-excess > maxN || keepB > maxB); excess++ {
+		keepB -= keep[excess].size
 	}
 	if excess > 0 {
-		cutoff = live[excess-1].stored
-		below, _ := slices.BinarySearchFunc(live, cutoff, func(a age, t int64) int { return cmp.Compare(a.stored, t) })
+		cutoff = keep[excess-1].stored
+		below, _ := slices.BinarySearchFunc(keep, cutoff, func(a age, t int64) int { return cmp.Compare(a.stored, t) })
 		ties = excess - below
 	}
 
 	for k, v := cur.First(); k != nil; {
-		stored, expires, ok := header(v)
-		drop := !ok || nowNs >= expires || stored < cutoff
+		stored, _, live := o.lifetime(v, nowNs)
+		drop := !live || stored < cutoff
 		if !drop && stored == cutoff && ties > 0 {
 			drop = true
 			ties--
@@ -401,6 +534,25 @@ func evict(b *bolt.Bucket, now time.Time, maxN int, maxB int64) (n, size uint64,
 		k, v = cur.Seek(k)
 	}
 	return n, size, nil
+}
+
+// lifetime returns when the stored entry v was stored and expires (Unix
+// ns), and whether it is still an answer at now. An entry lives at most its TTL from
+// when it was stored, whatever its header says (the TTL may have been
+// shortened since, or the header damaged), and one stored after now, by a
+// clock since set back, is of unknown age: it is dead. So a clock step back
+// costs at most one TTL of answers, never as long as the step.
+func (o Options) lifetime(v []byte, now int64) (stored, expires int64, live bool) {
+	stored, expires, ok := header(v)
+	if !ok || stored > now {
+		return 0, 0, false
+	}
+	ttl := o.NegativeTTL
+	if len(v) > headerLen {
+		ttl = o.TTL
+	}
+	expires = min(expires, stored+int64(ttl))
+	return stored, expires, now < expires
 }
 
 func header(v []byte) (stored, expires int64, ok bool) {
@@ -423,26 +575,33 @@ func encodeEntry(now time.Time, e entry, fp [4]byte) ([]byte, error) {
 }
 
 // readEntry looks k up on disk. An expired, oversized or undecodable entry,
-// or one written for other attribute types, is a miss; only a bbolt
-// failure is an error.
-func readEntry(db *bolt.DB, k string, now time.Time, fp [4]byte) (e entry, ok bool, err error) {
+// or one written for other attribute types, is a miss; only damage (found
+// by the checks or by bbolt) is an error.
+func (c *Cache) readEntry(k string, now time.Time) (e entry, ok bool, err error) {
 	// bbolt reads the file through mmap: a damaged page offset makes it
 	// touch memory it does not own, which Go reports as a fatal fault that
 	// recover cannot catch unless faults are turned into panics.
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			e, ok, err = entry{}, false, fmt.Errorf("corrupt store: %v", r)
+			e, ok, err = entry{}, false, fmt.Errorf("%w: %v", errDamaged, r)
 		}
 	}()
-	err = db.View(func(tx *bolt.Tx) error {
+	chk, err := c.checker()
+	if err != nil {
+		return entry{}, false, err
+	}
+	if err := chk.path(bucketEntries, []byte(k)); err != nil {
+		return entry{}, false, err
+	}
+	err = c.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucketEntries))
 		if b == nil {
 			return nil
 		}
 		v := b.Get([]byte(k))
-		_, expires, valid := header(v)
-		if !valid || now.UnixNano() >= expires || len(v) > maxEntryBytes || [4]byte(v[17:21]) != fp {
+		_, expires, live := c.o.lifetime(v, now.UnixNano())
+		if !live || len(v) > maxEntryBytes || [4]byte(v[17:21]) != c.schema {
 			return nil
 		}
 		e.expires = time.Unix(0, expires)
