@@ -80,6 +80,13 @@ func failure(c misp.Class) event.Message {
 	return event.Failure(c, 503, "misp "+string(c)+": status 503: Service Unavailable", 3, source())
 }
 
+// foreignMatch is a match event that custom-misp never sends (it always
+// sets to_ids and a threat level): what the catch-all 117617 is for, such
+// as an event of an older or another producer.
+func foreignMatch() event.Message {
+	return event.Message{Integration: event.Integration, MISP: event.Payload{Value: "185.225.74.19", EventID: "1337", Indicator: "185.225.74.19"}}
+}
+
 // job is the line "custom-misp feeds fetch --json" prints; there is no
 // constructor for it in internal/event, so the schema fields are set here.
 func job(op, result string) event.Message {
@@ -118,6 +125,8 @@ func kinds(t *testing.T) []kind {
 		{"feeds fetch failed", job("feeds_fetch", "failed"), 117661, 8},
 		{"other job failed", job("warninglists_update", "failed"), 117662, 8},
 		{"error class unknown to the rules", failure(misp.Class("quota")), 117649, 3},
+		{"config error before the alert was read", event.Failure(misp.ClassConfig, 0, "configuration: options: unknown key \"toids\"", 0, event.Source{}), 117640, 12},
+		{"match of another producer", foreignMatch(), 117617, 3},
 	}
 	want := map[misp.Class]struct{ id, level int }{
 		misp.ClassConfig:      {117640, 12},
@@ -305,7 +314,7 @@ func TestRuleset_Description(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := expand(rs.match(ev).description, ev)
-	want := `MISP: IoC 185.225.74.19 (ip) seen in alert 61605 matches MISP event 1337 "Emotet epoch 5 C2 servers" - threat level high, MITRE T1071`
+	want := `MISP: IoC 185.225.74.19 (ip) seen in alert 61605 matches MISP event 1337 "Emotet epoch 5 C2 servers" - threat level high`
 	if got != want {
 		t.Errorf("description\n got %s\nwant %s", got, want)
 	}
@@ -500,7 +509,7 @@ func TestCheck_Fails(t *testing.T) {
 		{name: "duplicate ID", change: edit(`id="117646"`, `id="117645"`), want: "rule 117645: duplicate ID"},
 		{name: "ID outside the block", change: edit(`id="117646"`, `id="100620"`), want: "rule 100620: ID outside the documented block"},
 		{name: "missing field", change: edit(`"misp.error">^timeout$`, `"misp.err">^timeout$`), want: "field misp.err is in no event"},
-		{name: "missing description field", change: edit(`lookup timed out, $(misp.indicators)`, `lookup timed out, $(misp.indicator_count)`), want: "$(misp.indicator_count)"},
+		{name: "missing description field", change: edit(`lookup timed out, indicators`, `lookup timed out, $(misp.indicator_count) indicators`), want: "$(misp.indicator_count)"},
 		{name: "unmatched event kind", change: cut(`<rule id="117646"`, `<!-- A single timeout`), want: "error timeout: matched by no rule below the root"},
 		{name: "decoder name typo", change: edit(`<decoded_as>json-misp</decoded_as>`, `<decoded_as>json_misp</decoded_as>`), want: "decoded_as json_misp"},
 		{name: "level 0 below the root", change: edit(`<rule id="117646" level="4">`, `<rule id="117646" level="0">`), want: "rule 117646: level 0 below the root"},
