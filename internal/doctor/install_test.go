@@ -234,7 +234,7 @@ func docInstalls(t *testing.T, name string) []installed {
 // installed.
 func TestInstallModes_Docs(t *testing.T) {
 	docs := []string{"README.md", "rules/README.md", "decoders/" + DecoderFile, "rules/" + RulesFile, "rules/" + SysmonFile,
-		"ossec-snippets/integration-4.8plus.xml", "ossec-snippets/integration-4.7.xml", "ossec-snippets/integration-4.3-4.6.xml",
+		"ossec-snippets/integration-4.8plus.xml", "ossec-snippets/integration-4.8plus-level.xml", "ossec-snippets/integration-4.7.xml", "ossec-snippets/integration-4.3-4.6.xml",
 		"ossec-snippets/feeds-fetch-wodle.xml", "ossec-snippets/ruleset-include.xml"}
 	for _, doc := range docs {
 		t.Run(doc, func(t *testing.T) {

@@ -624,28 +624,17 @@ func TestCheck_FailsOnGolden(t *testing.T) {
 	}
 }
 
-// knownAlertGroups are rule groups of alerts that carry indicators: every
-// rule.groups entry of the sample alerts in ../shared/alerts (Wazuh 4.14.7),
-// plus the Sysmon base groups 24-26 and the detection groups of stock
-// sysmon_id_* rules.
-var knownAlertGroups = []string{
-	"AzureActiveDirectoryStsLogon", "ThreatIntelligence", "access_denied", "accesslog", "amazon", "apache",
-	"attack", "authentication_failed", "authentication_failures", "authentication_success", "aws",
-	"aws_cloudtrail", "aws_guardduty", "firewall", "firewall_drop", "fortigate", "ids", "incident_response",
-	"invalid_login", "multiple_drops", "office365", "osquery", "ossec", "squid", "sshd", "suricata",
-	"syscheck", "syscheck_entry_added", "syscheck_entry_modified", "syscheck_file", "syslog", "sysmon",
-	"sysmon_eid1_detections", "sysmon_eid3_detections", "sysmon_eid7_detections", "sysmon_eid22_detections",
-	"sysmon_event1", "sysmon_event3", "sysmon_event6", "sysmon_event7", "sysmon_event_15", "sysmon_event_22",
-	"sysmon_event_23", "sysmon_event_24", "sysmon_event_25", "sysmon_event_26", "web", "win_evt_channel",
-	"windows", "windows_security",
-}
-
+// TestSnippets checks every <integration> variant: name, alert_format,
+// the elements each Wazuh version knows, and the filter. A variant with a
+// <group> list must list exactly the groups derived from the stock ruleset
+// (groupsFile, see stock_test.go); the one without must filter by <level>.
 func TestSnippets(t *testing.T) {
 	files, names, err := loadDir(snippetsDir)
 	if err != nil || len(names) == 0 {
 		t.Fatalf("snippets in %s: %v", snippetsDir, err)
 	}
-	var lists []string
+	want := strings.Join(readGroupsFile(t), ",")
+	var withGroups, withLevel []string
 	for _, n := range names {
 		elems, err := parseElements(n, files[n])
 		if err != nil {
@@ -680,25 +669,28 @@ func TestSnippets(t *testing.T) {
 					t.Errorf("%s: <options> should show api_key_file", n)
 				}
 			}
-			g := children["group"]
-			if strings.ContainsAny(g, " \t\n") {
-				t.Errorf("%s: <group> has spaces; integratord compares names exactly", n)
-			}
-			for _, name := range strings.Split(g, ",") {
-				if !slices.Contains(knownAlertGroups, name) {
-					t.Errorf("%s: group %q is no known alert group", n, name)
+			g, hasGroup := children["group"]
+			level, hasLevel := children["level"]
+			switch {
+			case hasGroup && hasLevel:
+				t.Errorf("%s: <group> and <level> together: integratord ANDs them", n)
+			case hasGroup:
+				if g != want {
+					t.Errorf("%s: <group> is not the list in %s (regenerate: see stock_test.go)\n got %s\nwant %s", n, groupsFile, g, want)
 				}
+				withGroups = append(withGroups, n)
+			case hasLevel:
+				if level != strconv.Itoa(alertLevel) {
+					t.Errorf("%s: <level>%s</level>, want %d (log_alert_level: every alert)", n, level, alertLevel)
+				}
+				withLevel = append(withLevel, n)
+			default:
+				t.Errorf("%s: neither <group> nor <level>", n)
 			}
-			lists = append(lists, g)
 		}
 	}
-	if len(lists) != 3 {
-		t.Fatalf("want 3 <integration> variants, got %d", len(lists))
-	}
-	for _, l := range lists[1:] {
-		if l != lists[0] {
-			t.Errorf("the variants have different <group> lists")
-		}
+	if len(withGroups) != 3 || len(withLevel) != 1 {
+		t.Errorf("want 3 <integration> variants with the group list and 1 with <level>, got %v and %v", withGroups, withLevel)
 	}
 	if _, err := os.Stat(filepath.Join(snippetsDir, "feeds-fetch-wodle.xml")); err != nil {
 		t.Error(err)
