@@ -734,3 +734,44 @@ func TestRuleset_OnlyOurLocation(t *testing.T) {
 		})
 	}
 }
+
+// TestRuleset_FeedsFetchLocation: the command wodle of
+// ossec-snippets/feeds-fetch-wodle.xml hands the line "custom-misp feeds
+// fetch --json" prints to analysisd with location command_<tag>
+// (wm_command.c: "command_misp-feeds-fetch"), never "misp": the root rule
+// must take it, or 117660-117662 never fire. The same tag run by an
+// agent's wodle (agent form, less trusted) is not ours.
+func TestRuleset_FeedsFetchLocation(t *testing.T) {
+	rules, decoders := readRepo(t)
+	rs, err := load(rules, decoders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := json.Marshal(job("feeds_fetch", "failed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		location string
+		wantID   int // 0: no rule of ours
+	}{
+		{"command_misp-feeds-fetch", 117661},
+		{"[003] (WS-FIN-0042) any->command_misp-feeds-fetch", 0},
+		{"command_other-job", 0},
+	} {
+		t.Run(tc.location, func(t *testing.T) {
+			loc := strings.ReplaceAll(strings.ReplaceAll(tc.location, "|", "||"), ":", "|:")
+			ev, err := decode(rs.decoders, tc.location, "1:"+loc+":"+string(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := 0
+			if r := rs.match(ev); r != nil && r.hasGroup("misp") {
+				got = r.id
+			}
+			if got != tc.wantID {
+				t.Errorf("matched rule %d, want %d", got, tc.wantID)
+			}
+		})
+	}
+}
