@@ -415,14 +415,12 @@ func rulesFileCheck(in Input, check, rel, src, marker, installNote string) Resul
 // mode: FAIL when anyone can write it (any local user could then change
 // or silence custom-misp's alerts), WARN when its owner, group or mode
 // is not what make install sets. bad is false when it is. Without the
-// wazuh user nothing is judged.
+// wazuh user owners are not judged.
 func (in Input) modeCheck(check, d, path string, fi fs.FileInfo, mode InstallMode) (r Result, bad bool) {
 	switch {
-	case !in.User.Known:
-		return Result{}, false
 	case fi.Mode().Perm()&0o002 != 0:
 		return fail(check, d+": anyone can write it, so any local user can change or silence the alerts it raises", mode.Fix(path)), true
-	case !in.hasMode(fi, mode):
+	case in.User.Known && !in.hasMode(fi, mode):
 		return warn(check, d+": make install and a stock manager's own ruleset files use "+mode.String(), mode.Fix(path)), true
 	}
 	return Result{}, false
