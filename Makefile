@@ -55,7 +55,10 @@ fuzz:
 
 # install puts the binary, rules and decoder into a Wazuh manager. The binary
 # must be root:wazuh 0750: integratord refuses a file the wazuh user can
-# write. An existing options or key file is never overwritten.
+# write. The decoder and rules are wazuh:wazuh 0660, as a stock manager's own
+# etc/rules/local_rules.xml. Every owner and mode here is the table
+# InstallModes in internal/doctor (a test holds this recipe to it). An
+# existing options or key file is never overwritten.
 install: build
 	install -d -m 0750 -o root -g wazuh $(WAZUH_HOME)/integrations
 	install -m 0750 -o root -g wazuh $(BIN) $(WAZUH_HOME)/integrations/custom-misp

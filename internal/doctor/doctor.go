@@ -68,6 +68,10 @@ type Input struct {
 	// OptionsFile is the --options file, if any: root's operator commands
 	// read it, so who can write it matters.
 	OptionsFile string
+	// WazuhUID, when set, is the uid that the owner "wazuh" of
+	// InstallModes stands for instead of User.UID. Tests set it to their
+	// own uid: they cannot give a file to another user.
+	WazuhUID *int
 }
 
 // Run runs every check in order: the MISP side, then the Wazuh side.

@@ -28,6 +28,10 @@ const (
 	SysmonFile      = "0991-misp_sysmon_levels.xml"
 )
 
+// keyFile is where make install creates the key file, relative to the
+// Wazuh home.
+const keyFile = "etc/custom-misp.key"
+
 // maxRulesFile caps what we read of a rules or decoder file: ours are
 // tens of KiB, a local_rules.xml rarely reaches 1 MiB.
 const maxRulesFile = 4 << 20
@@ -174,10 +178,10 @@ func Wazuh(in Input) []Result {
 	rs = append(rs, integrationsDirCheck(in, filepath.Join(in.Home, "integrations")))
 	rs = append(rs, binaryCheck(in, "binary", name, filepath.Join(in.Home, "integrations", name)))
 	rs = append(rs, binaryCheck(in, "helper binary", mispproc.Program, filepath.Join(in.Home, "integrations", mispproc.Program)))
-	rs = append(rs, rulesFileCheck(in, "decoder", filepath.Join(in.Home, "etc", "decoders", DecoderFile), `name="json-misp"`,
-		"install -o root -g wazuh -m 0640 decoders/"+DecoderFile+" "+filepath.Join(in.Home, "etc", "decoders")+"/ and keep the file name: it must sort before the stock 0006-json_decoders.xml"))
-	rs = append(rs, rulesFileCheck(in, "rules", filepath.Join(in.Home, "etc", "rules", RulesFile), `id="117600"`,
-		"install -o root -g wazuh -m 0640 rules/"+RulesFile+" "+filepath.Join(in.Home, "etc", "rules")+"/, then wazuh-analysisd -t and restart the manager"))
+	rs = append(rs, rulesFileCheck(in, "decoder", "etc/decoders/"+DecoderFile, "decoders/"+DecoderFile, `name="json-misp"`,
+		" and keep the file name: it must sort before the stock 0006-json_decoders.xml"))
+	rs = append(rs, rulesFileCheck(in, "rules", "etc/rules/"+RulesFile, "rules/"+RulesFile, `id="117600"`,
+		", then wazuh-analysisd -t and restart the manager"))
 	if block != nil && len(sysmonGroups(block.Group)) > 0 {
 		rs = append(rs, sysmonCheck(in, block))
 	}
@@ -203,7 +207,7 @@ func blockCheck(blocks []config.Integration) Result {
 	}
 	if b.APIKey != "" {
 		return warn("integration block", d+"; <api_key> holds the key",
-			`a key in <api_key> shows in ps while custom-misp runs and in integratord's debug log: on Wazuh 4.7+ move it to a file (root:wazuh 0640) named by "api_key_file" in <options>`)
+			`a key in <api_key> shows in ps while custom-misp runs and in integratord's debug log: on Wazuh 4.7+ move it to a file (`+installModeOf(keyFile).String()+`) named by "api_key_file" in <options>`)
 	}
 	return ok("integration block", d)
 }
@@ -240,12 +244,13 @@ func optionsCheck(in Input, b *config.Integration) []Result {
 }
 
 func keyFileCheck(in Input, path string) Result {
+	mode := installModeOf(keyFile)
 	fi, err := os.Stat(path)
 	if err != nil {
-		return fail("api key file", statText(path, err), "create it: install -o root -g wazuh -m 0640 /dev/null "+path+", then write the key into it")
+		return fail("api key file", statText(path, err), "create it: "+mode.Install("/dev/null", path)+", then write the key into it")
 	}
 	d := path + " " + ownerText(fi)
-	fix := fmt.Sprintf("chown root:wazuh %s; chmod 0640 %s", path, path)
+	fix := mode.Fix(path)
 	switch {
 	case in.User.Known && !in.User.can(fi, read):
 		return fail("api key file", d+": user wazuh cannot read it, so integratord runs without a key", fix)
@@ -268,7 +273,7 @@ func optionsFileCheck(in Input, path string) Result {
 		return fail("options file", statText(path, err), "check the --options path")
 	}
 	d := path + " " + ownerText(fi)
-	fix := fmt.Sprintf("chown root:wazuh %s; chmod 0640 %s", path, path)
+	fix := installModeOf(keyFile).Fix(path) // what the options file names deserves the key's modes
 	switch who := in.writers(fi); who {
 	case "":
 		return ok("options file", d)
@@ -321,12 +326,13 @@ func groupCheck(b *config.Integration) Result {
 // binaries, which integratord runs with the MISP key and root runs for
 // doctor, lookup and check.
 func integrationsDirCheck(in Input, dir string) Result {
+	mode := installModeOf("integrations")
 	fi, err := os.Lstat(dir)
 	if err != nil {
-		return fail("integrations dir", statText(dir, err), fmt.Sprintf("install -d -o root -g wazuh -m 0750 %s", dir))
+		return fail("integrations dir", statText(dir, err), mode.Install("", dir))
 	}
 	d := dir + " " + ownerText(fi)
-	fix := fmt.Sprintf("chown root:wazuh %s; chmod 0750 %s", dir, dir)
+	fix := mode.Fix(dir)
 	if !fi.IsDir() {
 		return fail("integrations dir", d+": not a directory", fix)
 	}
@@ -341,8 +347,9 @@ func integrationsDirCheck(in Input, dir string) Result {
 // misses. Both run as user wazuh with the API key, so neither may be
 // writable by it.
 func binaryCheck(in Input, check, prog, path string) Result {
+	mode := installModeOf("integrations/" + prog)
 	fi, err := os.Stat(path)
-	install := fmt.Sprintf("install -o root -g wazuh -m 0750 %s %s", prog, path)
+	install := mode.Install(prog, path)
 	missing := ": integratord logs \"File not found inside 'integrations'\""
 	refuses := "integratord refuses to run it (\"At wpopenv(): file ... has write permissions\")"
 	noexec := "(\"Couldn't execute command\")"
@@ -358,7 +365,7 @@ func binaryCheck(in Input, check, prog, path string) Result {
 		return fail(check, path+" is not a regular file", install)
 	}
 	d := path + " " + ownerText(fi)
-	fix := fmt.Sprintf("chown root:wazuh %s; chmod 0750 %s", path, path)
+	fix := mode.Fix(path)
 	uid, _ := owner(fi)
 	switch {
 	case fi.Mode().Perm()&0o002 != 0:
@@ -375,16 +382,21 @@ func binaryCheck(in Input, check, prog, path string) Result {
 	return ok(check, d)
 }
 
-// rulesFileCheck checks one installed ruleset file: there, readable by
-// analysisd (user wazuh), and ours (it holds marker).
-func rulesFileCheck(in Input, check, path, marker, install string) Result {
+// rulesFileCheck checks one installed ruleset file, rel (relative to the
+// home) installed from src: there, readable by analysisd (user wazuh),
+// ours (it holds marker), and with the owner and mode make install sets.
+// installNote follows the install line in the hint.
+func rulesFileCheck(in Input, check, rel, src, marker, installNote string) Result {
+	mode := installModeOf(rel)
+	path := filepath.Join(in.Home, filepath.FromSlash(rel))
+	install := mode.Install(src, filepath.Dir(path)+"/") + installNote
 	fi, err := os.Stat(path)
 	if err != nil {
 		return fail(check, statText(path, err)+": custom-misp's events raise no alert", install)
 	}
 	d := path + " " + ownerText(fi)
 	if in.User.Known && !in.User.can(fi, read) {
-		return fail(check, d+": user wazuh cannot read it", fmt.Sprintf("chown root:wazuh %s; chmod 0640 %s", path, path))
+		return fail(check, d+": user wazuh cannot read it", mode.Fix(path))
 	}
 	b, err := readCapped(path)
 	if err != nil {
@@ -393,7 +405,43 @@ func rulesFileCheck(in Input, check, path, marker, install string) Result {
 	if !strings.Contains(string(b), marker) {
 		return warn(check, d+": does not hold "+marker+"; not custom-misp's file?", install)
 	}
+	if r, bad := in.modeCheck(check, d, path, fi, mode); bad {
+		return r
+	}
 	return ok(check, d)
+}
+
+// modeCheck judges an installed ruleset file (d describes it) against
+// mode: FAIL when anyone can write it (any local user could then change
+// or silence custom-misp's alerts), WARN when its owner, group or mode
+// is not what make install sets. bad is false when it is. Without the
+// wazuh user owners are not judged.
+func (in Input) modeCheck(check, d, path string, fi fs.FileInfo, mode InstallMode) (r Result, bad bool) {
+	switch {
+	case fi.Mode().Perm()&0o002 != 0:
+		return fail(check, d+": anyone can write it, so any local user can change or silence the alerts it raises", mode.Fix(path)), true
+	case in.User.Known && !in.hasMode(fi, mode):
+		return warn(check, d+": make install and a stock manager's own ruleset files use "+mode.String(), mode.Fix(path)), true
+	}
+	return Result{}, false
+}
+
+// hasMode reports whether fi has exactly the owner, group and permission
+// bits of mode, "wazuh" standing for in.User.
+func (in Input) hasMode(fi fs.FileInfo, mode InstallMode) bool {
+	uid, gid := owner(fi)
+	wantUID := in.Root
+	if mode.Owner != "root" {
+		wantUID = in.User.UID
+		if in.WazuhUID != nil {
+			wantUID = *in.WazuhUID
+		}
+	}
+	wantGID := 0
+	if mode.Group != "root" {
+		wantGID = in.User.GID
+	}
+	return uid == wantUID && gid == wantGID && fi.Mode().Perm() == mode.Perm
 }
 
 func readCapped(path string) ([]byte, error) {
@@ -411,9 +459,14 @@ var sysmonBaseRule = regexp.MustCompile(`<rule\s[^>]*(id="616(0[3589]|17|5[0-4])
 
 func sysmonCheck(in Input, b *config.Integration) Result {
 	rulesDir := filepath.Join(in.Home, "etc", "rules")
+	mode := installModeOf("etc/rules/" + SysmonFile)
 	var where string
-	if _, err := os.Stat(filepath.Join(rulesDir, SysmonFile)); err == nil {
+	path := filepath.Join(rulesDir, SysmonFile)
+	if fi, err := os.Stat(path); err == nil {
 		where = SysmonFile + " installed"
+		if r, bad := in.modeCheck("sysmon levels", path+" "+ownerText(fi), path, fi, mode); bad {
+			return r
+		}
 	} else if files, err := filepath.Glob(filepath.Join(rulesDir, "*.xml")); err == nil {
 		for _, f := range files {
 			if data, err := readCapped(f); err == nil && sysmonBaseRule.Match(data) {
@@ -425,7 +478,7 @@ func sysmonCheck(in Input, b *config.Integration) Result {
 	n := len(sysmonGroups(b.Group))
 	if where == "" {
 		return warn("sysmon levels", fmt.Sprintf("the group list names %d Sysmon groups, but the Sysmon base rules are still level 0: those events never reach integratord", n),
-			fmt.Sprintf("install -o root -g wazuh -m 0640 rules/%s %s/ (it can raise the alert volume a lot: tune Sysmon first), or drop the sysmon groups", SysmonFile, rulesDir))
+			mode.Install("rules/"+SysmonFile, rulesDir+"/")+" (it can raise the alert volume a lot: tune Sysmon first), or drop the sysmon groups")
 	}
 	if lvl, err := strconv.Atoi(b.Level); err == nil && lvl > 3 {
 		return warn("sysmon levels", fmt.Sprintf("%s, but <level>%d</level> filters out the level-3 Sysmon alerts", where, lvl),

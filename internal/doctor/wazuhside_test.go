@@ -58,9 +58,11 @@ func newTestHome(t *testing.T) *testHome {
 	h.conf(t, goodBlock)
 	h.write(t, "integrations/custom-misp", "\x7fELF...", 0o750)
 	h.write(t, "integrations/custom-misp-net", "\x7fELF...", 0o750)
-	h.write(t, "etc/decoders/"+DecoderFile, `<decoder name="json-misp"><prematch>^{"integration":"misp"</prematch></decoder>`, 0o640)
-	h.write(t, "etc/rules/"+RulesFile, `<group name="misp,"><rule id="117600" level="0"></rule></group>`, 0o640)
-	h.write(t, "etc/rules/"+SysmonFile, `<group name="sysmon,"><rule id="61605" level="3" overwrite="yes"></rule></group>`, 0o640)
+	// As make install leaves them (InstallModes): the test's own uid
+	// stands for user wazuh as their owner (Input.WazuhUID).
+	h.write(t, "etc/decoders/"+DecoderFile, `<decoder name="json-misp"><prematch>^{"integration":"misp"</prematch></decoder>`, 0o660)
+	h.write(t, "etc/rules/"+RulesFile, `<group name="misp,"><rule id="117600" level="0"></rule></group>`, 0o660)
+	h.write(t, "etc/rules/"+SysmonFile, `<group name="sysmon,"><rule id="61605" level="3" overwrite="yes"></rule></group>`, 0o660)
 	h.write(t, "logs/integrations.log", "", 0o660)
 	h.queue, err = net.ListenUnixgram("unixgram", &net.UnixAddr{Name: h.path("queue/sockets/queue"), Net: "unixgram"})
 	if err != nil {
@@ -143,7 +145,8 @@ func (h *testHome) input(t *testing.T) Input {
 		}
 	}
 	cfg, _ := config.LoadOperator(config.Sources{Home: h.dir, Block: block})
-	return Input{Config: cfg, Home: h.dir, Conf: conf, ConfErr: confErr, Wazuh: true, User: wazuhID(), Root: os.Getuid(),
+	me := os.Getuid()
+	return Input{Config: cfg, Home: h.dir, Conf: conf, ConfErr: confErr, Wazuh: true, User: wazuhID(), Root: me, WazuhUID: &me,
 		Cache: cache.Options{Path: cfg.CachePath, Scope: "doctor-test"}, Now: func() time.Time { return testNow }}
 }
 
@@ -259,12 +262,33 @@ func TestWazuh(t *testing.T) {
 		}},
 		{name: "ruleset missing or foreign", setup: func(t *testing.T, h *testHome, in *Input) {
 			os.Remove(h.path("etc/decoders/" + DecoderFile))
-			h.write(t, "etc/rules/"+RulesFile, "<group name=\"local,\"></group>", 0o640)
+			h.write(t, "etc/rules/"+RulesFile, "<group name=\"local,\"></group>", 0o660)
 			os.Remove(h.path("etc/rules/" + SysmonFile))
 		}, order: orderWazuh, wants: map[string]want{
 			"decoder":       {Fail, DecoderFile + " does not exist: custom-misp's events raise no alert", "it must sort before the stock 0006-json_decoders.xml"},
-			"rules":         {Warn, `does not hold id="117600"`, "install -o root -g wazuh -m 0640 rules/" + RulesFile},
-			"sysmon levels": {Warn, "names 2 Sysmon groups, but the Sysmon base rules are still level 0", "install -o root -g wazuh -m 0640 rules/" + SysmonFile},
+			"rules":         {Warn, `does not hold id="117600"`, "install -o wazuh -g wazuh -m 0660 rules/" + RulesFile + " %HOME%/etc/rules/, then wazuh-analysisd -t"},
+			"sysmon levels": {Warn, "names 2 Sysmon groups, but the Sysmon base rules are still level 0", "install -o wazuh -g wazuh -m 0660 rules/" + SysmonFile + " %HOME%/etc/rules/ (it can raise"},
+		}},
+		{name: "ruleset files as root:wazuh 0640", setup: func(t *testing.T, h *testHome, in *Input) {
+			other := os.Getuid() + 4242 // the files' owner is not the wazuh user
+			in.WazuhUID = &other
+			for _, f := range []string{"etc/decoders/" + DecoderFile, "etc/rules/" + RulesFile, "etc/rules/" + SysmonFile} {
+				os.Chmod(h.path(f), 0o640)
+			}
+		}, order: orderWazuh, wants: map[string]want{
+			"decoder":       {Warn, DecoderFile + " " + ownerName(t) + " 0640: make install and a stock manager's own ruleset files use wazuh:wazuh 0660", "chown wazuh:wazuh %HOME%/etc/decoders/" + DecoderFile + "; chmod 0660 %HOME%/etc/decoders/" + DecoderFile},
+			"rules":         {Warn, RulesFile + " " + ownerName(t) + " 0640: make install and a stock manager's own ruleset files use wazuh:wazuh 0660", "chown wazuh:wazuh %HOME%/etc/rules/" + RulesFile + "; chmod 0660 %HOME%/etc/rules/" + RulesFile},
+			"sysmon levels": {Warn, SysmonFile + " " + ownerName(t) + " 0640: make install and a stock manager's own ruleset files use wazuh:wazuh 0660", "chown wazuh:wazuh %HOME%/etc/rules/" + SysmonFile + "; chmod 0660 %HOME%/etc/rules/" + SysmonFile},
+		}},
+		{name: "ruleset file owned by wazuh, mode 0640", setup: func(t *testing.T, h *testHome, in *Input) {
+			os.Chmod(h.path("etc/rules/"+RulesFile), 0o640) // the owner is right, the mode is not
+		}, order: orderWazuh, wants: map[string]want{
+			"rules": {Warn, RulesFile + " " + ownerName(t) + " 0640: make install and a stock manager's own ruleset files use wazuh:wazuh 0660", "chmod 0660 %HOME%/etc/rules/" + RulesFile},
+		}},
+		{name: "decoder writable by anyone", setup: func(t *testing.T, h *testHome, in *Input) {
+			os.Chmod(h.path("etc/decoders/"+DecoderFile), 0o666)
+		}, order: orderWazuh, wants: map[string]want{
+			"decoder": {Fail, DecoderFile + " " + ownerName(t) + " 0666: anyone can write it, so any local user can change or silence the alerts it raises", "chown wazuh:wazuh %HOME%/etc/decoders/" + DecoderFile + "; chmod 0660"},
 		}},
 		{name: "sysmon raised in local_rules.xml, level filter too high", setup: func(t *testing.T, h *testHome, in *Input) {
 			os.Remove(h.path("etc/rules/" + SysmonFile))
@@ -484,4 +508,19 @@ func TestIdentity_Can(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ownerName is "user:group" of the files the test creates, named as
+// ownerText names them.
+func ownerName(t *testing.T) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(f, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSuffix(ownerText(fi), " 0600")
 }

@@ -92,16 +92,18 @@ type rule struct {
 	ifMatchedSID   int
 	ifMatchedGroup string
 	sameFields     []string
+	// differentLocation and globalFrequency are the frequency options
+	// <different_location /> and <global_frequency />.
+	differentLocation bool
+	globalFrequency   bool
 }
 
 // hasGroup reports whether g is one of the rule's groups.
 func (r *rule) hasGroup(g string) bool { return slices.Contains(r.groups, g) }
 
-// ignored are rule elements that do not decide whether the rule matches one
-// event (frequency options only matter with history, see match).
+// ignored are rule elements that do not decide whether the rule matches.
 var ignored = map[string]bool{
 	"description": true, "options": true, "group": true, "mitre": true, "info": true,
-	"same_field": true, "different_location": true, "global_frequency": true,
 }
 
 func splitList(s string) []string {
@@ -207,6 +209,10 @@ func parseRule(n node, groups []string) (*rule, error) {
 			r.ifMatchedGroup = text
 		case "same_field":
 			r.sameFields = append(r.sameFields, text)
+		case "different_location":
+			r.differentLocation = true
+		case "global_frequency":
+			r.globalFrequency = true
 		case "description":
 			r.description = text
 		case "group":
@@ -367,6 +373,17 @@ func (ev decoded) internalLocation() string {
 		}
 	}
 	return ev.location
+}
+
+// agentID is the agent an event belongs to: the id of the agent form
+// "[id] (name) ip->misp", "000" (the manager) otherwise.
+func (ev decoded) agentID() string {
+	if rest, ok := strings.CutPrefix(ev.location, "["); ok {
+		if id, _, ok := strings.Cut(rest, "]"); ok {
+			return id
+		}
+	}
+	return "000"
 }
 
 // osMatch is OSMatch's "sregex", what <location> uses: alternatives split
@@ -596,6 +613,54 @@ func (r *rule) matches(ev decoded) bool {
 		}
 	}
 	return true
+}
+
+// earlier is an event analysisd saw before the current one that matched a
+// rule of a frequency rule's group, with the level of the frequency rule
+// it fired, if any (analysisd's lf->matched).
+type earlier struct {
+	ev      decoded
+	matched int
+}
+
+// fires reports whether the frequency rule r (if_matched_group) fires on
+// current, given the earlier events of its group, oldest first, all
+// within its timeframe. It walks them newest first as Search_LastGroups
+// does (src/analysisd/eventinfo.c, v4.14.7): without global_frequency only
+// events of the current agent count; each same_field must be equal; with
+// different_location an event with the current event's location is
+// skipped (each earlier event is compared with the current one only, not
+// with the others); an event that already fired a rule of this level or
+// higher ends the search; frequency="N" needs N-1 counted events
+// (analysisd stores N-2 and fires on the event after that many). It
+// returns the indexes of the counted events.
+func (r *rule) fires(history []earlier, current decoded) (counted []int, ok bool) {
+	for i := len(history) - 1; i >= 0; i-- {
+		e := history[i]
+		if !r.globalFrequency && e.ev.agentID() != current.agentID() {
+			continue
+		}
+		same := true
+		for _, f := range r.sameFields {
+			v, ok := current.fields[strings.ToLower(f)]
+			w, ok2 := e.ev.fields[strings.ToLower(f)]
+			same = same && ok && ok2 && v == w
+		}
+		if !same {
+			continue
+		}
+		if r.differentLocation && e.ev.internalLocation() == current.internalLocation() {
+			continue
+		}
+		if e.matched >= r.level {
+			return nil, false
+		}
+		counted = append(counted, i)
+		if len(counted) == r.frequency-1 {
+			return counted, true
+		}
+	}
+	return nil, false
 }
 
 // match returns the rule that would generate the alert for ev (the deepest

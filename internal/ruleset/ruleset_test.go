@@ -80,6 +80,13 @@ func failure(c misp.Class) event.Message {
 	return event.Failure(c, 503, "misp "+string(c)+": status 503: Service Unavailable", 3, source())
 }
 
+// foreignMatch is a match event that custom-misp never sends (it always
+// sets to_ids and a threat level): what the catch-all 117617 is for, such
+// as an event of an older or another producer.
+func foreignMatch() event.Message {
+	return event.Message{Integration: event.Integration, MISP: event.Payload{Value: "185.225.74.19", EventID: "1337", Indicator: "185.225.74.19"}}
+}
+
 // job is the line "custom-misp feeds fetch --json" prints; there is no
 // constructor for it in internal/event, so the schema fields are set here.
 func job(op, result string) event.Message {
@@ -118,6 +125,8 @@ func kinds(t *testing.T) []kind {
 		{"feeds fetch failed", job("feeds_fetch", "failed"), 117661, 8},
 		{"other job failed", job("warninglists_update", "failed"), 117662, 8},
 		{"error class unknown to the rules", failure(misp.Class("quota")), 117649, 3},
+		{"config error before the alert was read", event.Failure(misp.ClassConfig, 0, "configuration: options: unknown key \"toids\"", 0, event.Source{}), 117640, 12},
+		{"match of another producer", foreignMatch(), 117617, 3},
 	}
 	want := map[misp.Class]struct{ id, level int }{
 		misp.ClassConfig:      {117640, 12},
@@ -305,7 +314,7 @@ func TestRuleset_Description(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := expand(rs.match(ev).description, ev)
-	want := `MISP: IoC 185.225.74.19 (ip) seen in alert 61605 matches MISP event 1337 "Emotet epoch 5 C2 servers" - threat level high, MITRE T1071`
+	want := `MISP: IoC 185.225.74.19 (ip) seen in alert 61605 matches MISP event 1337 "Emotet epoch 5 C2 servers" - threat level high`
 	if got != want {
 		t.Errorf("description\n got %s\nwant %s", got, want)
 	}
@@ -500,7 +509,7 @@ func TestCheck_Fails(t *testing.T) {
 		{name: "duplicate ID", change: edit(`id="117646"`, `id="117645"`), want: "rule 117645: duplicate ID"},
 		{name: "ID outside the block", change: edit(`id="117646"`, `id="100620"`), want: "rule 100620: ID outside the documented block"},
 		{name: "missing field", change: edit(`"misp.error">^timeout$`, `"misp.err">^timeout$`), want: "field misp.err is in no event"},
-		{name: "missing description field", change: edit(`lookup timed out, $(misp.indicators)`, `lookup timed out, $(misp.indicator_count)`), want: "$(misp.indicator_count)"},
+		{name: "missing description field", change: edit(`lookup timed out, indicators`, `lookup timed out, $(misp.indicator_count) indicators`), want: "$(misp.indicator_count)"},
 		{name: "unmatched event kind", change: cut(`<rule id="117646"`, `<!-- A single timeout`), want: "error timeout: matched by no rule below the root"},
 		{name: "decoder name typo", change: edit(`<decoded_as>json-misp</decoded_as>`, `<decoded_as>json_misp</decoded_as>`), want: "decoded_as json_misp"},
 		{name: "level 0 below the root", change: edit(`<rule id="117646" level="4">`, `<rule id="117646" level="0">`), want: "rule 117646: level 0 below the root"},
@@ -615,28 +624,17 @@ func TestCheck_FailsOnGolden(t *testing.T) {
 	}
 }
 
-// knownAlertGroups are rule groups of alerts that carry indicators: every
-// rule.groups entry of the sample alerts in ../shared/alerts (Wazuh 4.14.7),
-// plus the Sysmon base groups 24-26 and the detection groups of stock
-// sysmon_id_* rules.
-var knownAlertGroups = []string{
-	"AzureActiveDirectoryStsLogon", "ThreatIntelligence", "access_denied", "accesslog", "amazon", "apache",
-	"attack", "authentication_failed", "authentication_failures", "authentication_success", "aws",
-	"aws_cloudtrail", "aws_guardduty", "firewall", "firewall_drop", "fortigate", "ids", "incident_response",
-	"invalid_login", "multiple_drops", "office365", "osquery", "ossec", "squid", "sshd", "suricata",
-	"syscheck", "syscheck_entry_added", "syscheck_entry_modified", "syscheck_file", "syslog", "sysmon",
-	"sysmon_eid1_detections", "sysmon_eid3_detections", "sysmon_eid7_detections", "sysmon_eid22_detections",
-	"sysmon_event1", "sysmon_event3", "sysmon_event6", "sysmon_event7", "sysmon_event_15", "sysmon_event_22",
-	"sysmon_event_23", "sysmon_event_24", "sysmon_event_25", "sysmon_event_26", "web", "win_evt_channel",
-	"windows", "windows_security",
-}
-
+// TestSnippets checks every <integration> variant: name, alert_format,
+// the elements each Wazuh version knows, and the filter. A variant with a
+// <group> list must list exactly the groups derived from the stock ruleset
+// (groupsFile, see stock_test.go); the one without must filter by <level>.
 func TestSnippets(t *testing.T) {
 	files, names, err := loadDir(snippetsDir)
 	if err != nil || len(names) == 0 {
 		t.Fatalf("snippets in %s: %v", snippetsDir, err)
 	}
-	var lists []string
+	want := strings.Join(readGroupsFile(t), ",")
+	var withGroups, withLevel []string
 	for _, n := range names {
 		elems, err := parseElements(n, files[n])
 		if err != nil {
@@ -671,25 +669,28 @@ func TestSnippets(t *testing.T) {
 					t.Errorf("%s: <options> should show api_key_file", n)
 				}
 			}
-			g := children["group"]
-			if strings.ContainsAny(g, " \t\n") {
-				t.Errorf("%s: <group> has spaces; integratord compares names exactly", n)
-			}
-			for _, name := range strings.Split(g, ",") {
-				if !slices.Contains(knownAlertGroups, name) {
-					t.Errorf("%s: group %q is no known alert group", n, name)
+			g, hasGroup := children["group"]
+			level, hasLevel := children["level"]
+			switch {
+			case hasGroup && hasLevel:
+				t.Errorf("%s: <group> and <level> together: integratord ANDs them", n)
+			case hasGroup:
+				if g != want {
+					t.Errorf("%s: <group> is not the list in %s (regenerate: see stock_test.go)\n got %s\nwant %s", n, groupsFile, g, want)
 				}
+				withGroups = append(withGroups, n)
+			case hasLevel:
+				if level != strconv.Itoa(alertLevel) {
+					t.Errorf("%s: <level>%s</level>, want %d (log_alert_level: every alert)", n, level, alertLevel)
+				}
+				withLevel = append(withLevel, n)
+			default:
+				t.Errorf("%s: neither <group> nor <level>", n)
 			}
-			lists = append(lists, g)
 		}
 	}
-	if len(lists) != 3 {
-		t.Fatalf("want 3 <integration> variants, got %d", len(lists))
-	}
-	for _, l := range lists[1:] {
-		if l != lists[0] {
-			t.Errorf("the variants have different <group> lists")
-		}
+	if len(withGroups) != 3 || len(withLevel) != 1 {
+		t.Errorf("want 3 <integration> variants with the group list and 1 with <level>, got %v and %v", withGroups, withLevel)
 	}
 	if _, err := os.Stat(filepath.Join(snippetsDir, "feeds-fetch-wodle.xml")); err != nil {
 		t.Error(err)
@@ -729,6 +730,47 @@ func TestRuleset_OnlyOurLocation(t *testing.T) {
 			got := r != nil && r.hasGroup("misp")
 			if got != tc.want {
 				t.Errorf("matched %v (rule %v), want a misp rule: %v", got, r, tc.want)
+			}
+		})
+	}
+}
+
+// TestRuleset_FeedsFetchLocation: the command wodle of
+// ossec-snippets/feeds-fetch-wodle.xml hands the line "custom-misp feeds
+// fetch --json" prints to analysisd with location command_<tag>
+// (wm_command.c: "command_misp-feeds-fetch"), never "misp": the root rule
+// must take it, or 117660-117662 never fire. The same tag run by an
+// agent's wodle (agent form, less trusted) is not ours.
+func TestRuleset_FeedsFetchLocation(t *testing.T) {
+	rules, decoders := readRepo(t)
+	rs, err := load(rules, decoders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := json.Marshal(job("feeds_fetch", "failed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		location string
+		wantID   int // 0: no rule of ours
+	}{
+		{"command_misp-feeds-fetch", 117661},
+		{"[003] (WS-FIN-0042) any->command_misp-feeds-fetch", 0},
+		{"command_other-job", 0},
+	} {
+		t.Run(tc.location, func(t *testing.T) {
+			loc := strings.ReplaceAll(strings.ReplaceAll(tc.location, "|", "||"), ":", "|:")
+			ev, err := decode(rs.decoders, tc.location, "1:"+loc+":"+string(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := 0
+			if r := rs.match(ev); r != nil && r.hasGroup("misp") {
+				got = r.id
+			}
+			if got != tc.wantID {
+				t.Errorf("matched rule %d, want %d", got, tc.wantID)
 			}
 		})
 	}
