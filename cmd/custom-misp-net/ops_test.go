@@ -95,7 +95,7 @@ func TestFeedsFetch_JSONForTheWodle(t *testing.T) {
 			`{"integration":"misp","misp":{"message":"No feed enabled. (hint: nothing was fetched: enable the feeds you want in MISP (Sync Actions > Feeds, tick Enabled))","operation":"feeds_fetch","result":"failed"}}`},
 		{"feed not enabled", mispfake.Options{}, false, "admin.key", []string{"--feed", "2"}, cli.ExitMISP,
 			`{"integration":"misp","misp":{"message":"Feed is currently not enabled. Make sure you enable it. (hint: nothing was fetched: enable the feeds you want in MISP (Sync Actions > Feeds, tick Enabled))","operation":"feeds_fetch","result":"failed"}}`},
-		{"background jobs broken", mispfake.Options{BrokenBackgroundJobs: true}, true, "admin.key", nil, cli.ExitMISP,
+		{"background jobs broken", mispfake.Options{RedisDown: true}, true, "admin.key", nil, cli.ExitMISP,
 			`{"integration":"misp","misp":{"message":"misp unavailable: status 500: An Internal Error Has Occurred. (hint: MISP could not queue the fetch as a background job: as a MISP site admin check SimpleBackgroundJobs.enabled, SimpleBackgroundJobs.redis_host and MISP.redis_host (custom-misp doctor --key-file ADMIN_KEY_FILE shows them; in containers they must name the Redis service, not 127.0.0.1), then that the workers run (Administration > Jobs, supervisorctl status))","operation":"feeds_fetch","result":"failed"}}`},
 		{"read-only key", mispfake.Options{}, true, "ro.key", nil, cli.ExitMISP,
 			`{"integration":"misp","misp":{"message":"misp auth: status 403: You do not have permission to use this functionality. (hint: fetching feeds is a site admin's action: run it with --key-file FILE, a file holding a site admin's key (root only, mode 0600), not the read-only key integratord uses)","operation":"feeds_fetch","result":"failed"}}`},
@@ -125,7 +125,7 @@ func TestFeedsFetch_JSONForTheWodle(t *testing.T) {
 }
 
 func TestFeedsFetch_Text(t *testing.T) {
-	w := newOpsWorld(t, mispfake.Options{BrokenBackgroundJobs: true})
+	w := newOpsWorld(t, mispfake.Options{RedisDown: true})
 	w.fake.SetFeedEnabled("1", true)
 	code, out, errOut := w.run(t, "admin.key", "feeds", "fetch")
 	if code != cli.ExitMISP || out != "" {
