@@ -32,6 +32,7 @@ const (
 	keyUser     = "UserKeyUserKeyUserKeyUserKeyUserKeySECRT"
 	keyReadOnly = "ReadOnlyKeyReadOnlyKeyReadOnlyKeySECRET1"
 	keyAdmin    = "AdminKeyAdminKeyAdminKeyAdminKeySECRET12"
+	keyAdminRO  = "AdminReadOnlyKeyAdminReadOnlyKeySECRET12"
 	keyExpired  = "ExpiredKeyExpiredKeyExpiredKeySECRET1234"
 	keySoon     = "SoonKeySoonKeySoonKeySoonKeySoonKeySECRT"
 	keyDisabled = "DisabledKeyDisabledKeyDisabledKeySECRET1"
@@ -40,7 +41,7 @@ const (
 	keyUnknown  = "UnknownKeyUnknownKeyUnknownKeySECRET1234"
 )
 
-var allKeys = []string{keyUser, keyReadOnly, keyAdmin, keyExpired, keySoon, keyDisabled, keyIPBound, keyLimited, keyUnknown}
+var allKeys = []string{keyUser, keyReadOnly, keyAdmin, keyAdminRO, keyExpired, keySoon, keyDisabled, keyIPBound, keyLimited, keyUnknown}
 
 // testNow is the clock of the fake and of the checks.
 var testNow = time.Now()
@@ -50,6 +51,7 @@ func fakeOptions() mispfake.Options {
 		keyUser:     {},
 		keyReadOnly: {ReadOnly: true},
 		keyAdmin:    {SiteAdmin: true},
+		keyAdminRO:  {SiteAdmin: true, ReadOnly: true},
 		keyExpired:  {Expires: testNow.Add(-time.Hour)},
 		keySoon:     {Expires: testNow.Add(5 * 24 * time.Hour)},
 		keyDisabled: {Disabled: true},

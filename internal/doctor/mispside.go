@@ -89,10 +89,11 @@ func MISP(ctx context.Context, in Input) []Result {
 	}
 
 	// One getVersion call answers both "does TLS work" and "is the key
-	// accepted", like the first request of an integratord run.
+	// accepted", like the first request of an integratord run, and says
+	// what the key itself may do.
 	var ver struct {
-		Version      misp.FlexString `json:"version"`
-		PermSighting misp.FlexBool   `json:"perm_sighting"`
+		Version misp.FlexString `json:"version"`
+		keyPerms
 	}
 	h, verErr := in.Client.Get(ctx, "/servers/getVersion", &ver)
 	if u.Scheme == "https" {
@@ -112,14 +113,15 @@ func MISP(ctx context.Context, in Input) []Result {
 	rs = append(rs, checkKeyExpiry(h.Get("X-Auth-Key-Expiration"), in.Now()))
 
 	me, meErr := viewMe(ctx, in.Client)
-	rs = append(rs, checkPermissions(me, meErr, in.KeyOverride))
+	access := keyAccessOf(me, ver.keyPerms)
+	rs = append(rs, checkPermissions(me, meErr, access, in.KeyOverride))
 	rs = append(rs, checkSearch(ctx, in))
 
 	switch {
 	case meErr != nil:
 		rs = append(rs, warn("server health", "not checked: /users/view/me did not say whether the key is a site admin's",
 			"see the key permissions line above"))
-	case !bool(me.Role.PermSiteAdmin):
+	case !access.siteAdmin:
 		rs = append(rs, warn("server health", "not checked: the key is not a site admin's (as it should not be for integratord)",
 			"a site admin key would also check MISP's Redis and background-job settings and its feeds: run custom-misp doctor --key-file FILE with a file holding a site admin's key (root only, mode 0600; never in ossec.conf)"))
 	default:
@@ -303,7 +305,9 @@ func checkKeyExpiry(header string, now time.Time) Result {
 	return ok("key expiry", fmt.Sprintf("the key expires on %s (%s)", when, until(now, t)))
 }
 
-// userView is the part of /users/view/me the checks read.
+// userView is the part of /users/view/me the checks read. Its Role is
+// the role's, not the key's: a read-only key shows the same as a writable
+// one.
 type userView struct {
 	User struct {
 		Email misp.FlexString `json:"email"`
@@ -320,6 +324,8 @@ type userView struct {
 		PermSiteAdmin    misp.FlexBool   `json:"perm_site_admin"`
 		PermTagger       misp.FlexBool   `json:"perm_tagger"`
 		PermSighting     misp.FlexBool   `json:"perm_sighting"`
+		PermGalaxyEditor misp.FlexBool   `json:"perm_galaxy_editor"`
+		PermAnalystData  misp.FlexBool   `json:"perm_analyst_data"`
 		EnforceRateLimit misp.FlexBool   `json:"enforce_rate_limit"`
 		RateLimitCount   misp.FlexString `json:"rate_limit_count"`
 	} `json:"Role"`
@@ -334,12 +340,49 @@ func viewMe(ctx context.Context, c *mispclient.Client) (userView, error) {
 	return me, err
 }
 
-// readOnly is what a MISP read-only auth key looks like: every perm_*
-// except perm_auth and perm_audit is off (AuthKey.php).
-func (me userView) readOnly() bool {
+// keyPerms are the permissions /servers/getVersion reports: the key's
+// own, so all off for a read-only key. /users/view/me shows the role's,
+// the same for every key of the user (captured: tb_getVersion_readonly,
+// tb_getVersion_writable, tb_users_view_me_*).
+type keyPerms struct {
+	Sync         misp.FlexBool `json:"perm_sync"`
+	Sighting     misp.FlexBool `json:"perm_sighting"`
+	GalaxyEditor misp.FlexBool `json:"perm_galaxy_editor"`
+	AnalystData  misp.FlexBool `json:"perm_analyst_data"`
+}
+
+// keyAccess is what doctor can tell of a key's power.
+type keyAccess struct {
+	readOnly  bool // the key cannot write
+	known     bool // readOnly is known, not guessed
+	siteAdmin bool // the key acts as a site admin
+	sighting  bool // the key may add sightings
+}
+
+// keyAccessOf combines the two answers. A read-only key keeps none of the
+// role's perm_* but perm_auth and perm_audit (AuthKey::setUserData), so a
+// permission the role grants and getVersion shows off proves the key
+// read-only. When the role grants none of the four getVersion reports,
+// only a role that cannot write at all settles it.
+func keyAccessOf(me userView, k keyPerms) keyAccess {
+	r := me.Role
+	a := keyAccess{sighting: bool(k.Sighting)}
+	switch {
+	case bool(k.Sync || k.Sighting || k.GalaxyEditor || k.AnalystData):
+		a.known = true
+	case bool(r.PermSync || r.PermSighting || r.PermGalaxyEditor || r.PermAnalystData) || me.roleReadOnly():
+		a.readOnly, a.known = true, true
+	}
+	a.siteAdmin = bool(r.PermSiteAdmin) && !a.readOnly
+	return a
+}
+
+// roleReadOnly reports whether the role itself grants no write
+// permission: every perm_* but perm_auth and perm_audit is off.
+func (me userView) roleReadOnly() bool {
 	r := me.Role
 	for _, p := range []misp.FlexBool{r.PermAdd, r.PermModify, r.PermModifyOrg, r.PermPublish, r.PermDelegate,
-		r.PermSync, r.PermAdmin, r.PermSiteAdmin, r.PermTagger, r.PermSighting} {
+		r.PermSync, r.PermAdmin, r.PermSiteAdmin, r.PermTagger, r.PermSighting, r.PermGalaxyEditor, r.PermAnalystData} {
 		if p {
 			return false
 		}
@@ -347,19 +390,23 @@ func (me userView) readOnly() bool {
 	return true
 }
 
-func checkPermissions(me userView, err error, override bool) Result {
+func checkPermissions(me userView, err error, a keyAccess, override bool) Result {
 	if err != nil {
 		return warn("key permissions", "could not read /users/view/me: "+err.Error(),
 			"the lookups may still work; check the user's role in MISP (Administration > List Users)")
 	}
 	yesNo := map[bool]string{true: "yes", false: "no"}
+	readOnly := yesNo[a.readOnly]
+	if !a.known {
+		readOnly = "cannot tell"
+	}
 	limit := "none"
 	n, _ := strconv.Atoi(string(me.Role.RateLimitCount))
 	if me.Role.EnforceRateLimit {
 		limit = fmt.Sprintf("%d searches per 15 min", n)
 	}
 	d := fmt.Sprintf("user %s (%s), role %q: read-only %s, rate limit %s, may add sightings %s",
-		me.User.Email, me.Organisation.Name, me.Role.Name, yesNo[me.readOnly()], limit, yesNo[bool(me.Role.PermSighting)])
+		me.User.Email, me.Organisation.Name, me.Role.Name, readOnly, limit, yesNo[a.sighting])
 	switch {
 	case bool(me.Role.EnforceRateLimit) && n <= 0:
 		return fail("key permissions", d, "the role's rate limit is 0, which forbids API searches: give the user a role with a rate limit above 0")
@@ -367,9 +414,11 @@ func checkPermissions(me userView, err error, override bool) Result {
 		return ok("key permissions", d+" (key from --key-file)")
 	case bool(me.Role.EnforceRateLimit) && n < lowRateLimit:
 		return warn("key permissions", d, "every alert with an indicator the cache does not know costs one search: raise the role's rate limit, or a burst of alerts ends in rate_limited errors")
-	case bool(me.Role.PermSiteAdmin):
+	case a.siteAdmin:
 		return warn("key permissions", d, `integratord needs only to read: a site admin's key on the manager can change anything in MISP. Add a read-only auth key for a dedicated user ("Read only" ticked) and use that`)
-	case !me.readOnly():
+	case !a.known:
+		return warn("key permissions", d, `MISP reports per key only perm_sync, perm_sighting, perm_galaxy_editor and perm_analyst_data, and this role grants none of them: check in MISP (Administration > List Auth Keys) that "Read only" is ticked for this key`)
+	case !a.readOnly:
 		return warn("key permissions", d, `integratord needs only to read: add a read-only auth key (tick "Read only" when adding it) and use that instead`)
 	}
 	return ok("key permissions", d)

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/custom-misp/custom-misp/internal/config"
 	"github.com/custom-misp/custom-misp/internal/mispfake"
 )
@@ -42,6 +44,12 @@ func TestMISP_KeysAndServerHealth(t *testing.T) {
 		}},
 		{name: "a user's full key", key: keyUser, order: orderUser, wants: map[string]want{
 			"key permissions": {Warn, "read-only no", `add a read-only auth key (tick "Read only"`},
+			"server health":   noAdmin,
+		}},
+		// users/view/me shows the admin role for this key too; getVersion
+		// shows the key can do nothing, so it cannot read settings either.
+		{name: "read-only key of a site admin", key: keyAdminRO, order: orderUser, wants: map[string]want{
+			"key permissions": {OK, `role "admin": read-only yes, rate limit none, may add sightings no`, ""},
 			"server health":   noAdmin,
 		}},
 		{name: "key expiring in 5 days", key: keySoon, order: orderUser, wants: map[string]want{
@@ -225,5 +233,39 @@ func TestWrite_Format(t *testing.T) {
 		"      hint: set ca_file\n"
 	if b.String() != want {
 		t.Errorf("Write:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+// TestKeyAccessOf: /users/view/me shows the role, /servers/getVersion the
+// key (AuthKey::setUserData turns a read-only key's perm_* off); doctor
+// tells read-only only from a permission the role grants and the key
+// lacks, or from a role that cannot write at all.
+func TestKeyAccessOf(t *testing.T) {
+	var userRole, readOnlyRole, addOnlyRole, adminRole userView
+	r := &userRole.Role // MISP's default "User" role
+	r.PermAdd, r.PermModify, r.PermModifyOrg, r.PermTagger, r.PermSighting, r.PermGalaxyEditor, r.PermAnalystData = true, true, true, true, true, true, true
+	addOnlyRole.Role.PermAdd = true // a custom role: may add events, nothing getVersion reports
+	r = &adminRole.Role
+	r.PermAdd, r.PermSync, r.PermSiteAdmin, r.PermSighting = true, true, true, true
+	allOn := keyPerms{Sync: true, Sighting: true, GalaxyEditor: true, AnalystData: true}
+	tests := []struct {
+		name string
+		me   userView
+		key  keyPerms
+		want keyAccess
+	}{
+		{"writable key of a User", userRole, keyPerms{Sighting: true, GalaxyEditor: true, AnalystData: true}, keyAccess{known: true, sighting: true}},
+		{"read-only key of a User", userRole, keyPerms{}, keyAccess{readOnly: true, known: true}},
+		{"key of the read-only role", readOnlyRole, keyPerms{}, keyAccess{readOnly: true, known: true}},
+		{"key of a role getVersion says nothing of", addOnlyRole, keyPerms{}, keyAccess{}},
+		{"site admin key", adminRole, allOn, keyAccess{known: true, siteAdmin: true, sighting: true}},
+		{"read-only key of a site admin", adminRole, keyPerms{}, keyAccess{readOnly: true, known: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, keyAccessOf(tt.me, tt.key), cmp.AllowUnexported(keyAccess{})); diff != "" {
+				t.Errorf("keyAccessOf (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
