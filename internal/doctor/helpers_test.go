@@ -39,9 +39,10 @@ const (
 	keyIPBound  = "IPBoundKeyIPBoundKeyIPBoundKeySECRET1234"
 	keyLimited  = "LimitedKeyLimitedKeyLimitedKeySECRET1234"
 	keyUnknown  = "UnknownKeyUnknownKeyUnknownKeySECRET1234"
+	keyNoAPI    = "NoAPIKeyNoAPIKeyNoAPIKeyNoAPIKeySECRET12"
 )
 
-var allKeys = []string{keyUser, keyReadOnly, keyAdmin, keyAdminRO, keyExpired, keySoon, keyDisabled, keyIPBound, keyLimited, keyUnknown}
+var allKeys = []string{keyUser, keyReadOnly, keyAdmin, keyAdminRO, keyExpired, keySoon, keyDisabled, keyIPBound, keyLimited, keyUnknown, keyNoAPI}
 
 // testNow is the clock of the fake and of the checks.
 var testNow = time.Now()
@@ -57,6 +58,7 @@ func fakeOptions() mispfake.Options {
 		keyDisabled: {Disabled: true},
 		keyIPBound:  {AllowedIPs: []string{"192.0.2.0/24"}},
 		keyLimited:  {ReadOnly: true, RateLimit: 10},
+		keyNoAPI:    {NoAPI: true},
 	}}
 }
 

@@ -266,6 +266,8 @@ func authFailure(e *misp.Error) (detail, hint string) {
 	m := strings.ToLower(e.Message)
 	switch {
 	case strings.Contains(m, "expired"):
+		// Only with Security.authkey_keep_session; usually an expired key
+		// gets the generic answer below.
 		return "the key has expired (" + reason + ")",
 			`in MISP, add a new auth key for the same user (Administration > List Auth Keys > Add authentication key, tick "Read only") and replace the key in api_key_file`
 	case strings.Contains(m, "ip address"):
@@ -280,8 +282,10 @@ func authFailure(e *misp.Error) (detail, hint string) {
 	case strings.Contains(m, "permission"):
 		return "the key lacks a permission (" + reason + ")", "use a key whose role may read events"
 	}
-	return "MISP does not know this key: mistyped, deleted, or sent with a prefix (" + reason + ")",
-		`copy the 40-character key again from MISP (Administration > List Auth Keys > Add) into api_key_file: only the key, no quotes, no "Bearer"`
+	// MISP's key lookup skips expired keys and roles without perm_auth, so
+	// all of these end here with one message (tb_auth_*_getVersion).
+	return "MISP refused the key without saying why (" + reason + "): MISP gives this one answer to a mistyped key, a deleted or revoked key, an expired key and a key whose role has no API access",
+		`as a MISP site admin, tell them apart in Administration > List Auth Keys, which shows each key by its first and last four characters (compare them with api_key_file): no such key, so it is mistyped or was deleted: copy it again or add a new one (only the 40 characters, no quotes, no "Bearer"); its Expiration is past: add a new key; the key is there and valid: its user's role lacks "Auth key access" (Administration > List Roles). A disabled user or an address outside the key's Allowed IPs would have been named in MISP's answer`
 }
 
 func checkKeyExpiry(header string, now time.Time) Result {

@@ -21,6 +21,14 @@ var (
 	orderAuth  = []string{"configuration", "dns", "tcp", "tls", "auth"}
 )
 
+// refusedKey and refusedKeyHint are the auth line for MISP's generic 403.
+const (
+	refusedKey = "MISP refused the key without saying why (HTTP 403: Authentication failed. Please make sure you pass the API key of an API enabled user along in the Authorization header.): " +
+		"MISP gives this one answer to a mistyped key, a deleted or revoked key, an expired key and a key whose role has no API access"
+	refusedKeyHint = "no such key, so it is mistyped or was deleted: copy it again or add a new one (only the 40 characters, no quotes, no \"Bearer\"); " +
+		"its Expiration is past: add a new key; the key is there and valid: its user's role lacks \"Auth key access\" (Administration > List Roles)"
+)
+
 // noAdmin is the server health line of every key that is not a site
 // admin's.
 var noAdmin = want{Warn, "not a site admin's", "--key-file"}
@@ -91,11 +99,17 @@ func TestMISP_KeysAndServerHealth(t *testing.T) {
 				"jobs redis":      {Warn, "127.0.0.1", "containers"},
 				"feeds":           {Warn, "none of 2", "enable some"},
 			}},
+		// MISP 2.5.1 answers an unknown, an expired and an API-less key
+		// alike (tb_auth_*_getVersion): doctor lists what it can mean and
+		// where an admin tells which.
 		{name: "key MISP does not know", key: keyUnknown, order: orderAuth, wants: map[string]want{
-			"auth": {Fail, "MISP does not know this key: mistyped, deleted, or sent with a prefix (HTTP 403: Authentication failed. Please make sure you pass the API key of an API enabled user along in the Authorization header.)", "copy the 40-character key again"},
+			"auth": {Fail, refusedKey, refusedKeyHint},
 		}},
 		{name: "expired key", key: keyExpired, order: orderAuth, wants: map[string]want{
-			"auth": {Fail, "the key has expired (HTTP 403: Auth key is expired)", "add a new auth key for the same user"},
+			"auth": {Fail, refusedKey, refusedKeyHint},
+		}},
+		{name: "role without API access", key: keyNoAPI, order: orderAuth, wants: map[string]want{
+			"auth": {Fail, refusedKey, refusedKeyHint},
 		}},
 		{name: "disabled user", key: keyDisabled, order: orderAuth, wants: map[string]want{
 			"auth": {Fail, "user account is disabled (HTTP 403: Authentication failed. Your user account has been disabled.)", `untick "Disabled"`},
