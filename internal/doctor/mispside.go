@@ -411,15 +411,20 @@ func checkPermissions(me userView, err error, a keyAccess, override bool) Result
 	}
 	d := fmt.Sprintf("user %s (%s), role %q: read-only %s, rate limit %s, may add sightings %s",
 		me.User.Email, me.Organisation.Name, me.Role.Name, readOnly, limit, yesNo[a.sighting])
+	// A key from --key-file is judged like any other: doctor cannot know
+	// whether it is meant for integratord, so it says what the key is
+	// right for.
+	adminHint := `integratord needs only to read: a site admin's key on the manager can change anything in MISP. Add a read-only auth key for a dedicated user ("Read only" ticked) and use that`
+	if override {
+		adminHint = `a site admin's key is right for doctor's server health and feeds fetch, from a root-only file (mode 0600); never give it to integratord (api_key_file, <api_key>), which needs only a read-only key`
+	}
 	switch {
 	case bool(me.Role.EnforceRateLimit) && n <= 0:
 		return fail("key permissions", d, "the role's rate limit is 0, which forbids API searches: give the user a role with a rate limit above 0")
-	case override:
-		return ok("key permissions", d+" (key from --key-file)")
 	case bool(me.Role.EnforceRateLimit) && n < lowRateLimit:
 		return warn("key permissions", d, "every alert with an indicator the cache does not know costs one search: raise the role's rate limit, or a burst of alerts ends in rate_limited errors")
 	case a.siteAdmin:
-		return warn("key permissions", d, `integratord needs only to read: a site admin's key on the manager can change anything in MISP. Add a read-only auth key for a dedicated user ("Read only" ticked) and use that`)
+		return warn("key permissions", d, adminHint)
 	case !a.known:
 		return warn("key permissions", d, `MISP reports per key only perm_sync, perm_sighting, perm_galaxy_editor and perm_analyst_data, and this role grants none of them: check in MISP (Administration > List Auth Keys) that "Read only" is ticked for this key`)
 	case !a.readOnly:

@@ -69,6 +69,16 @@ func TestMISP_KeysAndServerHealth(t *testing.T) {
 			"key permissions": {Warn, "rate limit 10 searches per 15 min", "raise the role's rate limit"},
 			"server health":   noAdmin,
 		}},
+		// A key from --key-file may be the next integratord key: its
+		// rate limit and write access are judged all the same.
+		{name: "rate-limited read-only key from --key-file", key: keyLimited, override: true, order: orderUser, wants: map[string]want{
+			"key permissions": {Warn, "rate limit 10 searches per 15 min", "raise the role's rate limit"},
+			"server health":   noAdmin,
+		}},
+		{name: "a user's full key from --key-file", key: keyUser, override: true, order: orderUser, wants: map[string]want{
+			"key permissions": {Warn, "read-only no", `add a read-only auth key (tick "Read only"`},
+			"server health":   noAdmin,
+		}},
 		{name: "site admin key, MISP at its defaults", key: keyAdmin, order: orderAdmin, wants: map[string]want{
 			"key permissions": {Warn, `role "admin": read-only no`, "a site admin's key on the manager can change anything"},
 			"MISP redis":      {Warn, "MISP.redis_host is 127.0.0.1 (port 6379)", `in containers (misp-docker, Kubernetes), 127.0.0.1 is the MISP container and background jobs fail: set it to the Redis service's name: sudo -u www-data /var/www/MISP/app/Console/cake Admin setSetting "MISP.redis_host"`},
@@ -84,7 +94,7 @@ func TestMISP_KeysAndServerHealth(t *testing.T) {
 					t.Fatal(err)
 				}
 			}, order: orderAdmin, wants: map[string]want{
-				"key permissions": {OK, "(key from --key-file)", ""},
+				"key permissions": {Warn, `role "admin": read-only no`, "right for doctor's server health and feeds fetch, from a root-only file (mode 0600); never give it to integratord"},
 				"MISP redis":      {OK, "MISP.redis_host is redis (port 6379)", ""},
 				"jobs redis":      {OK, "SimpleBackgroundJobs.redis_host is redis", ""},
 				"feeds":           {OK, "1 of 2 enabled (CIRCL OSINT Feed); no feed cache built yet", ""},
@@ -94,6 +104,7 @@ func TestMISP_KeysAndServerHealth(t *testing.T) {
 				f.SetSetting("MISP.redis_host", "")
 				f.SetSetting("SimpleBackgroundJobs.enabled", "false")
 			}, order: orderAdmin, wants: map[string]want{
+				"key permissions": {Warn, `role "admin"`, "never give it to integratord"},
 				"MISP redis":      {Fail, "MISP.redis_host is empty", `"An Internal Error Has Occurred."`},
 				"background jobs": {Warn, `SimpleBackgroundJobs.enabled is "false"`, "background-jobs migration guide"},
 				"jobs redis":      {Warn, "127.0.0.1", "containers"},
