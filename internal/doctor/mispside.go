@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -236,24 +237,32 @@ func checkTLS(ctx context.Context, in Input, callErr error, addr, host string, t
 	return ok("tls", d), true
 }
 
+// checkAuth judges the answer to getVersion once TLS worked: a refused
+// key is the "auth" check's; any other failure is the "http" check's, as
+// the key was never judged.
 func checkAuth(err error, version string) (Result, bool) {
 	var me *misp.Error
 	if err != nil && !errors.As(err, &me) {
-		return fail("auth", err.Error(), "run again with a longer --timeout; if it persists, check MISP's web server logs"), false
+		return fail("http", err.Error(), "run again with a longer --timeout; if it persists, check MISP's web server logs"), false
 	}
 	if me != nil {
-		switch me.Class {
-		case misp.ClassAuth:
+		switch {
+		case me.Class == misp.ClassAuth:
 			d, h := authFailure(me)
 			return fail("auth", d, h), false
-		case misp.ClassBadResponse:
-			return fail("auth", "the server at hook_url does not answer like MISP: "+me.Error(),
+		case me.Class == misp.ClassBadResponse:
+			return fail("http", "the server at hook_url does not answer like MISP: "+me.Error(),
 				"check hook_url: the scheme, host and port of MISP itself, without a path (Wazuh's dashboard also listens on 443)"), false
+		case me.Status == http.StatusBadGateway || me.Status == http.StatusServiceUnavailable || me.Status == http.StatusGatewayTimeout:
+			return fail("http", fmt.Sprintf("the web server in front of MISP answered HTTP %d (%s), not MISP itself", me.Status, me.Message),
+				"the reverse proxy (nginx, Apache, a load balancer) gets no answer from MISP's PHP: check that PHP-FPM (or the misp-core container) runs, then the proxy's error log"), false
+		case me.Status != 0:
+			return fail("http", "MISP failed: "+me.Error(), "MISP is up but failing: check its web server and PHP logs (/var/www/MISP/app/tmp/logs/error.log)"), false
 		}
-		return fail("auth", me.Error(), "MISP is up but failing: check its web server and PHP logs (/var/www/MISP/app/tmp/logs/error.log)"), false
+		return fail("http", me.Error(), "run again with a longer --timeout; if it persists, check MISP's load and its web server logs"), false
 	}
 	if version == "" {
-		return fail("auth", "the answer to /servers/getVersion has no MISP version",
+		return fail("http", "the answer to /servers/getVersion has no MISP version",
 			"check hook_url: the scheme, host and port of MISP itself, without a path"), false
 	}
 	return ok("auth", "key accepted by MISP "+version), true

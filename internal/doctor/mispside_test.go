@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -19,6 +20,7 @@ var (
 	orderUser  = []string{"configuration", "dns", "tcp", "tls", "auth", "key expiry", "key permissions", "search", "server health"}
 	orderAdmin = []string{"configuration", "dns", "tcp", "tls", "auth", "key expiry", "key permissions", "search", "MISP redis", "background jobs", "jobs redis", "feeds"}
 	orderAuth  = []string{"configuration", "dns", "tcp", "tls", "auth"}
+	orderHTTP  = []string{"configuration", "dns", "tcp", "tls", "http"}
 )
 
 // refusedKey and refusedKeyHint are the auth line for MISP's generic 403.
@@ -204,6 +206,8 @@ func TestMISP_Reachability(t *testing.T) {
 	}
 	plain := httptest.NewServer(fake)
 	t.Cleanup(func() { fake.Close(); plain.Close() })
+	faulty, fakeURL, fakeCA := startFake(t, fakeOptions(), nil)
+	withCA := func(c *config.Config) { c.CAFile = fakeCA }
 
 	tests := []struct {
 		name    string
@@ -211,6 +215,7 @@ func TestMISP_Reachability(t *testing.T) {
 		key     string
 		edit    func(c *config.Config)
 		resolve func(context.Context, string) ([]string, error)
+		fault   *mispfake.Fault // queued in the TLS fake for this case
 		order   []string
 		wants   map[string]want
 	}{
@@ -224,9 +229,18 @@ func TestMISP_Reachability(t *testing.T) {
 		{name: "nothing listens on the port", url: "https://127.0.0.1:1", key: keyUser, order: []string{"configuration", "dns", "tcp"}, wants: map[string]want{
 			"tcp": {Fail, "connection to 127.0.0.1:1 refused", "hook_url must say so: https://misp.example.org:8443"},
 		}},
-		{name: "hook_url is not MISP", url: notMISPURL, key: keyUser, edit: func(c *config.Config) { c.CAFile = notMISPCA }, order: orderAuth, wants: map[string]want{
-			"auth": {Fail, "does not answer like MISP", "Wazuh's dashboard also listens on 443"},
+		{name: "hook_url is not MISP", url: notMISPURL, key: keyUser, edit: func(c *config.Config) { c.CAFile = notMISPCA }, order: orderHTTP, wants: map[string]want{
+			"http": {Fail, "does not answer like MISP", "Wazuh's dashboard also listens on 443"},
 		}},
+		// The key was never judged: not an auth failure.
+		{name: "502 from the proxy in front of MISP", url: fakeURL, key: keyReadOnly, edit: withCA, fault: &mispfake.Fault{Status: http.StatusBadGateway},
+			order: orderHTTP, wants: map[string]want{
+				"http": {Fail, "the web server in front of MISP answered HTTP 502 (bad gateway), not MISP itself", "check that PHP-FPM (or the misp-core container) runs"},
+			}},
+		{name: "500 from MISP", url: fakeURL, key: keyReadOnly, edit: withCA, fault: &mispfake.Fault{Status: http.StatusInternalServerError},
+			order: orderHTTP, wants: map[string]want{
+				"http": {Fail, "MISP failed: misp unavailable: status 500: An Internal Error Has Occurred.", "/var/www/MISP/app/tmp/logs/error.log"},
+			}},
 		{name: "plain http", url: plain.URL, key: keyReadOnly, edit: func(c *config.Config) { c.AllowHTTP = true }, order: orderUser, wants: map[string]want{
 			"tls":           {Warn, "plain http (allow_http)", "serve MISP over https"},
 			"server health": noAdmin,
@@ -237,6 +251,10 @@ func TestMISP_Reachability(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			faulty.ClearFaults()
+			if tt.fault != nil {
+				faulty.Inject(*tt.fault)
+			}
 			in := mispInput(t, tt.url, tt.key, tt.edit)
 			in.Resolve = tt.resolve
 			checkResults(t, Run(context.Background(), in), tt.order, tt.wants)
