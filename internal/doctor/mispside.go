@@ -123,10 +123,10 @@ func MISP(ctx context.Context, in Input) []Result {
 		rs = append(rs, warn("server health", "not checked: /users/view/me did not say whether the key is a site admin's",
 			"see the key permissions line above"))
 	case !access.siteAdmin:
-		rs = append(rs, warn("server health", "not checked: the key is not a site admin's (as it should not be for integratord)",
-			"a site admin key would also check MISP's Redis and background-job settings and its feeds: run custom-misp doctor --key-file FILE with a file holding a site admin's key (root only, mode 0600; never in ossec.conf)"))
+		rs = append(rs, warn("server health", "not checked: only a site admin's key can test MISP's Redis, its background jobs and workers, and list its feeds; this key's role cannot (as it should not for integratord)",
+			"run custom-misp doctor --key-file FILE with a file holding a site admin's key (root only, mode 0600; never in ossec.conf)"))
 	default:
-		rs = append(rs, health(ctx, in)...)
+		rs = append(rs, health(ctx, in, me)...)
 	}
 	return rs
 }
@@ -323,6 +323,7 @@ func checkKeyExpiry(header string, now time.Time) Result {
 // one.
 type userView struct {
 	User struct {
+		ID    misp.FlexString `json:"id"`
 		Email misp.FlexString `json:"email"`
 	} `json:"User"`
 	Role struct {
@@ -465,59 +466,110 @@ func checkSearch(ctx context.Context, in Input) Result {
 	return ok("search", fmt.Sprintf("restSearch (limit 1, configured filters) answered in %s", millis(took)))
 }
 
-// health checks MISP's own settings that break feed fetching and other
-// background jobs; a site admin's key can read them.
-func health(ctx context.Context, in Input) []Result {
-	get := func(name string) (string, error) {
-		var s struct {
-			Value json.RawMessage `json:"value"`
-		}
-		if _, err := in.Client.Get(ctx, "/servers/getSetting/"+name, &s); err != nil {
-			return "", err
-		}
-		var v misp.FlexString
-		if len(s.Value) > 0 {
-			if err := json.Unmarshal(s.Value, &v); err != nil {
-				return "", fmt.Errorf("setting %s: value is not a string, number or bool", name)
-			}
-		}
-		return strings.TrimSpace(string(v)), nil
-	}
+// health checks what feed fetching and MISP itself need besides the
+// database: MISP's Redis, the background-jobs switch and the Redis and
+// workers behind it. Only a site admin's key can: settings, workers and
+// the Redis probe are site-admin endpoints.
+func health(ctx context.Context, in Input, me userView) []Result {
+	get := func(name string) (string, error) { return setting(ctx, in.Client, name) }
 	var rs []Result
-	rs = append(rs, redisCheck("MISP redis", "MISP.redis_host", "MISP.redis_port", get))
-	switch v, err := get("SimpleBackgroundJobs.enabled"); {
-	case err != nil:
-		rs = append(rs, warn("background jobs", "could not read SimpleBackgroundJobs.enabled: "+err.Error(), "check Administration > Server Settings > Diagnostics in MISP"))
-	case v == "true" || v == "1":
-		rs = append(rs, ok("background jobs", "SimpleBackgroundJobs.enabled is true"))
+	rs = append(rs, mispRedisCheck(ctx, in.Client, string(me.User.ID), get))
+	bg, bgErr := get("MISP.background_jobs")
+	sbj, sbjErr := get("SimpleBackgroundJobs.enabled")
+	on := func(v string) bool { return v == "true" || v == "1" }
+	switch {
+	case bgErr != nil || sbjErr != nil:
+		rs = append(rs, warn("background jobs", "could not read MISP.background_jobs and SimpleBackgroundJobs.enabled: "+errors.Join(bgErr, sbjErr).Error(),
+			"check Administration > Server Settings > Diagnostics in MISP"))
+	case !on(bg):
+		rs = append(rs, warn("background jobs", fmt.Sprintf("MISP.background_jobs is %q: MISP downloads feeds inside each fetch request, so custom-misp feeds fetch waits for the whole download (mind --timeout), and MISP 2.5.1 answers \"No feed enabled.\" when every enabled feed failed and a 500 when a feed brought new events", bg),
+			`turn MISP's background jobs on (MISP.background_jobs true, SimpleBackgroundJobs per MISP's background-jobs migration guide, workers under supervisord), or let the feeds-fetch wodle fetch feed by feed (--feed ID) with a --timeout long enough for a download`))
+		return append(rs,
+			ok("jobs redis", "not used: MISP.background_jobs is false"),
+			ok("workers", "not used: MISP.background_jobs is false"),
+			feedsCheck(ctx, in))
+	case !on(sbj):
+		rs = append(rs, warn("background jobs", fmt.Sprintf("MISP.background_jobs is true, SimpleBackgroundJobs.enabled is %q: MISP uses its deprecated CakeResque workers", sbj),
+			`follow MISP's background-jobs migration guide, then set SimpleBackgroundJobs.enabled to true (cake Admin setSetting "SimpleBackgroundJobs.enabled" true)`))
 	default:
-		rs = append(rs, warn("background jobs", fmt.Sprintf("SimpleBackgroundJobs.enabled is %q", v),
-			`feed fetching and other background jobs need it: follow MISP's background-jobs migration guide, then set it to true (cake Admin setSetting "SimpleBackgroundJobs.enabled" true)`))
+		rs = append(rs, ok("background jobs", "MISP.background_jobs and SimpleBackgroundJobs.enabled are true: feed fetches are queued for the workers"))
 	}
-	rs = append(rs, redisCheck("jobs redis", "SimpleBackgroundJobs.redis_host", "SimpleBackgroundJobs.redis_port", get))
-	rs = append(rs, feedsCheck(ctx, in))
-	return rs
+	rs = append(rs, workersCheck(ctx, in.Client, get)...)
+	return append(rs, feedsCheck(ctx, in))
 }
 
-func redisCheck(check, hostSetting, portSetting string, get func(string) (string, error)) Result {
+// redisAt says where a Redis setting pair points.
+func redisAt(hostSetting, portSetting string, get func(string) (string, error)) string {
 	host, err := get(hostSetting)
 	if err != nil {
-		return warn(check, fmt.Sprintf("could not read %s: %v", hostSetting, err), "check Administration > Server Settings > Diagnostics in MISP")
+		return fmt.Sprintf("%s unreadable (%v)", hostSetting, err)
 	}
 	port, err := get(portSetting)
 	if err != nil || port == "" {
 		port = "?"
 	}
-	setCmd := fmt.Sprintf(`sudo -u www-data /var/www/MISP/app/Console/cake Admin setSetting "%s" <redis host>`, hostSetting)
-	switch strings.ToLower(host) {
-	case "":
-		return fail(check, hostSetting+" is empty",
-			"MISP cannot reach Redis, so background jobs (feed fetching) fail with \"An Internal Error Has Occurred.\": set it: "+setCmd)
-	case "127.0.0.1", "localhost", "::1":
-		return warn(check, fmt.Sprintf("%s is %s (port %s): right only when Redis runs on the MISP host itself", hostSetting, host, port),
-			"if MISP runs in containers (misp-docker, Kubernetes), 127.0.0.1 is the MISP container and background jobs fail: set it to the Redis service's name: "+setCmd)
+	if host == "" {
+		host = `""`
 	}
-	return ok(check, fmt.Sprintf("%s is %s (port %s)", hostSetting, host, port))
+	return fmt.Sprintf("%s is %s (port %s)", hostSetting, host, port)
+}
+
+// hintRedis is what to do when MISP cannot reach a Redis.
+func hintRedis(hostSetting string) string {
+	return fmt.Sprintf(`start Redis, or point MISP at it (in containers the Redis service's name, not 127.0.0.1): sudo -u www-data /var/www/MISP/app/Console/cake Admin setSetting "%s" <redis host>`, hostSetting)
+}
+
+// mispRedisCheck tests MISP's own Redis (MISP.redis_host), which MISP
+// uses for caches, rate limits and more, falling back silently where it
+// can. GET /admin/users/monitor/<own id> only reads a set in that Redis,
+// with no fallback: 500 means MISP could not reach it (captured:
+// tb_redisdown_admin_users_monitor).
+func mispRedisCheck(ctx context.Context, c *mispclient.Client, userID string, get func(string) (string, error)) Result {
+	where := redisAt("MISP.redis_host", "MISP.redis_port", get)
+	var answer json.RawMessage
+	_, err := c.Get(ctx, "/admin/users/monitor/"+url.PathEscape(userID), &answer)
+	var me *misp.Error
+	switch {
+	case err == nil:
+		return ok("MISP redis", where+": Redis answers")
+	case errors.As(err, &me) && me.Status == http.StatusInternalServerError:
+		return fail("MISP redis", where+": MISP cannot reach it (GET /admin/users/monitor, which reads MISP's Redis, failed with MISP's internal error)",
+			hintRedis("MISP.redis_host")+`; without it MISP enforces no rate limit, loses its caches and cannot queue background jobs`)
+	}
+	return warn("MISP redis", where+": connection not tested: "+err.Error(), "check Administration > Server Settings > Diagnostics (Redis) in MISP")
+}
+
+// workersCheck tests the background-jobs Redis and the workers through
+// /servers/getWorkers: MISP sizes its queues in that Redis.
+func workersCheck(ctx context.Context, c *mispclient.Client, get func(string) (string, error)) []Result {
+	where := redisAt("SimpleBackgroundJobs.redis_host", "SimpleBackgroundJobs.redis_port", get)
+	w, err := BackgroundWorkers(ctx, c)
+	switch {
+	case err != nil:
+		return []Result{
+			warn("jobs redis", where+": not tested: /servers/getWorkers failed: "+err.Error(),
+				"MISP's error.log says why (its Redis, supervisord, or a missing Supervisor client library); Administration > Server Settings > Workers shows the same"),
+			warn("workers", "not checked: /servers/getWorkers failed", "see the jobs redis line above"),
+		}
+	case !w.Enabled:
+		return []Result{ok("jobs redis", "not used: MISP says background jobs are not enabled"), ok("workers", "not used: MISP says background jobs are not enabled")}
+	case !w.Redis:
+		return []Result{
+			fail("jobs redis", where+": MISP cannot reach it (/servers/getWorkers could not list the workers or size the queues)",
+				hintRedis("SimpleBackgroundJobs.redis_host")+`; until then custom-misp feeds fetch fails with MISP's "An Internal Error Has Occurred."`),
+			warn("workers", "not checked: MISP cannot list them without its background-jobs Redis", "see the jobs redis line above"),
+		}
+	}
+	redis := ok("jobs redis", fmt.Sprintf("%s: Redis answers; %d job(s) waiting on the default queue", where, w.Waiting))
+	if !w.DefaultLive {
+		supervisor := ""
+		if !w.Supervisor {
+			supervisor = "; MISP cannot reach supervisord"
+		}
+		return []Result{redis, fail("workers", fmt.Sprintf("no live worker serves MISP's default queue%s: feed fetches are answered \"Pull queued for background execution.\" and never run", supervisor),
+			hintNoWorker)}
+	}
+	return []Result{redis, ok("workers", "a live worker serves the default queue, where feed fetches go")}
 }
 
 func feedsCheck(ctx context.Context, in Input) Result {

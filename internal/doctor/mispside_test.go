@@ -18,7 +18,7 @@ import (
 
 var (
 	orderUser  = []string{"configuration", "dns", "tcp", "tls", "auth", "key expiry", "key permissions", "search", "server health"}
-	orderAdmin = []string{"configuration", "dns", "tcp", "tls", "auth", "key expiry", "key permissions", "search", "MISP redis", "background jobs", "jobs redis", "feeds"}
+	orderAdmin = []string{"configuration", "dns", "tcp", "tls", "auth", "key expiry", "key permissions", "search", "MISP redis", "background jobs", "jobs redis", "workers", "feeds"}
 	orderAuth  = []string{"configuration", "dns", "tcp", "tls", "auth"}
 	orderHTTP  = []string{"configuration", "dns", "tcp", "tls", "http"}
 )
@@ -33,16 +33,18 @@ const (
 
 // noAdmin is the server health line of every key that is not a site
 // admin's.
-var noAdmin = want{Warn, "not a site admin's", "--key-file"}
+var noAdmin = want{Warn, "not checked: only a site admin's key can test MISP's Redis, its background jobs and workers, and list its feeds; this key's role cannot", "--key-file"}
 
 func TestMISP_KeysAndServerHealth(t *testing.T) {
 	tests := []struct {
 		name     string
 		key      string
 		override bool
-		setup    func(t *testing.T, f *mispfake.Server)
-		order    []string
-		wants    map[string]want
+		// MISP's Redis unreachable; no background worker running.
+		redisDown, noWorkers bool
+		setup                func(t *testing.T, f *mispfake.Server)
+		order                []string
+		wants                map[string]want
 	}{
 		{name: "read-only key, the recommended setup", key: keyReadOnly, order: orderUser, wants: map[string]want{
 			"tls":             {OK, `certificate verified: subject "O=Acme Co", self-signed, names [example.com *.example.com 127.0.0.1 ::1], expires 2084-`, ""},
@@ -81,11 +83,14 @@ func TestMISP_KeysAndServerHealth(t *testing.T) {
 			"key permissions": {Warn, "read-only no", `add a read-only auth key (tick "Read only"`},
 			"server health":   noAdmin,
 		}},
+		// The fake's defaults: background jobs on, Redis up, workers
+		// running.
 		{name: "site admin key, MISP at its defaults", key: keyAdmin, order: orderAdmin, wants: map[string]want{
 			"key permissions": {Warn, `role "admin": read-only no`, "a site admin's key on the manager can change anything"},
-			"MISP redis":      {Warn, "MISP.redis_host is 127.0.0.1 (port 6379)", `in containers (misp-docker, Kubernetes), 127.0.0.1 is the MISP container and background jobs fail: set it to the Redis service's name: sudo -u www-data /var/www/MISP/app/Console/cake Admin setSetting "MISP.redis_host"`},
-			"background jobs": {OK, "SimpleBackgroundJobs.enabled is true", ""},
-			"jobs redis":      {Warn, "SimpleBackgroundJobs.redis_host is 127.0.0.1", `setSetting "SimpleBackgroundJobs.redis_host"`},
+			"MISP redis":      {OK, "MISP.redis_host is 127.0.0.1 (port 6379): Redis answers", ""},
+			"background jobs": {OK, "MISP.background_jobs and SimpleBackgroundJobs.enabled are true", ""},
+			"jobs redis":      {OK, "SimpleBackgroundJobs.redis_host is 127.0.0.1 (port 6379): Redis answers; 0 job(s) waiting on the default queue", ""},
+			"workers":         {OK, "a live worker serves the default queue", ""},
 			"feeds":           {Warn, "none of 2 feeds is enabled", "Sync Actions > Feeds"},
 		}},
 		{name: "site admin key from --key-file, container MISP set up right", key: keyAdmin, override: true,
@@ -97,19 +102,42 @@ func TestMISP_KeysAndServerHealth(t *testing.T) {
 				}
 			}, order: orderAdmin, wants: map[string]want{
 				"key permissions": {Warn, `role "admin": read-only no`, "right for doctor's server health and feeds fetch, from a root-only file (mode 0600); never give it to integratord"},
-				"MISP redis":      {OK, "MISP.redis_host is redis (port 6379)", ""},
-				"jobs redis":      {OK, "SimpleBackgroundJobs.redis_host is redis", ""},
+				"MISP redis":      {OK, "MISP.redis_host is redis (port 6379): Redis answers", ""},
+				"jobs redis":      {OK, "SimpleBackgroundJobs.redis_host is redis (port 6379): Redis answers", ""},
 				"feeds":           {OK, "1 of 2 enabled (CIRCL OSINT Feed); no feed cache built yet", ""},
 			}},
-		{name: "site admin key, background jobs broken", key: keyAdmin, override: true,
-			setup: func(t *testing.T, f *mispfake.Server) {
-				f.SetSetting("MISP.redis_host", "")
-				f.SetSetting("SimpleBackgroundJobs.enabled", "false")
-			}, order: orderAdmin, wants: map[string]want{
-				"key permissions": {Warn, `role "admin"`, "never give it to integratord"},
-				"MISP redis":      {Fail, "MISP.redis_host is empty", `"An Internal Error Has Occurred."`},
+		// Redis stopped: settings alone said OK (issue 3); MISP's answers
+		// say it cannot reach Redis (tb_redisdown_admin_users_monitor,
+		// tb_bgon_redisdown_getWorkers).
+		{name: "site admin key, Redis down", key: keyAdmin, redisDown: true, order: orderAdmin, wants: map[string]want{
+			"key permissions": {Warn, `role "admin"`, "can change anything"},
+			"MISP redis":      {Fail, "MISP.redis_host is 127.0.0.1 (port 6379): MISP cannot reach it", `start Redis, or point MISP at it`},
+			"background jobs": {OK, "are true", ""},
+			"jobs redis":      {Fail, "SimpleBackgroundJobs.redis_host is 127.0.0.1 (port 6379): MISP cannot reach it", `feeds fetch fails with MISP's "An Internal Error Has Occurred."`},
+			"workers":         {Warn, "not checked: MISP cannot list them", "jobs redis"},
+			"feeds":           {Warn, "none of 2", "enable some"},
+		}},
+		// Issue 4: "Pull queued" with nobody to run it.
+		{name: "site admin key, no background worker", key: keyAdmin, noWorkers: true, order: orderAdmin, wants: map[string]want{
+			"key permissions": {Warn, `role "admin"`, "can change anything"},
+			"workers":         {Fail, "no live worker serves MISP's default queue; MISP cannot reach supervisord: feed fetches are answered \"Pull queued for background execution.\" and never run", "supervisorctl start misp-workers:*"},
+			"feeds":           {Warn, "none of 2", "enable some"},
+		}},
+		// Issue 4: without background jobs MISP fetches inside the request.
+		{name: "site admin key, background jobs off", key: keyAdmin,
+			setup: func(t *testing.T, f *mispfake.Server) { f.SetSetting("MISP.background_jobs", "false") },
+			order: orderAdmin, wants: map[string]want{
+				"key permissions": {Warn, `role "admin"`, "can change anything"},
+				"background jobs": {Warn, `MISP.background_jobs is "false": MISP downloads feeds inside each fetch request`, "--feed ID"},
+				"jobs redis":      {OK, "not used: MISP.background_jobs is false", ""},
+				"workers":         {OK, "not used: MISP.background_jobs is false", ""},
+				"feeds":           {Warn, "none of 2", "enable some"},
+			}},
+		{name: "site admin key, legacy background jobs", key: keyAdmin,
+			setup: func(t *testing.T, f *mispfake.Server) { f.SetSetting("SimpleBackgroundJobs.enabled", "false") },
+			order: orderAdmin, wants: map[string]want{
+				"key permissions": {Warn, `role "admin"`, "can change anything"},
 				"background jobs": {Warn, `SimpleBackgroundJobs.enabled is "false"`, "background-jobs migration guide"},
-				"jobs redis":      {Warn, "127.0.0.1", "containers"},
 				"feeds":           {Warn, "none of 2", "enable some"},
 			}},
 		// MISP 2.5.1 answers an unknown, an expired and an API-less key
@@ -133,7 +161,9 @@ func TestMISP_KeysAndServerHealth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fake, url, ca := startFake(t, fakeOptions(), nil)
+			opts := fakeOptions()
+			opts.RedisDown, opts.NoWorkers = tt.redisDown, tt.noWorkers
+			fake, url, ca := startFake(t, opts, nil)
 			if tt.setup != nil {
 				tt.setup(t, fake)
 			}
