@@ -31,6 +31,7 @@ type opsWorld struct {
 	url     string
 	dir     string
 	options string // ca_file only
+	ca      string // the fake's certificate, for other options files
 }
 
 func newOpsWorld(t *testing.T, opts mispfake.Options) *opsWorld {
@@ -46,6 +47,7 @@ func newOpsWorld(t *testing.T, opts mispfake.Options) *opsWorld {
 	t.Cleanup(func() { fake.Close(); srv.Close() })
 	w := &opsWorld{fake: fake, url: srv.URL, dir: t.TempDir()}
 	ca := w.write(t, "ca.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})))
+	w.ca = ca
 	w.write(t, "admin.key", opsAdminKey+"\n")
 	w.write(t, "ro.key", opsROKey)
 	w.options = w.write(t, "opts.json", `{"ca_file": "`+ca+`", "cache": "off"}`)
@@ -223,6 +225,44 @@ func TestLookup_SkippedAttributeWarned(t *testing.T) {
 	want := "custom-misp: lookup: skipped 1 attribute(s) of MISP's answer with a field of an unexpected JSON type (Event.info); the others are used\n"
 	if errOut != want {
 		t.Errorf("stderr:\n%q\nwant:\n%q", errOut, want)
+	}
+}
+
+// TestLookup_TruncatedAnswer: MISP returns at most "limit" attributes,
+// newest first, and says more exist (X-Result-Count one above the page,
+// tb_restsearch_limit_truncated). A value without a match in a full page
+// may have been cut off, so lookup must not call it "no match"; it warns
+// as integratord mode does.
+func TestLookup_TruncatedAnswer(t *testing.T) {
+	w := newOpsWorld(t, mispfake.Options{})
+	w.options = w.write(t, "limit1.json", `{"ca_file": "`+w.ca+`", "cache": "off", "limit": 1}`)
+	code, out, errOut := w.run(t, "ro.key", "lookup", "update-check-cdn.com", "185.225.74.19", "8.8.4.4")
+	if code != cli.ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	want := []string{
+		"VALUE                 TYPE    EVENT                                                 THREAT  TAGS                                                           TO_IDS  PERMALINK",
+		"update-check-cdn.com  domain  #3 custom-misp demo: indicators seen in the bundled…  high    tlp:amber,misp-galaxy:mitre-attack-pattern=\"Ingress Tool Tra…  yes     " + w.url + "/events/view/7fae6777-95a6-40fc-b092-90c20c9b8c6c",
+		"185.225.74.19         ip      unknown: MISP's answer was cut at limit=1             -       -                                                              -       -",
+		"8.8.4.4               ip      unknown: MISP's answer was cut at limit=1             -       -                                                              -       -",
+		`1 of 3 values matched in MISP, 0 not looked up, 2 unknown: MISP returned limit=1 attributes, so their matches may have been cut off (raise "limit" in <options>)`,
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("stdout:\n%s\nwant:\n%s", out, strings.Join(want, "\n"))
+	}
+	if errOut != "" {
+		t.Errorf("stderr %q: the table says it", errOut)
+	}
+
+	// --json prints the events; the warning goes to stderr.
+	code, out, errOut = w.run(t, "ro.key", "lookup", "--json", "update-check-cdn.com", "185.225.74.19")
+	if code != cli.ExitOK || strings.Count(out, "\n") != 1 || !strings.Contains(out, `"indicator":"update-check-cdn.com"`) {
+		t.Errorf("exit %d, stdout:\n%s", code, out)
+	}
+	wantErr := `custom-misp: lookup: MISP returned limit=1 attributes, so 1 value(s) without a match may have been cut off (raise "limit" in <options>)` + "\n"
+	if errOut != wantErr {
+		t.Errorf("stderr:\n%q\nwant:\n%q", errOut, wantErr)
 	}
 }
 
