@@ -33,6 +33,9 @@ type lookupRow struct {
 	valid bool
 	why   string           // when not valid: why it was not looked up
 	attrs []misp.Attribute // matches, best first
+	// unsure: no match, but MISP's answer was cut at limit, so a match
+	// may have been left out.
+	unsure bool
 }
 
 // runLookup looks values up in MISP as integratord mode would (same
@@ -91,16 +94,34 @@ func runLookup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if answer.Skipped.Count > 0 {
 			fmt.Fprintf(stderr, "custom-misp: lookup: %s\n", answer.Skipped)
 		}
+		// The rule of integratord mode (enrich.Enrich): MISP returns at
+		// most Limit attributes, newest first, so a full page may have cut
+		// off the matches of other values.
+		truncated := len(answer.Attributes)+answer.Skipped.Count >= cfg.Limit
+		unsure := 0
 		for i := range rows {
 			if rows[i].valid {
 				rows[i].attrs = enrich.Matching(rows[i].ind, answer.Attributes)
+				rows[i].unsure = truncated && len(rows[i].attrs) == 0
+				if rows[i].unsure {
+					unsure++
+				}
 			}
+		}
+		if f.json && unsure > 0 {
+			fmt.Fprintf(stderr, "custom-misp: lookup: %s\n", cutOff(cfg.Limit, fmt.Sprintf("%d value(s) without a match", unsure)))
 		}
 	}
 	if f.json {
 		return cli.Report(stderr, printLookupJSON(stdout, rows, cfg.MISPURL))
 	}
-	return cli.Report(stderr, printLookupTable(stdout, rows, cfg.MISPURL))
+	return cli.Report(stderr, printLookupTable(stdout, rows, cfg.MISPURL, cfg.Limit))
+}
+
+// cutOff says that MISP's answer was cut at limit and what that may
+// have cost.
+func cutOff(limit int, what string) string {
+	return fmt.Sprintf(`MISP returned limit=%d attributes, so %s may have been cut off (raise "limit" in <options>)`, limit, what)
 }
 
 // classify validates and normalises one value exactly as integratord mode
@@ -146,16 +167,20 @@ func printLookupJSON(w io.Writer, rows []lookupRow, baseURL string) error {
 	return nil
 }
 
-func printLookupTable(w io.Writer, rows []lookupRow, baseURL string) error {
+func printLookupTable(w io.Writer, rows []lookupRow, baseURL string, limit int) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "VALUE\tTYPE\tEVENT\tTHREAT\tTAGS\tTO_IDS\tPERMALINK")
-	matched, skipped := 0, 0
+	matched, skipped, unsure := 0, 0, 0
 	var notes []string
 	for _, r := range rows {
 		switch {
 		case !r.valid:
 			skipped++
 			notes = append(notes, fmt.Sprintf("%s: not looked up: %s", r.raw, r.why))
+			continue
+		case r.unsure:
+			unsure++
+			fmt.Fprintf(tw, "%s\t%s\tunknown: MISP's answer was cut at limit=%d\t-\t-\t-\t-\n", r.ind.Value, r.ind.Kind, limit)
 			continue
 		case len(r.attrs) == 0:
 			fmt.Fprintf(tw, "%s\t%s\tno match\t-\t-\t-\t-\n", r.ind.Value, r.ind.Kind)
@@ -182,7 +207,11 @@ func printLookupTable(w io.Writer, rows []lookupRow, baseURL string) error {
 	for _, n := range notes {
 		fmt.Fprintln(w, clean(n))
 	}
-	_, err := fmt.Fprintf(w, "%d of %d values matched in MISP, %d not looked up\n", matched, len(rows), skipped)
+	summary := fmt.Sprintf("%d of %d values matched in MISP, %d not looked up", matched, len(rows), skipped)
+	if unsure > 0 {
+		summary += fmt.Sprintf(", %d unknown: %s", unsure, cutOff(limit, "their matches"))
+	}
+	_, err := fmt.Fprintln(w, summary)
 	return err
 }
 

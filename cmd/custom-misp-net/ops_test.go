@@ -31,6 +31,7 @@ type opsWorld struct {
 	url     string
 	dir     string
 	options string // ca_file only
+	ca      string // the fake's certificate, for other options files
 }
 
 func newOpsWorld(t *testing.T, opts mispfake.Options) *opsWorld {
@@ -46,6 +47,7 @@ func newOpsWorld(t *testing.T, opts mispfake.Options) *opsWorld {
 	t.Cleanup(func() { fake.Close(); srv.Close() })
 	w := &opsWorld{fake: fake, url: srv.URL, dir: t.TempDir()}
 	ca := w.write(t, "ca.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})))
+	w.ca = ca
 	w.write(t, "admin.key", opsAdminKey+"\n")
 	w.write(t, "ro.key", opsROKey)
 	w.options = w.write(t, "opts.json", `{"ca_file": "`+ca+`", "cache": "off"}`)
@@ -78,28 +80,48 @@ func (w *opsWorld) run(t *testing.T, key string, args ...string) (code int, stdo
 }
 
 func TestFeedsFetch_JSONForTheWodle(t *testing.T) {
+	// MISP's answers are the test bed's (internal/mispfake captures
+	// tb_bg*_fetchFrom*); what they mean depends on MISP.background_jobs.
+	bgOff := func(f *mispfake.Server) { f.SetSetting("MISP.background_jobs", "false") }
+	content := func(c mispfake.FeedContent) func(f *mispfake.Server) {
+		return func(f *mispfake.Server) { bgOff(f); f.SetFeedContent("1", c) }
+	}
+	const hintDownload = `MISP.background_jobs is false, so MISP downloaded inside the request, and the download failed: check the feed's URL and that MISP can reach it (its MISP.proxy settings), and MISP's error.log (\"Could not get new event uuids for feed ...\"); nothing was queued`
 	tests := []struct {
 		name     string
 		opts     mispfake.Options
 		enable   bool
+		setup    func(f *mispfake.Server)
 		key      string
 		args     []string
 		wantCode int
 		want     string // the exact line
 	}{
-		{"queued", mispfake.Options{}, true, "admin.key", nil, cli.ExitOK,
-			`{"integration":"misp","misp":{"message":"Pull queued for background execution.","operation":"feeds_fetch","result":"ok"}}`},
-		{"one feed queued", mispfake.Options{}, true, "admin.key", []string{"--feed", "1"}, cli.ExitOK,
-			`{"integration":"misp","misp":{"message":"Pull queued for background execution.","operation":"feeds_fetch","result":"ok"}}`},
-		{"no feed enabled", mispfake.Options{}, false, "admin.key", nil, cli.ExitMISP,
+		{"queued, a worker runs it", mispfake.Options{}, true, nil, "admin.key", nil, cli.ExitOK,
+			`{"integration":"misp","misp":{"message":"Pull queued for background execution. A live worker serves MISP's default queue.","operation":"feeds_fetch","result":"ok"}}`},
+		{"one feed queued", mispfake.Options{}, true, nil, "admin.key", []string{"--feed", "1"}, cli.ExitOK,
+			`{"integration":"misp","misp":{"message":"Pull queued for background execution. A live worker serves MISP's default queue.","operation":"feeds_fetch","result":"ok"}}`},
+		// Issue 4: MISP queues the fetch whether or not a worker runs.
+		{"queued, no worker", mispfake.Options{NoWorkers: true}, true, nil, "admin.key", nil, cli.ExitMISP,
+			`{"integration":"misp","misp":{"message":"Pull queued for background execution. But no live worker serves MISP's default queue (1 job(s) waiting): the fetch will not run (hint: start MISP's background workers (supervisorctl start misp-workers:*, or Administration > Server Settings > Workers); custom-misp doctor --key-file ADMIN_KEY_FILE shows them)","operation":"feeds_fetch","result":"failed"}}`},
+		{"no feed enabled", mispfake.Options{}, false, nil, "admin.key", nil, cli.ExitMISP,
 			`{"integration":"misp","misp":{"message":"No feed enabled. (hint: nothing was fetched: enable the feeds you want in MISP (Sync Actions > Feeds, tick Enabled))","operation":"feeds_fetch","result":"failed"}}`},
-		{"feed not enabled", mispfake.Options{}, false, "admin.key", []string{"--feed", "2"}, cli.ExitMISP,
+		{"feed not enabled", mispfake.Options{}, false, nil, "admin.key", []string{"--feed", "2"}, cli.ExitMISP,
 			`{"integration":"misp","misp":{"message":"Feed is currently not enabled. Make sure you enable it. (hint: nothing was fetched: enable the feeds you want in MISP (Sync Actions > Feeds, tick Enabled))","operation":"feeds_fetch","result":"failed"}}`},
-		{"background jobs broken", mispfake.Options{BrokenBackgroundJobs: true}, true, "admin.key", nil, cli.ExitMISP,
-			`{"integration":"misp","misp":{"message":"misp unavailable: status 500: An Internal Error Has Occurred. (hint: MISP could not queue the fetch as a background job: as a MISP site admin check SimpleBackgroundJobs.enabled, SimpleBackgroundJobs.redis_host and MISP.redis_host (custom-misp doctor --key-file ADMIN_KEY_FILE shows them; in containers they must name the Redis service, not 127.0.0.1), then that the workers run (Administration > Jobs, supervisorctl status))","operation":"feeds_fetch","result":"failed"}}`},
-		{"read-only key", mispfake.Options{}, true, "ro.key", nil, cli.ExitMISP,
+		{"Redis down", mispfake.Options{RedisDown: true}, true, nil, "admin.key", nil, cli.ExitMISP,
+			`{"integration":"misp","misp":{"message":"misp unavailable: status 500: An Internal Error Has Occurred. (hint: MISP could not queue the fetch as a background job, which needs its Redis: as a MISP site admin run custom-misp doctor --key-file ADMIN_KEY_FILE, which tests MISP's Redis and workers (in containers SimpleBackgroundJobs.redis_host must name the Redis service, not 127.0.0.1))","operation":"feeds_fetch","result":"failed"}}`},
+		// Issue 4: without background jobs MISP downloads in the request.
+		{"background jobs off, downloaded", mispfake.Options{}, true, content(mispfake.FeedContent{NewEvents: 2}), "admin.key", []string{"--feed", "1"}, cli.ExitOK,
+			`{"integration":"misp","misp":{"message":"Fetching the feed has successfully completed. Downloaded 2 new event(s).","operation":"feeds_fetch","result":"ok"}}`},
+		{"background jobs off, download failed", mispfake.Options{}, true, content(mispfake.FeedContent{Unreachable: true}), "admin.key", []string{"--feed", "1"}, cli.ExitMISP,
+			`{"integration":"misp","misp":{"message":"Fetching the feed has failed. (hint: ` + hintDownload + `)","operation":"feeds_fetch","result":"failed"}}`},
+		{"background jobs off, every enabled feed failed", mispfake.Options{}, true, content(mispfake.FeedContent{Unreachable: true}), "admin.key", nil, cli.ExitMISP,
+			`{"integration":"misp","misp":{"message":"No feed enabled. But 1 feed(s) are enabled (CIRCL OSINT Feed): every one failed to download (hint: ` + hintDownload + `)","operation":"feeds_fetch","result":"failed"}}`},
+		{"background jobs off, MISP fails after saving new events", mispfake.Options{}, true, content(mispfake.FeedContent{NewEvents: 1}), "admin.key", nil, cli.ExitMISP,
+			`{"integration":"misp","misp":{"message":"misp unavailable: status 500: An Internal Error Has Occurred. (hint: MISP.background_jobs is false, so MISP downloaded inside the request: MISP 2.5.1 answers fetchFromAllFeeds with this error once a MISP-format feed brings new events, after saving them (error.log: \"Cannot access offset of type string on string\"). Fetch feed by feed (custom-misp feeds fetch --feed ID for each id feeds list shows), or turn MISP's background jobs on)","operation":"feeds_fetch","result":"failed"}}`},
+		{"read-only key", mispfake.Options{}, true, nil, "ro.key", nil, cli.ExitMISP,
 			`{"integration":"misp","misp":{"message":"misp auth: status 403: You do not have permission to use this functionality. (hint: fetching feeds is a site admin's action: run it with --key-file FILE, a file holding a site admin's key (root only, mode 0600), not the read-only key integratord uses)","operation":"feeds_fetch","result":"failed"}}`},
-		{"bad flag", mispfake.Options{}, true, "admin.key", []string{"--feed", "1;rm"}, cli.ExitUsage,
+		{"bad flag", mispfake.Options{}, true, nil, "admin.key", []string{"--feed", "1;rm"}, cli.ExitUsage,
 			`{"integration":"misp","misp":{"message":"--feed \"1;rm\" is not a feed id (hint: custom-misp feeds list shows the ids)","operation":"feeds_fetch","result":"failed"}}`},
 	}
 	for _, tt := range tests {
@@ -109,6 +131,9 @@ func TestFeedsFetch_JSONForTheWodle(t *testing.T) {
 				if err := w.fake.SetFeedEnabled("1", true); err != nil {
 					t.Fatal(err)
 				}
+			}
+			if tt.setup != nil {
+				tt.setup(w.fake)
 			}
 			code, out, errOut := w.run(t, tt.key, append([]string{"feeds", "fetch", "--json"}, tt.args...)...)
 			if code != tt.wantCode {
@@ -125,7 +150,7 @@ func TestFeedsFetch_JSONForTheWodle(t *testing.T) {
 }
 
 func TestFeedsFetch_Text(t *testing.T) {
-	w := newOpsWorld(t, mispfake.Options{BrokenBackgroundJobs: true})
+	w := newOpsWorld(t, mispfake.Options{RedisDown: true})
 	w.fake.SetFeedEnabled("1", true)
 	code, out, errOut := w.run(t, "admin.key", "feeds", "fetch")
 	if code != cli.ExitMISP || out != "" {
@@ -136,7 +161,7 @@ func TestFeedsFetch_Text(t *testing.T) {
 	}
 	w = newOpsWorld(t, mispfake.Options{})
 	w.fake.SetFeedEnabled("1", true)
-	if code, out, _ := w.run(t, "admin.key", "feeds", "fetch"); code != cli.ExitOK || out != "feeds fetch: Pull queued for background execution.\n" {
+	if code, out, _ := w.run(t, "admin.key", "feeds", "fetch"); code != cli.ExitOK || out != "feeds fetch: Pull queued for background execution. A live worker serves MISP's default queue.\n" {
 		t.Errorf("exit %d, stdout %q", code, out)
 	}
 }
@@ -200,6 +225,44 @@ func TestLookup_SkippedAttributeWarned(t *testing.T) {
 	want := "custom-misp: lookup: skipped 1 attribute(s) of MISP's answer with a field of an unexpected JSON type (Event.info); the others are used\n"
 	if errOut != want {
 		t.Errorf("stderr:\n%q\nwant:\n%q", errOut, want)
+	}
+}
+
+// TestLookup_TruncatedAnswer: MISP returns at most "limit" attributes,
+// newest first, and says more exist (X-Result-Count one above the page,
+// tb_restsearch_limit_truncated). A value without a match in a full page
+// may have been cut off, so lookup must not call it "no match"; it warns
+// as integratord mode does.
+func TestLookup_TruncatedAnswer(t *testing.T) {
+	w := newOpsWorld(t, mispfake.Options{})
+	w.options = w.write(t, "limit1.json", `{"ca_file": "`+w.ca+`", "cache": "off", "limit": 1}`)
+	code, out, errOut := w.run(t, "ro.key", "lookup", "update-check-cdn.com", "185.225.74.19", "8.8.4.4")
+	if code != cli.ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	want := []string{
+		"VALUE                 TYPE    EVENT                                                 THREAT  TAGS                                                           TO_IDS  PERMALINK",
+		"update-check-cdn.com  domain  #3 custom-misp demo: indicators seen in the bundled…  high    tlp:amber,misp-galaxy:mitre-attack-pattern=\"Ingress Tool Tra…  yes     " + w.url + "/events/view/7fae6777-95a6-40fc-b092-90c20c9b8c6c",
+		"185.225.74.19         ip      unknown: MISP's answer was cut at limit=1             -       -                                                              -       -",
+		"8.8.4.4               ip      unknown: MISP's answer was cut at limit=1             -       -                                                              -       -",
+		`1 of 3 values matched in MISP, 0 not looked up, 2 unknown: MISP returned limit=1 attributes, so their matches may have been cut off (raise "limit" in <options>)`,
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("stdout:\n%s\nwant:\n%s", out, strings.Join(want, "\n"))
+	}
+	if errOut != "" {
+		t.Errorf("stderr %q: the table says it", errOut)
+	}
+
+	// --json prints the events; the warning goes to stderr.
+	code, out, errOut = w.run(t, "ro.key", "lookup", "--json", "update-check-cdn.com", "185.225.74.19")
+	if code != cli.ExitOK || strings.Count(out, "\n") != 1 || !strings.Contains(out, `"indicator":"update-check-cdn.com"`) {
+		t.Errorf("exit %d, stdout:\n%s", code, out)
+	}
+	wantErr := `custom-misp: lookup: MISP returned limit=1 attributes, so 1 value(s) without a match may have been cut off (raise "limit" in <options>)` + "\n"
+	if errOut != wantErr {
+		t.Errorf("stderr:\n%q\nwant:\n%q", errOut, wantErr)
 	}
 }
 

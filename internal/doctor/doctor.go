@@ -48,8 +48,9 @@ type Input struct {
 	ConfigErr error
 	Source    string
 	// KeyOverride is set when the key came from --key-file rather than
-	// from what integratord uses: the key's permissions are then shown,
-	// not judged.
+	// from what integratord uses. The key is judged all the same (it may
+	// be the next integratord key); the hints then say what a site
+	// admin's key is right for.
 	KeyOverride bool
 	// Client is the MISP client built from Config; nil when ConfigErr.
 	Client *mispclient.Client

@@ -32,15 +32,17 @@ const (
 	keyUser     = "UserKeyUserKeyUserKeyUserKeyUserKeySECRT"
 	keyReadOnly = "ReadOnlyKeyReadOnlyKeyReadOnlyKeySECRET1"
 	keyAdmin    = "AdminKeyAdminKeyAdminKeyAdminKeySECRET12"
+	keyAdminRO  = "AdminReadOnlyKeyAdminReadOnlyKeySECRET12"
 	keyExpired  = "ExpiredKeyExpiredKeyExpiredKeySECRET1234"
 	keySoon     = "SoonKeySoonKeySoonKeySoonKeySoonKeySECRT"
 	keyDisabled = "DisabledKeyDisabledKeyDisabledKeySECRET1"
 	keyIPBound  = "IPBoundKeyIPBoundKeyIPBoundKeySECRET1234"
 	keyLimited  = "LimitedKeyLimitedKeyLimitedKeySECRET1234"
 	keyUnknown  = "UnknownKeyUnknownKeyUnknownKeySECRET1234"
+	keyNoAPI    = "NoAPIKeyNoAPIKeyNoAPIKeyNoAPIKeySECRET12"
 )
 
-var allKeys = []string{keyUser, keyReadOnly, keyAdmin, keyExpired, keySoon, keyDisabled, keyIPBound, keyLimited, keyUnknown}
+var allKeys = []string{keyUser, keyReadOnly, keyAdmin, keyAdminRO, keyExpired, keySoon, keyDisabled, keyIPBound, keyLimited, keyUnknown, keyNoAPI}
 
 // testNow is the clock of the fake and of the checks.
 var testNow = time.Now()
@@ -50,11 +52,13 @@ func fakeOptions() mispfake.Options {
 		keyUser:     {},
 		keyReadOnly: {ReadOnly: true},
 		keyAdmin:    {SiteAdmin: true},
+		keyAdminRO:  {SiteAdmin: true, ReadOnly: true},
 		keyExpired:  {Expires: testNow.Add(-time.Hour)},
 		keySoon:     {Expires: testNow.Add(5 * 24 * time.Hour)},
 		keyDisabled: {Disabled: true},
 		keyIPBound:  {AllowedIPs: []string{"192.0.2.0/24"}},
 		keyLimited:  {ReadOnly: true, RateLimit: 10},
+		keyNoAPI:    {NoAPI: true},
 	}}
 }
 

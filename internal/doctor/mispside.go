@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -89,10 +90,11 @@ func MISP(ctx context.Context, in Input) []Result {
 	}
 
 	// One getVersion call answers both "does TLS work" and "is the key
-	// accepted", like the first request of an integratord run.
+	// accepted", like the first request of an integratord run, and says
+	// what the key itself may do.
 	var ver struct {
-		Version      misp.FlexString `json:"version"`
-		PermSighting misp.FlexBool   `json:"perm_sighting"`
+		Version misp.FlexString `json:"version"`
+		keyPerms
 	}
 	h, verErr := in.Client.Get(ctx, "/servers/getVersion", &ver)
 	if u.Scheme == "https" {
@@ -112,18 +114,19 @@ func MISP(ctx context.Context, in Input) []Result {
 	rs = append(rs, checkKeyExpiry(h.Get("X-Auth-Key-Expiration"), in.Now()))
 
 	me, meErr := viewMe(ctx, in.Client)
-	rs = append(rs, checkPermissions(me, meErr, in.KeyOverride))
+	access := keyAccessOf(me, ver.keyPerms)
+	rs = append(rs, checkPermissions(me, meErr, access, in.KeyOverride))
 	rs = append(rs, checkSearch(ctx, in))
 
 	switch {
 	case meErr != nil:
 		rs = append(rs, warn("server health", "not checked: /users/view/me did not say whether the key is a site admin's",
 			"see the key permissions line above"))
-	case !bool(me.Role.PermSiteAdmin):
-		rs = append(rs, warn("server health", "not checked: the key is not a site admin's (as it should not be for integratord)",
-			"a site admin key would also check MISP's Redis and background-job settings and its feeds: run custom-misp doctor --key-file FILE with a file holding a site admin's key (root only, mode 0600; never in ossec.conf)"))
+	case !access.siteAdmin:
+		rs = append(rs, warn("server health", "not checked: only a site admin's key can test MISP's Redis, its background jobs and workers, and list its feeds; this key's role cannot (as it should not for integratord)",
+			"run custom-misp doctor --key-file FILE with a file holding a site admin's key (root only, mode 0600; never in ossec.conf)"))
 	default:
-		rs = append(rs, health(ctx, in)...)
+		rs = append(rs, health(ctx, in, me)...)
 	}
 	return rs
 }
@@ -234,24 +237,32 @@ func checkTLS(ctx context.Context, in Input, callErr error, addr, host string, t
 	return ok("tls", d), true
 }
 
+// checkAuth judges the answer to getVersion once TLS worked: a refused
+// key is the "auth" check's; any other failure is the "http" check's, as
+// the key was never judged.
 func checkAuth(err error, version string) (Result, bool) {
 	var me *misp.Error
 	if err != nil && !errors.As(err, &me) {
-		return fail("auth", err.Error(), "run again with a longer --timeout; if it persists, check MISP's web server logs"), false
+		return fail("http", err.Error(), "run again with a longer --timeout; if it persists, check MISP's web server logs"), false
 	}
 	if me != nil {
-		switch me.Class {
-		case misp.ClassAuth:
+		switch {
+		case me.Class == misp.ClassAuth:
 			d, h := authFailure(me)
 			return fail("auth", d, h), false
-		case misp.ClassBadResponse:
-			return fail("auth", "the server at hook_url does not answer like MISP: "+me.Error(),
+		case me.Class == misp.ClassBadResponse:
+			return fail("http", "the server at hook_url does not answer like MISP: "+me.Error(),
 				"check hook_url: the scheme, host and port of MISP itself, without a path (Wazuh's dashboard also listens on 443)"), false
+		case me.Status == http.StatusBadGateway || me.Status == http.StatusServiceUnavailable || me.Status == http.StatusGatewayTimeout:
+			return fail("http", fmt.Sprintf("the web server in front of MISP answered HTTP %d (%s), not MISP itself", me.Status, me.Message),
+				"the reverse proxy (nginx, Apache, a load balancer) gets no answer from MISP's PHP: check that PHP-FPM (or the misp-core container) runs, then the proxy's error log"), false
+		case me.Status != 0:
+			return fail("http", "MISP failed: "+me.Error(), "MISP is up but failing: check its web server and PHP logs (/var/www/MISP/app/tmp/logs/error.log)"), false
 		}
-		return fail("auth", me.Error(), "MISP is up but failing: check its web server and PHP logs (/var/www/MISP/app/tmp/logs/error.log)"), false
+		return fail("http", me.Error(), "run again with a longer --timeout; if it persists, check MISP's load and its web server logs"), false
 	}
 	if version == "" {
-		return fail("auth", "the answer to /servers/getVersion has no MISP version",
+		return fail("http", "the answer to /servers/getVersion has no MISP version",
 			"check hook_url: the scheme, host and port of MISP itself, without a path"), false
 	}
 	return ok("auth", "key accepted by MISP "+version), true
@@ -264,6 +275,8 @@ func authFailure(e *misp.Error) (detail, hint string) {
 	m := strings.ToLower(e.Message)
 	switch {
 	case strings.Contains(m, "expired"):
+		// Only with Security.authkey_keep_session; usually an expired key
+		// gets the generic answer below.
 		return "the key has expired (" + reason + ")",
 			`in MISP, add a new auth key for the same user (Administration > List Auth Keys > Add authentication key, tick "Read only") and replace the key in api_key_file`
 	case strings.Contains(m, "ip address"):
@@ -278,8 +291,10 @@ func authFailure(e *misp.Error) (detail, hint string) {
 	case strings.Contains(m, "permission"):
 		return "the key lacks a permission (" + reason + ")", "use a key whose role may read events"
 	}
-	return "MISP does not know this key: mistyped, deleted, or sent with a prefix (" + reason + ")",
-		`copy the 40-character key again from MISP (Administration > List Auth Keys > Add) into api_key_file: only the key, no quotes, no "Bearer"`
+	// MISP's key lookup skips expired keys and roles without perm_auth, so
+	// all of these end here with one message (tb_auth_*_getVersion).
+	return "MISP refused the key without saying why (" + reason + "): MISP gives this one answer to a mistyped key, a deleted or revoked key, an expired key and a key whose role has no API access",
+		`as a MISP site admin, tell them apart in Administration > List Auth Keys, which shows each key by its first and last four characters (compare them with api_key_file): no such key, so it is mistyped or was deleted: copy it again or add a new one (only the 40 characters, no quotes, no "Bearer"); its Expiration is past: add a new key; the key is there and valid: its user's role lacks "Auth key access" (Administration > List Roles). A disabled user or an address outside the key's Allowed IPs would have been named in MISP's answer`
 }
 
 func checkKeyExpiry(header string, now time.Time) Result {
@@ -303,9 +318,12 @@ func checkKeyExpiry(header string, now time.Time) Result {
 	return ok("key expiry", fmt.Sprintf("the key expires on %s (%s)", when, until(now, t)))
 }
 
-// userView is the part of /users/view/me the checks read.
+// userView is the part of /users/view/me the checks read. Its Role is
+// the role's, not the key's: a read-only key shows the same as a writable
+// one.
 type userView struct {
 	User struct {
+		ID    misp.FlexString `json:"id"`
 		Email misp.FlexString `json:"email"`
 	} `json:"User"`
 	Role struct {
@@ -320,6 +338,8 @@ type userView struct {
 		PermSiteAdmin    misp.FlexBool   `json:"perm_site_admin"`
 		PermTagger       misp.FlexBool   `json:"perm_tagger"`
 		PermSighting     misp.FlexBool   `json:"perm_sighting"`
+		PermGalaxyEditor misp.FlexBool   `json:"perm_galaxy_editor"`
+		PermAnalystData  misp.FlexBool   `json:"perm_analyst_data"`
 		EnforceRateLimit misp.FlexBool   `json:"enforce_rate_limit"`
 		RateLimitCount   misp.FlexString `json:"rate_limit_count"`
 	} `json:"Role"`
@@ -334,12 +354,49 @@ func viewMe(ctx context.Context, c *mispclient.Client) (userView, error) {
 	return me, err
 }
 
-// readOnly is what a MISP read-only auth key looks like: every perm_*
-// except perm_auth and perm_audit is off (AuthKey.php).
-func (me userView) readOnly() bool {
+// keyPerms are the permissions /servers/getVersion reports: the key's
+// own, so all off for a read-only key. /users/view/me shows the role's,
+// the same for every key of the user (captured: tb_getVersion_readonly,
+// tb_getVersion_writable, tb_users_view_me_*).
+type keyPerms struct {
+	Sync         misp.FlexBool `json:"perm_sync"`
+	Sighting     misp.FlexBool `json:"perm_sighting"`
+	GalaxyEditor misp.FlexBool `json:"perm_galaxy_editor"`
+	AnalystData  misp.FlexBool `json:"perm_analyst_data"`
+}
+
+// keyAccess is what doctor can tell of a key's power.
+type keyAccess struct {
+	readOnly  bool // the key cannot write
+	known     bool // readOnly is known, not guessed
+	siteAdmin bool // the key acts as a site admin
+	sighting  bool // the key may add sightings
+}
+
+// keyAccessOf combines the two answers. A read-only key keeps none of the
+// role's perm_* but perm_auth and perm_audit (AuthKey::setUserData), so a
+// permission the role grants and getVersion shows off proves the key
+// read-only. When the role grants none of the four getVersion reports,
+// only a role that cannot write at all settles it.
+func keyAccessOf(me userView, k keyPerms) keyAccess {
+	r := me.Role
+	a := keyAccess{sighting: bool(k.Sighting)}
+	switch {
+	case bool(k.Sync || k.Sighting || k.GalaxyEditor || k.AnalystData):
+		a.known = true
+	case bool(r.PermSync || r.PermSighting || r.PermGalaxyEditor || r.PermAnalystData) || me.roleReadOnly():
+		a.readOnly, a.known = true, true
+	}
+	a.siteAdmin = bool(r.PermSiteAdmin) && !a.readOnly
+	return a
+}
+
+// roleReadOnly reports whether the role itself grants no write
+// permission: every perm_* but perm_auth and perm_audit is off.
+func (me userView) roleReadOnly() bool {
 	r := me.Role
 	for _, p := range []misp.FlexBool{r.PermAdd, r.PermModify, r.PermModifyOrg, r.PermPublish, r.PermDelegate,
-		r.PermSync, r.PermAdmin, r.PermSiteAdmin, r.PermTagger, r.PermSighting} {
+		r.PermSync, r.PermAdmin, r.PermSiteAdmin, r.PermTagger, r.PermSighting, r.PermGalaxyEditor, r.PermAnalystData} {
 		if p {
 			return false
 		}
@@ -347,29 +404,40 @@ func (me userView) readOnly() bool {
 	return true
 }
 
-func checkPermissions(me userView, err error, override bool) Result {
+func checkPermissions(me userView, err error, a keyAccess, override bool) Result {
 	if err != nil {
 		return warn("key permissions", "could not read /users/view/me: "+err.Error(),
 			"the lookups may still work; check the user's role in MISP (Administration > List Users)")
 	}
 	yesNo := map[bool]string{true: "yes", false: "no"}
+	readOnly := yesNo[a.readOnly]
+	if !a.known {
+		readOnly = "cannot tell"
+	}
 	limit := "none"
 	n, _ := strconv.Atoi(string(me.Role.RateLimitCount))
 	if me.Role.EnforceRateLimit {
 		limit = fmt.Sprintf("%d searches per 15 min", n)
 	}
 	d := fmt.Sprintf("user %s (%s), role %q: read-only %s, rate limit %s, may add sightings %s",
-		me.User.Email, me.Organisation.Name, me.Role.Name, yesNo[me.readOnly()], limit, yesNo[bool(me.Role.PermSighting)])
+		me.User.Email, me.Organisation.Name, me.Role.Name, readOnly, limit, yesNo[a.sighting])
+	// A key from --key-file is judged like any other: doctor cannot know
+	// whether it is meant for integratord, so it says what the key is
+	// right for.
+	adminHint := `integratord needs only to read: a site admin's key on the manager can change anything in MISP. Add a read-only auth key for a dedicated user ("Read only" ticked) and use that`
+	if override {
+		adminHint = `a site admin's key is right for doctor's server health and feeds fetch, from a root-only file (mode 0600); never give it to integratord (api_key_file, <api_key>), which needs only a read-only key`
+	}
 	switch {
 	case bool(me.Role.EnforceRateLimit) && n <= 0:
 		return fail("key permissions", d, "the role's rate limit is 0, which forbids API searches: give the user a role with a rate limit above 0")
-	case override:
-		return ok("key permissions", d+" (key from --key-file)")
 	case bool(me.Role.EnforceRateLimit) && n < lowRateLimit:
 		return warn("key permissions", d, "every alert with an indicator the cache does not know costs one search: raise the role's rate limit, or a burst of alerts ends in rate_limited errors")
-	case bool(me.Role.PermSiteAdmin):
-		return warn("key permissions", d, `integratord needs only to read: a site admin's key on the manager can change anything in MISP. Add a read-only auth key for a dedicated user ("Read only" ticked) and use that`)
-	case !me.readOnly():
+	case a.siteAdmin:
+		return warn("key permissions", d, adminHint)
+	case !a.known:
+		return warn("key permissions", d, `MISP reports per key only perm_sync, perm_sighting, perm_galaxy_editor and perm_analyst_data, and this role grants none of them: check in MISP (Administration > List Auth Keys) that "Read only" is ticked for this key`)
+	case !a.readOnly:
 		return warn("key permissions", d, `integratord needs only to read: add a read-only auth key (tick "Read only" when adding it) and use that instead`)
 	}
 	return ok("key permissions", d)
@@ -398,59 +466,110 @@ func checkSearch(ctx context.Context, in Input) Result {
 	return ok("search", fmt.Sprintf("restSearch (limit 1, configured filters) answered in %s", millis(took)))
 }
 
-// health checks MISP's own settings that break feed fetching and other
-// background jobs; a site admin's key can read them.
-func health(ctx context.Context, in Input) []Result {
-	get := func(name string) (string, error) {
-		var s struct {
-			Value json.RawMessage `json:"value"`
-		}
-		if _, err := in.Client.Get(ctx, "/servers/getSetting/"+name, &s); err != nil {
-			return "", err
-		}
-		var v misp.FlexString
-		if len(s.Value) > 0 {
-			if err := json.Unmarshal(s.Value, &v); err != nil {
-				return "", fmt.Errorf("setting %s: value is not a string, number or bool", name)
-			}
-		}
-		return strings.TrimSpace(string(v)), nil
-	}
+// health checks what feed fetching and MISP itself need besides the
+// database: MISP's Redis, the background-jobs switch and the Redis and
+// workers behind it. Only a site admin's key can: settings, workers and
+// the Redis probe are site-admin endpoints.
+func health(ctx context.Context, in Input, me userView) []Result {
+	get := func(name string) (string, error) { return setting(ctx, in.Client, name) }
 	var rs []Result
-	rs = append(rs, redisCheck("MISP redis", "MISP.redis_host", "MISP.redis_port", get))
-	switch v, err := get("SimpleBackgroundJobs.enabled"); {
-	case err != nil:
-		rs = append(rs, warn("background jobs", "could not read SimpleBackgroundJobs.enabled: "+err.Error(), "check Administration > Server Settings > Diagnostics in MISP"))
-	case v == "true" || v == "1":
-		rs = append(rs, ok("background jobs", "SimpleBackgroundJobs.enabled is true"))
+	rs = append(rs, mispRedisCheck(ctx, in.Client, string(me.User.ID), get))
+	bg, bgErr := get("MISP.background_jobs")
+	sbj, sbjErr := get("SimpleBackgroundJobs.enabled")
+	on := func(v string) bool { return v == "true" || v == "1" }
+	switch {
+	case bgErr != nil || sbjErr != nil:
+		rs = append(rs, warn("background jobs", "could not read MISP.background_jobs and SimpleBackgroundJobs.enabled: "+errors.Join(bgErr, sbjErr).Error(),
+			"check Administration > Server Settings > Diagnostics in MISP"))
+	case !on(bg):
+		rs = append(rs, warn("background jobs", fmt.Sprintf("MISP.background_jobs is %q: MISP downloads feeds inside each fetch request, so custom-misp feeds fetch waits for the whole download (mind --timeout), and MISP 2.5.1 answers \"No feed enabled.\" when every enabled feed failed and a 500 when a feed brought new events", bg),
+			`turn MISP's background jobs on (MISP.background_jobs true, SimpleBackgroundJobs per MISP's background-jobs migration guide, workers under supervisord), or let the feeds-fetch wodle fetch feed by feed (--feed ID) with a --timeout long enough for a download`))
+		return append(rs,
+			ok("jobs redis", "not used: MISP.background_jobs is false"),
+			ok("workers", "not used: MISP.background_jobs is false"),
+			feedsCheck(ctx, in))
+	case !on(sbj):
+		rs = append(rs, warn("background jobs", fmt.Sprintf("MISP.background_jobs is true, SimpleBackgroundJobs.enabled is %q: MISP uses its deprecated CakeResque workers", sbj),
+			`follow MISP's background-jobs migration guide, then set SimpleBackgroundJobs.enabled to true (cake Admin setSetting "SimpleBackgroundJobs.enabled" true)`))
 	default:
-		rs = append(rs, warn("background jobs", fmt.Sprintf("SimpleBackgroundJobs.enabled is %q", v),
-			`feed fetching and other background jobs need it: follow MISP's background-jobs migration guide, then set it to true (cake Admin setSetting "SimpleBackgroundJobs.enabled" true)`))
+		rs = append(rs, ok("background jobs", "MISP.background_jobs and SimpleBackgroundJobs.enabled are true: feed fetches are queued for the workers"))
 	}
-	rs = append(rs, redisCheck("jobs redis", "SimpleBackgroundJobs.redis_host", "SimpleBackgroundJobs.redis_port", get))
-	rs = append(rs, feedsCheck(ctx, in))
-	return rs
+	rs = append(rs, workersCheck(ctx, in.Client, get)...)
+	return append(rs, feedsCheck(ctx, in))
 }
 
-func redisCheck(check, hostSetting, portSetting string, get func(string) (string, error)) Result {
+// redisAt says where a Redis setting pair points.
+func redisAt(hostSetting, portSetting string, get func(string) (string, error)) string {
 	host, err := get(hostSetting)
 	if err != nil {
-		return warn(check, fmt.Sprintf("could not read %s: %v", hostSetting, err), "check Administration > Server Settings > Diagnostics in MISP")
+		return fmt.Sprintf("%s unreadable (%v)", hostSetting, err)
 	}
 	port, err := get(portSetting)
 	if err != nil || port == "" {
 		port = "?"
 	}
-	setCmd := fmt.Sprintf(`sudo -u www-data /var/www/MISP/app/Console/cake Admin setSetting "%s" <redis host>`, hostSetting)
-	switch strings.ToLower(host) {
-	case "":
-		return fail(check, hostSetting+" is empty",
-			"MISP cannot reach Redis, so background jobs (feed fetching) fail with \"An Internal Error Has Occurred.\": set it: "+setCmd)
-	case "127.0.0.1", "localhost", "::1":
-		return warn(check, fmt.Sprintf("%s is %s (port %s): right only when Redis runs on the MISP host itself", hostSetting, host, port),
-			"if MISP runs in containers (misp-docker, Kubernetes), 127.0.0.1 is the MISP container and background jobs fail: set it to the Redis service's name: "+setCmd)
+	if host == "" {
+		host = `""`
 	}
-	return ok(check, fmt.Sprintf("%s is %s (port %s)", hostSetting, host, port))
+	return fmt.Sprintf("%s is %s (port %s)", hostSetting, host, port)
+}
+
+// hintRedis is what to do when MISP cannot reach a Redis.
+func hintRedis(hostSetting string) string {
+	return fmt.Sprintf(`start Redis, or point MISP at it (in containers the Redis service's name, not 127.0.0.1): sudo -u www-data /var/www/MISP/app/Console/cake Admin setSetting "%s" <redis host>`, hostSetting)
+}
+
+// mispRedisCheck tests MISP's own Redis (MISP.redis_host), which MISP
+// uses for caches, rate limits and more, falling back silently where it
+// can. GET /admin/users/monitor/<own id> only reads a set in that Redis,
+// with no fallback: 500 means MISP could not reach it (captured:
+// tb_redisdown_admin_users_monitor).
+func mispRedisCheck(ctx context.Context, c *mispclient.Client, userID string, get func(string) (string, error)) Result {
+	where := redisAt("MISP.redis_host", "MISP.redis_port", get)
+	var answer json.RawMessage
+	_, err := c.Get(ctx, "/admin/users/monitor/"+url.PathEscape(userID), &answer)
+	var me *misp.Error
+	switch {
+	case err == nil:
+		return ok("MISP redis", where+": Redis answers")
+	case errors.As(err, &me) && me.Status == http.StatusInternalServerError:
+		return fail("MISP redis", where+": MISP cannot reach it (GET /admin/users/monitor, which reads MISP's Redis, failed with MISP's internal error)",
+			hintRedis("MISP.redis_host")+`; without it MISP enforces no rate limit, loses its caches and cannot queue background jobs`)
+	}
+	return warn("MISP redis", where+": connection not tested: "+err.Error(), "check Administration > Server Settings > Diagnostics (Redis) in MISP")
+}
+
+// workersCheck tests the background-jobs Redis and the workers through
+// /servers/getWorkers: MISP sizes its queues in that Redis.
+func workersCheck(ctx context.Context, c *mispclient.Client, get func(string) (string, error)) []Result {
+	where := redisAt("SimpleBackgroundJobs.redis_host", "SimpleBackgroundJobs.redis_port", get)
+	w, err := BackgroundWorkers(ctx, c)
+	switch {
+	case err != nil:
+		return []Result{
+			warn("jobs redis", where+": not tested: /servers/getWorkers failed: "+err.Error(),
+				"MISP's error.log says why (its Redis, supervisord, or a missing Supervisor client library); Administration > Server Settings > Workers shows the same"),
+			warn("workers", "not checked: /servers/getWorkers failed", "see the jobs redis line above"),
+		}
+	case !w.Enabled:
+		return []Result{ok("jobs redis", "not used: MISP says background jobs are not enabled"), ok("workers", "not used: MISP says background jobs are not enabled")}
+	case !w.Redis:
+		return []Result{
+			fail("jobs redis", where+": MISP cannot reach it (/servers/getWorkers could not list the workers or size the queues)",
+				hintRedis("SimpleBackgroundJobs.redis_host")+`; until then custom-misp feeds fetch fails with MISP's "An Internal Error Has Occurred."`),
+			warn("workers", "not checked: MISP cannot list them without its background-jobs Redis", "see the jobs redis line above"),
+		}
+	}
+	redis := ok("jobs redis", fmt.Sprintf("%s: Redis answers; %d job(s) waiting on the default queue", where, w.Waiting))
+	if !w.DefaultLive {
+		supervisor := ""
+		if !w.Supervisor {
+			supervisor = "; MISP cannot reach supervisord"
+		}
+		return []Result{redis, fail("workers", fmt.Sprintf("no live worker serves MISP's default queue%s: feed fetches are answered \"Pull queued for background execution.\" and never run", supervisor),
+			hintNoWorker)}
+	}
+	return []Result{redis, ok("workers", "a live worker serves the default queue, where feed fetches go")}
 }
 
 func feedsCheck(ctx context.Context, in Input) Result {

@@ -4,10 +4,13 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/custom-misp/custom-misp/internal/config"
 	"github.com/custom-misp/custom-misp/internal/mispfake"
@@ -15,22 +18,33 @@ import (
 
 var (
 	orderUser  = []string{"configuration", "dns", "tcp", "tls", "auth", "key expiry", "key permissions", "search", "server health"}
-	orderAdmin = []string{"configuration", "dns", "tcp", "tls", "auth", "key expiry", "key permissions", "search", "MISP redis", "background jobs", "jobs redis", "feeds"}
+	orderAdmin = []string{"configuration", "dns", "tcp", "tls", "auth", "key expiry", "key permissions", "search", "MISP redis", "background jobs", "jobs redis", "workers", "feeds"}
 	orderAuth  = []string{"configuration", "dns", "tcp", "tls", "auth"}
+	orderHTTP  = []string{"configuration", "dns", "tcp", "tls", "http"}
+)
+
+// refusedKey and refusedKeyHint are the auth line for MISP's generic 403.
+const (
+	refusedKey = "MISP refused the key without saying why (HTTP 403: Authentication failed. Please make sure you pass the API key of an API enabled user along in the Authorization header.): " +
+		"MISP gives this one answer to a mistyped key, a deleted or revoked key, an expired key and a key whose role has no API access"
+	refusedKeyHint = "no such key, so it is mistyped or was deleted: copy it again or add a new one (only the 40 characters, no quotes, no \"Bearer\"); " +
+		"its Expiration is past: add a new key; the key is there and valid: its user's role lacks \"Auth key access\" (Administration > List Roles)"
 )
 
 // noAdmin is the server health line of every key that is not a site
 // admin's.
-var noAdmin = want{Warn, "not a site admin's", "--key-file"}
+var noAdmin = want{Warn, "not checked: only a site admin's key can test MISP's Redis, its background jobs and workers, and list its feeds; this key's role cannot", "--key-file"}
 
 func TestMISP_KeysAndServerHealth(t *testing.T) {
 	tests := []struct {
 		name     string
 		key      string
 		override bool
-		setup    func(t *testing.T, f *mispfake.Server)
-		order    []string
-		wants    map[string]want
+		// MISP's Redis unreachable; no background worker running.
+		redisDown, noWorkers bool
+		setup                func(t *testing.T, f *mispfake.Server)
+		order                []string
+		wants                map[string]want
 	}{
 		{name: "read-only key, the recommended setup", key: keyReadOnly, order: orderUser, wants: map[string]want{
 			"tls":             {OK, `certificate verified: subject "O=Acme Co", self-signed, names [example.com *.example.com 127.0.0.1 ::1], expires 2084-`, ""},
@@ -44,6 +58,12 @@ func TestMISP_KeysAndServerHealth(t *testing.T) {
 			"key permissions": {Warn, "read-only no", `add a read-only auth key (tick "Read only"`},
 			"server health":   noAdmin,
 		}},
+		// users/view/me shows the admin role for this key too; getVersion
+		// shows the key can do nothing, so it cannot read settings either.
+		{name: "read-only key of a site admin", key: keyAdminRO, order: orderUser, wants: map[string]want{
+			"key permissions": {OK, `role "admin": read-only yes, rate limit none, may add sightings no`, ""},
+			"server health":   noAdmin,
+		}},
 		{name: "key expiring in 5 days", key: keySoon, order: orderUser, wants: map[string]want{
 			"key expiry":      {Warn, "(in 4 days)", "add a new auth key in MISP before then"},
 			"key permissions": {Warn, "read-only no", "read-only auth key"},
@@ -53,11 +73,24 @@ func TestMISP_KeysAndServerHealth(t *testing.T) {
 			"key permissions": {Warn, "rate limit 10 searches per 15 min", "raise the role's rate limit"},
 			"server health":   noAdmin,
 		}},
+		// A key from --key-file may be the next integratord key: its
+		// rate limit and write access are judged all the same.
+		{name: "rate-limited read-only key from --key-file", key: keyLimited, override: true, order: orderUser, wants: map[string]want{
+			"key permissions": {Warn, "rate limit 10 searches per 15 min", "raise the role's rate limit"},
+			"server health":   noAdmin,
+		}},
+		{name: "a user's full key from --key-file", key: keyUser, override: true, order: orderUser, wants: map[string]want{
+			"key permissions": {Warn, "read-only no", `add a read-only auth key (tick "Read only"`},
+			"server health":   noAdmin,
+		}},
+		// The fake's defaults: background jobs on, Redis up, workers
+		// running.
 		{name: "site admin key, MISP at its defaults", key: keyAdmin, order: orderAdmin, wants: map[string]want{
 			"key permissions": {Warn, `role "admin": read-only no`, "a site admin's key on the manager can change anything"},
-			"MISP redis":      {Warn, "MISP.redis_host is 127.0.0.1 (port 6379)", `in containers (misp-docker, Kubernetes), 127.0.0.1 is the MISP container and background jobs fail: set it to the Redis service's name: sudo -u www-data /var/www/MISP/app/Console/cake Admin setSetting "MISP.redis_host"`},
-			"background jobs": {OK, "SimpleBackgroundJobs.enabled is true", ""},
-			"jobs redis":      {Warn, "SimpleBackgroundJobs.redis_host is 127.0.0.1", `setSetting "SimpleBackgroundJobs.redis_host"`},
+			"MISP redis":      {OK, "MISP.redis_host is 127.0.0.1 (port 6379): Redis answers", ""},
+			"background jobs": {OK, "MISP.background_jobs and SimpleBackgroundJobs.enabled are true", ""},
+			"jobs redis":      {OK, "SimpleBackgroundJobs.redis_host is 127.0.0.1 (port 6379): Redis answers; 0 job(s) waiting on the default queue", ""},
+			"workers":         {OK, "a live worker serves the default queue", ""},
 			"feeds":           {Warn, "none of 2 feeds is enabled", "Sync Actions > Feeds"},
 		}},
 		{name: "site admin key from --key-file, container MISP set up right", key: keyAdmin, override: true,
@@ -68,26 +101,56 @@ func TestMISP_KeysAndServerHealth(t *testing.T) {
 					t.Fatal(err)
 				}
 			}, order: orderAdmin, wants: map[string]want{
-				"key permissions": {OK, "(key from --key-file)", ""},
-				"MISP redis":      {OK, "MISP.redis_host is redis (port 6379)", ""},
-				"jobs redis":      {OK, "SimpleBackgroundJobs.redis_host is redis", ""},
+				"key permissions": {Warn, `role "admin": read-only no`, "right for doctor's server health and feeds fetch, from a root-only file (mode 0600); never give it to integratord"},
+				"MISP redis":      {OK, "MISP.redis_host is redis (port 6379): Redis answers", ""},
+				"jobs redis":      {OK, "SimpleBackgroundJobs.redis_host is redis (port 6379): Redis answers", ""},
 				"feeds":           {OK, "1 of 2 enabled (CIRCL OSINT Feed); no feed cache built yet", ""},
 			}},
-		{name: "site admin key, background jobs broken", key: keyAdmin, override: true,
-			setup: func(t *testing.T, f *mispfake.Server) {
-				f.SetSetting("MISP.redis_host", "")
-				f.SetSetting("SimpleBackgroundJobs.enabled", "false")
-			}, order: orderAdmin, wants: map[string]want{
-				"MISP redis":      {Fail, "MISP.redis_host is empty", `"An Internal Error Has Occurred."`},
-				"background jobs": {Warn, `SimpleBackgroundJobs.enabled is "false"`, "background-jobs migration guide"},
-				"jobs redis":      {Warn, "127.0.0.1", "containers"},
+		// Redis stopped: settings alone said OK (issue 3); MISP's answers
+		// say it cannot reach Redis (tb_redisdown_admin_users_monitor,
+		// tb_bgon_redisdown_getWorkers).
+		{name: "site admin key, Redis down", key: keyAdmin, redisDown: true, order: orderAdmin, wants: map[string]want{
+			"key permissions": {Warn, `role "admin"`, "can change anything"},
+			"MISP redis":      {Fail, "MISP.redis_host is 127.0.0.1 (port 6379): MISP cannot reach it", `start Redis, or point MISP at it`},
+			"background jobs": {OK, "are true", ""},
+			"jobs redis":      {Fail, "SimpleBackgroundJobs.redis_host is 127.0.0.1 (port 6379): MISP cannot reach it", `feeds fetch fails with MISP's "An Internal Error Has Occurred."`},
+			"workers":         {Warn, "not checked: MISP cannot list them", "jobs redis"},
+			"feeds":           {Warn, "none of 2", "enable some"},
+		}},
+		// Issue 4: "Pull queued" with nobody to run it.
+		{name: "site admin key, no background worker", key: keyAdmin, noWorkers: true, order: orderAdmin, wants: map[string]want{
+			"key permissions": {Warn, `role "admin"`, "can change anything"},
+			"workers":         {Fail, "no live worker serves MISP's default queue; MISP cannot reach supervisord: feed fetches are answered \"Pull queued for background execution.\" and never run", "supervisorctl start misp-workers:*"},
+			"feeds":           {Warn, "none of 2", "enable some"},
+		}},
+		// Issue 4: without background jobs MISP fetches inside the request.
+		{name: "site admin key, background jobs off", key: keyAdmin,
+			setup: func(t *testing.T, f *mispfake.Server) { f.SetSetting("MISP.background_jobs", "false") },
+			order: orderAdmin, wants: map[string]want{
+				"key permissions": {Warn, `role "admin"`, "can change anything"},
+				"background jobs": {Warn, `MISP.background_jobs is "false": MISP downloads feeds inside each fetch request`, "--feed ID"},
+				"jobs redis":      {OK, "not used: MISP.background_jobs is false", ""},
+				"workers":         {OK, "not used: MISP.background_jobs is false", ""},
 				"feeds":           {Warn, "none of 2", "enable some"},
 			}},
+		{name: "site admin key, legacy background jobs", key: keyAdmin,
+			setup: func(t *testing.T, f *mispfake.Server) { f.SetSetting("SimpleBackgroundJobs.enabled", "false") },
+			order: orderAdmin, wants: map[string]want{
+				"key permissions": {Warn, `role "admin"`, "can change anything"},
+				"background jobs": {Warn, `SimpleBackgroundJobs.enabled is "false"`, "background-jobs migration guide"},
+				"feeds":           {Warn, "none of 2", "enable some"},
+			}},
+		// MISP 2.5.1 answers an unknown, an expired and an API-less key
+		// alike (tb_auth_*_getVersion): doctor lists what it can mean and
+		// where an admin tells which.
 		{name: "key MISP does not know", key: keyUnknown, order: orderAuth, wants: map[string]want{
-			"auth": {Fail, "MISP does not know this key: mistyped, deleted, or sent with a prefix (HTTP 403: Authentication failed. Please make sure you pass the API key of an API enabled user along in the Authorization header.)", "copy the 40-character key again"},
+			"auth": {Fail, refusedKey, refusedKeyHint},
 		}},
 		{name: "expired key", key: keyExpired, order: orderAuth, wants: map[string]want{
-			"auth": {Fail, "the key has expired (HTTP 403: Auth key is expired)", "add a new auth key for the same user"},
+			"auth": {Fail, refusedKey, refusedKeyHint},
+		}},
+		{name: "role without API access", key: keyNoAPI, order: orderAuth, wants: map[string]want{
+			"auth": {Fail, refusedKey, refusedKeyHint},
 		}},
 		{name: "disabled user", key: keyDisabled, order: orderAuth, wants: map[string]want{
 			"auth": {Fail, "user account is disabled (HTTP 403: Authentication failed. Your user account has been disabled.)", `untick "Disabled"`},
@@ -98,7 +161,9 @@ func TestMISP_KeysAndServerHealth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fake, url, ca := startFake(t, fakeOptions(), nil)
+			opts := fakeOptions()
+			opts.RedisDown, opts.NoWorkers = tt.redisDown, tt.noWorkers
+			fake, url, ca := startFake(t, opts, nil)
 			if tt.setup != nil {
 				tt.setup(t, fake)
 			}
@@ -171,6 +236,8 @@ func TestMISP_Reachability(t *testing.T) {
 	}
 	plain := httptest.NewServer(fake)
 	t.Cleanup(func() { fake.Close(); plain.Close() })
+	faulty, fakeURL, fakeCA := startFake(t, fakeOptions(), nil)
+	withCA := func(c *config.Config) { c.CAFile = fakeCA }
 
 	tests := []struct {
 		name    string
@@ -178,6 +245,7 @@ func TestMISP_Reachability(t *testing.T) {
 		key     string
 		edit    func(c *config.Config)
 		resolve func(context.Context, string) ([]string, error)
+		fault   *mispfake.Fault // queued in the TLS fake for this case
 		order   []string
 		wants   map[string]want
 	}{
@@ -191,9 +259,18 @@ func TestMISP_Reachability(t *testing.T) {
 		{name: "nothing listens on the port", url: "https://127.0.0.1:1", key: keyUser, order: []string{"configuration", "dns", "tcp"}, wants: map[string]want{
 			"tcp": {Fail, "connection to 127.0.0.1:1 refused", "hook_url must say so: https://misp.example.org:8443"},
 		}},
-		{name: "hook_url is not MISP", url: notMISPURL, key: keyUser, edit: func(c *config.Config) { c.CAFile = notMISPCA }, order: orderAuth, wants: map[string]want{
-			"auth": {Fail, "does not answer like MISP", "Wazuh's dashboard also listens on 443"},
+		{name: "hook_url is not MISP", url: notMISPURL, key: keyUser, edit: func(c *config.Config) { c.CAFile = notMISPCA }, order: orderHTTP, wants: map[string]want{
+			"http": {Fail, "does not answer like MISP", "Wazuh's dashboard also listens on 443"},
 		}},
+		// The key was never judged: not an auth failure.
+		{name: "502 from the proxy in front of MISP", url: fakeURL, key: keyReadOnly, edit: withCA, fault: &mispfake.Fault{Status: http.StatusBadGateway},
+			order: orderHTTP, wants: map[string]want{
+				"http": {Fail, "the web server in front of MISP answered HTTP 502 (bad gateway), not MISP itself", "check that PHP-FPM (or the misp-core container) runs"},
+			}},
+		{name: "500 from MISP", url: fakeURL, key: keyReadOnly, edit: withCA, fault: &mispfake.Fault{Status: http.StatusInternalServerError},
+			order: orderHTTP, wants: map[string]want{
+				"http": {Fail, "MISP failed: misp unavailable: status 500: An Internal Error Has Occurred.", "/var/www/MISP/app/tmp/logs/error.log"},
+			}},
 		{name: "plain http", url: plain.URL, key: keyReadOnly, edit: func(c *config.Config) { c.AllowHTTP = true }, order: orderUser, wants: map[string]want{
 			"tls":           {Warn, "plain http (allow_http)", "serve MISP over https"},
 			"server health": noAdmin,
@@ -204,6 +281,10 @@ func TestMISP_Reachability(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			faulty.ClearFaults()
+			if tt.fault != nil {
+				faulty.Inject(*tt.fault)
+			}
 			in := mispInput(t, tt.url, tt.key, tt.edit)
 			in.Resolve = tt.resolve
 			checkResults(t, Run(context.Background(), in), tt.order, tt.wants)
@@ -225,5 +306,39 @@ func TestWrite_Format(t *testing.T) {
 		"      hint: set ca_file\n"
 	if b.String() != want {
 		t.Errorf("Write:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+// TestKeyAccessOf: /users/view/me shows the role, /servers/getVersion the
+// key (AuthKey::setUserData turns a read-only key's perm_* off); doctor
+// tells read-only only from a permission the role grants and the key
+// lacks, or from a role that cannot write at all.
+func TestKeyAccessOf(t *testing.T) {
+	var userRole, readOnlyRole, addOnlyRole, adminRole userView
+	r := &userRole.Role // MISP's default "User" role
+	r.PermAdd, r.PermModify, r.PermModifyOrg, r.PermTagger, r.PermSighting, r.PermGalaxyEditor, r.PermAnalystData = true, true, true, true, true, true, true
+	addOnlyRole.Role.PermAdd = true // a custom role: may add events, nothing getVersion reports
+	r = &adminRole.Role
+	r.PermAdd, r.PermSync, r.PermSiteAdmin, r.PermSighting = true, true, true, true
+	allOn := keyPerms{Sync: true, Sighting: true, GalaxyEditor: true, AnalystData: true}
+	tests := []struct {
+		name string
+		me   userView
+		key  keyPerms
+		want keyAccess
+	}{
+		{"writable key of a User", userRole, keyPerms{Sighting: true, GalaxyEditor: true, AnalystData: true}, keyAccess{known: true, sighting: true}},
+		{"read-only key of a User", userRole, keyPerms{}, keyAccess{readOnly: true, known: true}},
+		{"key of the read-only role", readOnlyRole, keyPerms{}, keyAccess{readOnly: true, known: true}},
+		{"key of a role getVersion says nothing of", addOnlyRole, keyPerms{}, keyAccess{}},
+		{"site admin key", adminRole, allOn, keyAccess{known: true, siteAdmin: true, sighting: true}},
+		{"read-only key of a site admin", adminRole, keyPerms{}, keyAccess{readOnly: true, known: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, keyAccessOf(tt.me, tt.key), cmp.AllowUnexported(keyAccess{})); diff != "" {
+				t.Errorf("keyAccessOf (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -76,10 +76,6 @@ func (t text) ptr() *string {
 	return &s
 }
 
-type rawFile struct {
-	Event *rawEvent `json:"Event"`
-}
-
 type rawEvent struct {
 	ID               text        `json:"id"`
 	OrgcID           text        `json:"orgc_id"`
@@ -325,14 +321,38 @@ func readEvent(fsys fs.FS, name string) (*rawEvent, error) {
 	if buf.Len() > maxEventFile {
 		return nil, fmt.Errorf("event %s: larger than %d bytes", name, maxEventFile)
 	}
-	var rf rawFile
-	if err := json.Unmarshal(buf.Bytes(), &rf); err != nil {
+	ev, err := unwrapEvent(buf.Bytes())
+	if err != nil {
 		return nil, fmt.Errorf("event %s: %w", name, err)
 	}
-	if rf.Event == nil {
-		return nil, fmt.Errorf("event %s: no top-level \"Event\" object", name)
+	return ev, nil
+}
+
+// unwrapEvent reads an event in every form MISP's /events/add takes
+// (EventsController::add): an export's {"response": ...} or a
+// {"request": ...} is unwrapped, then {"Event": {...}}, or else the
+// object itself is the event (PyMISP's test files, for one).
+func unwrapEvent(b []byte) (*rawEvent, error) {
+	var outer map[string]json.RawMessage
+	if err := json.Unmarshal(b, &outer); err != nil {
+		return nil, fmt.Errorf("not a MISP event (a JSON object): %w", err)
 	}
-	return rf.Event, nil
+	for _, wrapper := range []string{"response", "request"} {
+		if inner, ok := outer[wrapper]; ok {
+			b = inner
+			if err := json.Unmarshal(b, &outer); err != nil {
+				return nil, fmt.Errorf("%q is not a MISP event (a JSON object): %w", wrapper, err)
+			}
+		}
+	}
+	if inner, ok := outer["Event"]; ok {
+		b = inner
+	}
+	var ev rawEvent
+	if err := json.Unmarshal(b, &ev); err != nil {
+		return nil, err
+	}
+	return &ev, nil
 }
 
 func (l *loader) reserveAttr(a rawAttr) {

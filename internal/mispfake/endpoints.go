@@ -8,9 +8,12 @@ import (
 	"strings"
 )
 
-// The captured instance: its uuid and its two organisations.
+// The captured instance: its uuid, its two organisations and the ids of
+// its two users (the site admin; everyone else).
 const (
 	serverUUID   = "41531d37-0023-4780-b937-3675a9b4a41f"
+	adminUserID  = "1"
+	otherUserID  = "2"
 	adminOrgID   = "1"
 	adminOrgUUID = "351c7264-3374-45ba-8bae-9333e2dee1c5"
 )
@@ -68,10 +71,22 @@ type permissions struct {
 	AnalystData, SkipOTP                                                              bool
 }
 
-// perms gives the captured "admin" role to site admins and the captured
-// "User" role to everyone else; a read-only key keeps only perm_auth and
-// perm_audit (AuthKey.php).
+// perms are what a key may do: its role's permissions, of which a
+// read-only key keeps only perm_auth and perm_audit
+// (AuthKey::setUserData). /servers/getVersion shows these.
 func perms(k Key) permissions {
+	if k.ReadOnly {
+		return permissions{Audit: true, Auth: true}
+	}
+	return rolePerms(k)
+}
+
+// rolePerms gives the captured "admin" role to site admins and the
+// captured "User" role to everyone else. /users/view/me shows these, also
+// for a read-only key: it reads the role from the database, not the
+// limited copy of the logged-in user (captured: tb_users_view_me_readonly
+// and tb_users_view_me_writable are the same).
+func rolePerms(k Key) permissions {
 	var p permissions
 	if k.SiteAdmin {
 		p = permissions{Add: true, Modify: true, ModifyOrg: true, Publish: true, Delegate: true, Sync: true, Admin: true,
@@ -82,9 +97,7 @@ func perms(k Key) permissions {
 		p = permissions{Add: true, Modify: true, ModifyOrg: true, Audit: true, Auth: true, Tagger: true, Sighting: true,
 			Decaying: true, GalaxyEditor: true, AnalystData: true}
 	}
-	if k.ReadOnly {
-		p = permissions{Audit: true, Auth: true}
-	}
+	p.Auth = p.Auth && !k.NoAPI
 	return p
 }
 
@@ -129,7 +142,7 @@ type role struct {
 }
 
 func roleFor(k Key) role {
-	p := perms(k)
+	p := rolePerms(k)
 	r := role{ID: "3", Name: "User", DefaultRole: true}
 	if k.SiteAdmin {
 		r = role{ID: "1", Name: "admin"}
@@ -195,9 +208,9 @@ type user struct {
 // userFor fills the User block from the captured admin (site admins) or
 // captured second user (everyone else), with the key's email and org.
 func userFor(k Key, roleID string) user {
-	u := user{ID: "1", InvitedBy: "0", NidsSID: "4000000", DateModified: "1795793648", LastAPIAccess: "1795793648"}
+	u := user{ID: adminUserID, InvitedBy: "0", NidsSID: "4000000", DateModified: "1795793648", LastAPIAccess: "1795793648"}
 	if !k.SiteAdmin {
-		u = user{ID: "2", InvitedBy: "1", GPGKey: strp(""), NidsSID: "8246906", DateCreated: strp("1795793880"),
+		u = user{ID: otherUserID, InvitedBy: "1", GPGKey: strp(""), NidsSID: "8246906", DateCreated: strp("1795793880"),
 			DateModified: "1795793887", ExternalAuthKey: strp(""), LastAPIAccess: "1795793887", LastPwChange: strp("1795793880")}
 	}
 	u.Password, u.TOTP, u.TOTPIsSet = "*****", "*****", "0"
@@ -217,8 +230,15 @@ func (s *Server) viewMe(w http.ResponseWriter, k Key) {
 	}{userFor(k, r.ID), r, []any{}, organisationFor(k.OrgID)})
 }
 
+// getVersion follows ServersController::getVersion: the perm_* flags are
+// the logged-in user's, so a read-only key shows them off, and the
+// instance uuid is only shown to a key with perm_sync.
 func (s *Server) getVersion(w http.ResponseWriter, k Key) {
 	p := perms(k)
+	uuid := "-"
+	if p.Sync {
+		uuid = serverUUID
+	}
 	writePretty(w, http.StatusOK, struct {
 		Version          string   `json:"version"`
 		PyMISP           string   `json:"pymisp_recommended_version"`
@@ -229,7 +249,7 @@ func (s *Server) getVersion(w http.ResponseWriter, k Key) {
 		UUID             string   `json:"uuid"`
 		RequestEncoding  []string `json:"request_encoding"`
 		FilterSightings  bool     `json:"filter_sightings"`
-	}{"2.5.1", "2.5.1", p.Sync, p.Sighting, p.GalaxyEditor, p.AnalystData, serverUUID, []string{"gzip"}, true})
+	}{"2.5.1", "2.5.1", p.Sync, p.Sighting, p.GalaxyEditor, p.AnalystData, uuid, []string{"gzip"}, true})
 }
 
 // setting is one /servers/getSetting answer.
@@ -245,10 +265,14 @@ type setting struct {
 }
 
 // defaultSettings are the captured ones (MISP.baseurl, MISP.redis_host,
-// SimpleBackgroundJobs.enabled and .redis_host) plus the two Redis ports,
-// whose shape follows the captured redis_host (not captured themselves).
+// MISP.background_jobs, SimpleBackgroundJobs.enabled and .redis_host)
+// plus the two Redis ports, whose shape follows the captured redis_host
+// (not captured themselves). MISP.background_jobs is true, as in MISP's
+// config.default.php.
 func defaultSettings() map[string]*setting {
 	list := []*setting{
+		{Level: 1, Description: "Enables the use of MISP's background processing.",
+			Value: true, Test: "testBoolTrue", Type: "boolean", Name: "MISP.background_jobs"},
 		{Description: "The base url of the application (in the format https://www.mymispinstance.com or https://myserver.com/misp). Several features depend on this setting being correctly set to function.",
 			Value: "http://127.0.0.1:8080", ErrorMessage: "The currently set baseurl does not match the URL through which you have accessed the page. Disregard this if you are accessing the page via an alternate URL (for example via IP address).",
 			Test: "testBaseURL", Type: "string", Null: true, Name: "MISP.baseurl"},
@@ -316,7 +340,9 @@ func (s *Server) getSetting(w http.ResponseWriter, r *http.Request, k Key, name 
 }
 
 // serverSettings only knows the failure: the diagnostics dump of a
-// healthy MISP was not captured, the 500 of a broken one was.
+// healthy MISP was not captured. Both captured servers answered 500
+// because their MISP lacked the Supervisor client library (fXmlRpc) that
+// composer installs (error.log: Class "fXmlRpc\Client" not found).
 func (s *Server) serverSettings(w http.ResponseWriter, r *http.Request, k Key) {
 	if !perms(k).SiteAdmin {
 		writeError(w, http.StatusForbidden, msgNoPermission, r.URL.Path)
@@ -353,6 +379,18 @@ type feed struct {
 	OrgcID          string  `json:"orgc_id"`
 	TagCollectionID string  `json:"tag_collection_id"`
 	CacheTimestamp  any     `json:"cache_timestamp"`
+
+	content FeedContent // what a download finds
+}
+
+// FeedContent is what downloading a feed finds; it matters when
+// MISP.background_jobs is false and MISP downloads inside the request.
+type FeedContent struct {
+	// Unreachable makes the download fail (no route to the feed's URL, a
+	// proxy in the way, a missing local directory).
+	Unreachable bool
+	// NewEvents is how many events the next download adds.
+	NewEvents int
 }
 
 func defaultFeeds() []*feed {
@@ -395,52 +433,220 @@ func (s *Server) feedIndex(w http.ResponseWriter) {
 	writePretty(w, http.StatusOK, out)
 }
 
+// SetFeedContent sets what downloading feed id finds.
+func (s *Server) SetFeedContent(id string, c FeedContent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.feeds {
+		if f.ID == id {
+			f.content = c
+			return nil
+		}
+	}
+	return fmt.Errorf("mispfake: no feed %q", id)
+}
+
+// Answers of the feed endpoints (FeedsController.php, all captured).
+const (
+	msgFetchQueued     = "Pull queued for background execution."
+	msgFetchDone       = "Fetching the feed has successfully completed."
+	msgFetchFailed     = "Fetching the feed has failed."
+	msgNoFeedEnabled   = "No feed enabled."
+	msgFeedNotEnabled  = "Feed is currently not enabled. Make sure you enable it."
+	jobQueueNotEnabled = "Background jobs not enabled"
+)
+
+// backgroundJobs is MISP.background_jobs, on which the feed and worker
+// endpoints branch. The caller holds s.mu.
+func (s *Server) backgroundJobs() bool {
+	v, _ := s.settings["MISP.background_jobs"].Value.(bool)
+	return v
+}
+
+// queueFetch queues one fetch job, which needs Redis; a running worker
+// takes it at once. The caller holds s.mu.
+func (s *Server) queueFetch() bool {
+	if s.redisDown {
+		return false
+	}
+	if s.noWorkers {
+		s.queued++
+	}
+	return true
+}
+
+// download is an in-request fetch of f (FeedsController with
+// MISP.background_jobs false): whether it worked and how many events it
+// added. The caller holds s.mu.
+func (f *feed) download() (ok bool, added int) {
+	if f.content.Unreachable {
+		return false, 0
+	}
+	added, f.content.NewEvents = f.content.NewEvents, 0
+	return true, added
+}
+
+// fetchAll follows FeedsController::fetchFromAllFeeds. With background
+// jobs, each enabled feed is queued. Without, each is downloaded inside
+// the request and one that fails is skipped without a word, so "No feed
+// enabled." also means "every enabled feed failed"
+// (tb_bgoff_fetchFromAllFeeds_failed); and new events from a MISP-format
+// feed end in MISP 2.5.1's TypeError ("Cannot access offset of type
+// string on string"), a 500 after the events were saved
+// (tb_bgoff_fetchFromAllFeeds_new_events).
 func (s *Server) fetchAll(w http.ResponseWriter, r *http.Request, k Key) {
 	if !perms(k).SiteAdmin {
 		writeError(w, http.StatusForbidden, msgNoPermission, r.URL.Path)
 		return
 	}
 	s.mu.Lock()
-	enabled := 0
+	defer s.mu.Unlock()
+	msg := ""
 	for _, f := range s.feeds {
-		if f.Enabled {
-			enabled++
+		if !f.Enabled {
+			continue
 		}
+		if s.backgroundJobs() {
+			if !s.queueFetch() {
+				writeError(w, http.StatusInternalServerError, msgInternalError, r.URL.Path)
+				return
+			}
+			msg = msgFetchQueued
+			continue
+		}
+		ok, added := f.download()
+		if !ok {
+			continue
+		}
+		if f.SourceFormat == "misp" && added > 0 {
+			writeError(w, http.StatusInternalServerError, msgInternalError, r.URL.Path)
+			return
+		}
+		msg = msgFetchDone
 	}
-	s.mu.Unlock()
-	switch {
-	case enabled == 0:
-		writeResult(w, "No feed enabled.")
-	case s.brokenJobs:
-		writeError(w, http.StatusInternalServerError, msgInternalError, r.URL.Path)
-	default:
-		writeResult(w, "Pull queued for background execution.")
+	if msg == "" {
+		msg = msgNoFeedEnabled
 	}
+	writeResult(w, msg)
 }
 
+// fetchOne follows FeedsController::fetchFromFeed.
 func (s *Server) fetchOne(w http.ResponseWriter, r *http.Request, k Key, id string) {
 	if !perms(k).SiteAdmin {
 		writeError(w, http.StatusForbidden, msgNoPermission, r.URL.Path)
 		return
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	var found *feed
 	for _, f := range s.feeds {
 		if f.ID == id {
-			c := *f
-			found = &c
+			found = f
 		}
 	}
-	s.mu.Unlock()
 	switch {
 	case found == nil:
 		writeError(w, http.StatusNotFound, "Invalid feed.", r.URL.Path)
 	case !found.Enabled:
-		writeResult(w, "Feed is currently not enabled. Make sure you enable it.")
-	case s.brokenJobs:
+		writeResult(w, msgFeedNotEnabled)
+	case s.backgroundJobs() && !s.queueFetch():
+		writeError(w, http.StatusInternalServerError, msgInternalError, r.URL.Path)
+	case s.backgroundJobs():
+		writeResult(w, msgFetchQueued)
+	default:
+		ok, added := found.download()
+		msg := msgFetchFailed
+		if ok {
+			msg = msgFetchDone
+		}
+		if ok && found.SourceFormat == "misp" && added > 0 {
+			msg += fmt.Sprintf(" Downloaded %d new event(s).", added)
+		}
+		writeResult(w, msg)
+	}
+}
+
+// workerQueue is one queue in /servers/getWorkers
+// (Server::workerDiagnostics), in MISP's key order.
+type workerQueue struct {
+	OK       bool           `json:"ok"`
+	Workers  []workerStatus `json:"workers,omitempty"`
+	JobCount *int           `json:"jobCount,omitempty"`
+}
+
+type workerStatus struct {
+	PID         int    `json:"pid"`
+	User        string `json:"user"`
+	Alive       bool   `json:"alive"`
+	CorrectUser bool   `json:"correct_user"`
+	OK          bool   `json:"ok"`
+}
+
+// getWorkers follows ServersController::getWorkers with
+// SimpleBackgroundJobs enabled. Without background jobs: the captured
+// one-line list. Without Redis: listing the workers throws, and MISP
+// returns the queues as initialised, without sizes (captured,
+// tb_bgon_redisdown_getWorkers). Otherwise (modelled from the source, the
+// test bed could not answer it): each queue with its workers and its
+// size, then proc_accessible, controls and supervisord_status.
+func (s *Server) getWorkers(w http.ResponseWriter, r *http.Request, k Key) {
+	if !perms(k).SiteAdmin {
+		writeError(w, http.StatusForbidden, msgNoPermission, r.URL.Path)
+		return
+	}
+	s.mu.Lock()
+	bg, queued := s.backgroundJobs(), s.queued
+	s.mu.Unlock()
+	if !bg {
+		writePretty(w, http.StatusOK, []string{jobQueueNotEnabled})
+		return
+	}
+	var out struct {
+		Cache             workerQueue `json:"cache"`
+		Default           workerQueue `json:"default"`
+		Email             workerQueue `json:"email"`
+		Prio              workerQueue `json:"prio"`
+		Update            workerQueue `json:"update"`
+		ProcAccessible    *bool       `json:"proc_accessible,omitempty"`
+		Controls          *int        `json:"controls,omitempty"`
+		SupervisordStatus *bool       `json:"supervisord_status,omitempty"`
+	}
+	if !s.redisDown {
+		queues := []*workerQueue{&out.Cache, &out.Default, &out.Email, &out.Prio, &out.Update}
+		for i, q := range queues {
+			n := 0
+			if q == &out.Default {
+				n = queued
+			}
+			q.JobCount = &n
+			if !s.noWorkers {
+				q.OK = true
+				q.Workers = []workerStatus{{PID: 4100 + i, User: "www-data", Alive: true, CorrectUser: true, OK: true}}
+			}
+		}
+		procAccessible, controls, supervisord := true, 1, !s.noWorkers
+		out.ProcAccessible, out.Controls, out.SupervisordStatus = &procAccessible, &controls, &supervisord
+	}
+	writePretty(w, http.StatusOK, out)
+}
+
+// monitorUser serves GET /admin/users/monitor/<user id>
+// (UsersController::admin_monitor): it reads a set in MISP's own Redis
+// (MISP.redis_host) with no fallback, so it fails with a 500 when that
+// Redis is down (captured, tb_redisdown_admin_users_monitor). It answers 1
+// for "not monitored". Changing the flag (POST) is not implemented.
+func (s *Server) monitorUser(w http.ResponseWriter, r *http.Request, k Key, id string) {
+	switch {
+	case !perms(k).SiteAdmin:
+		writeError(w, http.StatusForbidden, msgNoPermission, r.URL.Path)
+	case r.Method != http.MethodGet:
+		writeError(w, http.StatusNotImplemented, "mispfake: changing the monitoring flag is not implemented", r.URL.Path)
+	case id != adminUserID && id != otherUserID:
+		writeError(w, http.StatusNotFound, "Invalid user.", r.URL.Path)
+	case s.redisDown:
 		writeError(w, http.StatusInternalServerError, msgInternalError, r.URL.Path)
 	default:
-		writeResult(w, "Pull queued for background execution.")
+		writePretty(w, http.StatusOK, 1)
 	}
 }
 

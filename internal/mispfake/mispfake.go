@@ -62,10 +62,17 @@ type Options struct {
 	// Events replaces the embedded events: every *.json file at its root
 	// is loaded as one MISP event. Nil means the embedded set.
 	Events fs.FS
-	// BrokenBackgroundJobs makes feed fetching (with an enabled feed)
-	// answer 500 "An Internal Error Has Occurred.", as a MISP whose
-	// background workers or their Redis are misconfigured does.
-	BrokenBackgroundJobs bool
+	// RedisDown makes MISP's Redis unreachable, as a stopped Redis or a
+	// wrong redis_host does: queuing a feed fetch (MISP.background_jobs
+	// true) answers 500 "An Internal Error Has Occurred.",
+	// /servers/getWorkers lists the queues without sizes, and
+	// /admin/users/monitor answers 500. Searches still work (MISP falls
+	// back without Redis), rate limits are then not enforced.
+	RedisDown bool
+	// NoWorkers means no background worker runs: a queued fetch is
+	// answered "Pull queued for background execution." and stays in the
+	// queue, which /servers/getWorkers shows.
+	NoWorkers bool
 }
 
 // Key is the user behind one API key.
@@ -74,6 +81,7 @@ type Key struct {
 	OrgID      string    // owning organisation: "1" (TESTORG, the default) or "2" (PARTNERORG)
 	SiteAdmin  bool      // may read server settings and fetch feeds
 	ReadOnly   bool      // MISP read-only key: every perm_* except auth and audit is off
+	NoAPI      bool      // the user's role has no API access (perm_auth off)
 	Disabled   bool      // the user account is disabled
 	Expires    time.Time // zero means the key never expires; else X-Auth-Key-Expiration is sent
 	AllowedIPs []string  // CIDRs the key may be used from; empty means anywhere
@@ -126,7 +134,8 @@ type Request struct {
 type Server struct {
 	keys         map[string]Key
 	now          func() time.Time
-	brokenJobs   bool
+	redisDown    bool
+	noWorkers    bool
 	db           *store
 	warninglists []*warninglist
 	closed       chan struct{}
@@ -138,6 +147,7 @@ type Server struct {
 	settings map[string]*setting
 	feeds    []*feed
 	windows  map[string]*rateWindowState
+	queued   int // fetch jobs waiting on the default queue (NoWorkers)
 }
 
 type rateWindowState struct {
@@ -188,7 +198,8 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		keys:         map[string]Key{},
 		now:          now,
-		brokenJobs:   opts.BrokenBackgroundJobs,
+		redisDown:    opts.RedisDown,
+		noWorkers:    opts.NoWorkers,
 		db:           db,
 		warninglists: lists,
 		closed:       make(chan struct{}),
@@ -280,6 +291,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, k Key, body []byt
 		s.getSetting(w, r, k, strings.TrimPrefix(p, "/servers/getSetting/"))
 	case p == "/servers/serverSettings":
 		s.serverSettings(w, r, k)
+	case p == "/servers/getWorkers":
+		s.getWorkers(w, r, k)
+	case strings.HasPrefix(p, "/admin/users/monitor/"):
+		s.monitorUser(w, r, k, strings.TrimPrefix(p, "/admin/users/monitor/"))
 	case p == "/feeds/index" || p == "/feeds":
 		s.feedIndex(w)
 	case p == "/feeds/fetchFromAllFeeds":
@@ -303,7 +318,6 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, k Key, body []byt
 const (
 	msgAuthFailed    = "Authentication failed. Please make sure you pass the API key of an API enabled user along in the Authorization header."
 	msgDisabled      = "Authentication failed. Your user account has been disabled."
-	msgExpired       = "Auth key is expired"
 	msgIPNotAllowed  = "It is not possible to use this Auth key from your IP address"
 	msgNoPermission  = "You do not have permission to use this functionality."
 	msgInternalError = "An Internal Error Has Occurred."
@@ -314,6 +328,14 @@ const (
 // over Authorization, "Basic ..." is ignored, the header may hold a comma
 // separated list, and only 40-character alphanumeric keys are looked up
 // (so "Bearer <key>" fails). It returns MISP's 403 message on failure.
+//
+// The lookup (AuthKey::getAuthUserByAuthKey, _checkAuthUser) skips an
+// expired key and a role without perm_auth, so both get the same generic
+// message as an unknown key (captured: tb_auth_expired_getVersion,
+// tb_auth_noapi_getVersion). Only a user found by its key is then checked
+// for being disabled and for the key's allowed IPs, which have messages
+// of their own. ("Auth key is expired" exists too, but only for a session
+// kept across requests with Security.authkey_keep_session.)
 func (s *Server) authenticate(r *http.Request) (Key, string, string) {
 	header := r.Header.Get("Authorization")
 	if v := r.Header.Get("X-MISP-AUTH"); v != "" {
@@ -333,10 +355,10 @@ func (s *Server) authenticate(r *http.Request) (Key, string, string) {
 		}
 		k = withDefaults(k)
 		switch {
+		case k.NoAPI || (!k.Expires.IsZero() && k.Expires.Before(s.now())):
+			continue
 		case k.Disabled:
 			return k, k.User, msgDisabled
-		case !k.Expires.IsZero() && k.Expires.Before(s.now()):
-			return k, k.User, msgExpired
 		case !ipAllowed(k.AllowedIPs, r.RemoteAddr):
 			return k, k.User, msgIPNotAllowed
 		}
@@ -599,7 +621,8 @@ func (s *Server) restSearch(w http.ResponseWriter, r *http.Request, k Key, body 
 // RateLimitComponent does: a fixed 900 s window per user, X-Rate-Limit-*
 // headers on every answer, 429 once the count is used up.
 func (s *Server) allowRate(w http.ResponseWriter, r *http.Request, k Key) bool {
-	if k.RateLimit <= 0 {
+	// Without Redis, RateLimitComponent lets every request through.
+	if k.RateLimit <= 0 || s.redisDown {
 		return true
 	}
 	now := s.now()

@@ -374,11 +374,13 @@ func (s *Server) search(q query, who caller) result {
 	if q.limit > 0 {
 		start := min((q.page-1)*q.limit, len(out))
 		end := min(start+q.limit, len(out))
-		// The captured MISP reported 3 for a page of 2 out of 10
-		// (restsearch_limit_page): one more than the page when more
-		// results follow. Copied as observed.
+		// MispAttribute::__iteratedFetch adds one to the page size
+		// unless the page came back shorter than the limit: a full page
+		// (restsearch_limit_page, tb_restsearch_limit_truncated) and an
+		// empty one (tb_redisdown_restsearch: 1 for no match) both count
+		// one more than they hold, whether or not more results follow.
 		r.count = end - start
-		if end < len(out) {
+		if r.count == 0 || r.count == q.limit {
 			r.count++
 		}
 		out = out[start:end]

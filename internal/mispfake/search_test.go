@@ -393,7 +393,7 @@ func TestLoad_Errors(t *testing.T) {
 	}{
 		{"no files", fstest.MapFS{}, "no *.json files"},
 		{"not JSON", fstest.MapFS{"a.json": {Data: []byte("nope")}}, "event a.json"},
-		{"no Event", fstest.MapFS{"a.json": {Data: []byte(`{"Attribute":[]}`)}}, `no top-level "Event"`},
+		{"a list, not an event", fstest.MapFS{"a.json": {Data: []byte(`[{"Attribute":[]}]`)}}, "event a.json: not a MISP event"},
 		{"object as id", fstest.MapFS{"a.json": {Data: []byte(`{"Event":{"id":{}}}`)}}, "event a.json"},
 	}
 	for _, tc := range tests {

@@ -61,6 +61,7 @@ func TestAuth(t *testing.T) {
 		strings.Repeat("H", 40):  {AllowedIPs: []string{"10.0.0.0/8"}},
 		strings.Repeat("I", 40):  {AllowedIPs: []string{"192.0.2.0/24"}},
 		strings.Repeat("J1", 20): {},
+		strings.Repeat("K", 40):  {NoAPI: true},
 	}
 	s := mustNew(t, Options{Keys: keys, Now: func() time.Time { return now }})
 	tests := []struct {
@@ -78,8 +79,9 @@ func TestAuth(t *testing.T) {
 		{"X-MISP-AUTH", map[string]string{"X-MISP-AUTH": adminKey}, 200, "", ""},
 		{"X-MISP-AUTH wins", map[string]string{"X-MISP-AUTH": unknownKey, "Authorization": adminKey}, 403, msgAuthFailed, ""},
 		{"comma list", map[string]string{"Authorization": unknownKey + ", " + adminKey}, 200, "", ""},
-		{"expired", map[string]string{"Authorization": strings.Repeat("E", 40)}, 403, msgExpired, ""},
+		{"expired", map[string]string{"Authorization": strings.Repeat("E", 40)}, 403, msgAuthFailed, ""},
 		{"expiring", map[string]string{"Authorization": strings.Repeat("F", 40)}, 200, "", "2026-12-07T12:00:00+00:00"},
+		{"role without API access", map[string]string{"Authorization": strings.Repeat("K", 40)}, 403, msgAuthFailed, ""},
 		{"disabled", map[string]string{"Authorization": strings.Repeat("G", 40)}, 403, msgDisabled, ""},
 		{"wrong source ip", map[string]string{"Authorization": strings.Repeat("H", 40)}, 403, msgIPNotAllowed, ""},
 		{"right source ip", map[string]string{"Authorization": strings.Repeat("I", 40)}, 200, "", ""},
@@ -109,27 +111,24 @@ func TestOperatorEndpoints(t *testing.T) {
 	readonly := map[string]string{"Authorization": readonlyKey}
 	user2 := map[string]string{"Authorization": user2Key}
 
-	t.Run("read-only key loses every permission but auth and audit", func(t *testing.T) {
-		_, _, body := get(t, s, "/users/view/me.json", readonly)
-		var me struct {
-			Role map[string]any
+	t.Run("read-only key: getVersion shows its permissions off, users/view/me the role's", func(t *testing.T) {
+		_, _, roBody := get(t, s, "/users/view/me.json", readonly)
+		_, _, rwBody := get(t, s, "/users/view/me.json", user2)
+		if roBody != rwBody {
+			t.Errorf("users/view/me differs between the read-only and the writable key of one user:\n%s\n%s", roBody, rwBody)
 		}
-		if err := json.Unmarshal([]byte(body), &me); err != nil {
-			t.Fatal(err)
-		}
-		for k, v := range me.Role {
-			if strings.HasPrefix(k, "perm_") && v != (k == "perm_auth" || k == "perm_audit") {
-				t.Errorf("%s = %v", k, v)
+		for key, want := range map[string]bool{readonlyKey: false, user2Key: true} {
+			_, _, body := get(t, s, "/servers/getVersion", map[string]string{"Authorization": key})
+			var v map[string]any
+			json.Unmarshal([]byte(body), &v)
+			for _, p := range []string{"perm_sighting", "perm_galaxy_editor", "perm_analyst_data"} {
+				if v[p] != want {
+					t.Errorf("getVersion %s = %v, want %v", p, v[p], want)
+				}
 			}
-		}
-		if me.Role["permission_description"] != "read_only" {
-			t.Errorf("permission_description = %v", me.Role["permission_description"])
-		}
-		_, _, body = get(t, s, "/servers/getVersion", readonly)
-		var v map[string]any
-		json.Unmarshal([]byte(body), &v)
-		if v["perm_sighting"] != false || v["version"] != "2.5.1" {
-			t.Errorf("getVersion for a read-only key = %v", v)
+			if v["perm_sync"] != false || v["uuid"] != "-" {
+				t.Errorf("getVersion without perm_sync: perm_sync %v, uuid %v; want false and \"-\"", v["perm_sync"], v["uuid"])
+			}
 		}
 	})
 	t.Run("only site admins read settings", func(t *testing.T) {
@@ -201,8 +200,8 @@ func TestOperatorEndpoints(t *testing.T) {
 			t.Errorf("feeds/index = %+v", feeds)
 		}
 	})
-	t.Run("broken background jobs", func(t *testing.T) {
-		b := mustNew(t, Options{BrokenBackgroundJobs: true})
+	t.Run("Redis down", func(t *testing.T) {
+		b := mustNew(t, Options{RedisDown: true})
 		b.SetFeedEnabled("1", true)
 		req := httptest.NewRequest(http.MethodPost, "/feeds/fetchFromAllFeeds", nil)
 		req.Header.Set("Authorization", adminKey)
@@ -392,4 +391,74 @@ func TestServer_OversizedRequest(t *testing.T) {
 	if rec.Code != http.StatusRequestEntityTooLarge {
 		t.Errorf("status = %d, want 413", rec.Code)
 	}
+}
+
+// TestWorkersAndQueuedFetches covers what the captures could not show:
+// /servers/getWorkers of a MISP whose Redis answers (the test bed lacked
+// the Supervisor client library), modelled on Server::workerDiagnostics,
+// and the fetch jobs a MISP without workers keeps queued.
+func TestWorkersAndQueuedFetches(t *testing.T) {
+	admin := map[string]string{"Authorization": adminKey}
+	type queue struct {
+		OK       bool `json:"ok"`
+		Workers  []map[string]any
+		JobCount *int `json:"jobCount"`
+	}
+	workers := func(t *testing.T, s *Server) (map[string]queue, map[string]any) {
+		t.Helper()
+		status, _, body := get(t, s, "/servers/getWorkers", admin)
+		var all map[string]any
+		if status != 200 || json.Unmarshal([]byte(body), &all) != nil {
+			t.Fatalf("getWorkers: %d %s", status, body)
+		}
+		queues := map[string]queue{}
+		for name, v := range all {
+			if _, isQueue := v.(map[string]any); isQueue {
+				b, _ := json.Marshal(v)
+				var q queue
+				json.Unmarshal(b, &q)
+				queues[name] = q
+			}
+		}
+		return queues, all
+	}
+	fetch := func(t *testing.T, s *Server) {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodPost, "/feeds/fetchFromFeed/1", nil)
+		req.Header.Set("Authorization", adminKey)
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if rec.Code != 200 || !strings.Contains(rec.Body.String(), msgFetchQueued) {
+			t.Fatalf("fetch: %d %s", rec.Code, rec.Body)
+		}
+	}
+
+	t.Run("workers running", func(t *testing.T) {
+		s := mustNew(t, Options{})
+		s.SetFeedEnabled("1", true)
+		fetch(t, s)
+		queues, all := workers(t, s)
+		for _, name := range []string{"cache", "default", "email", "prio", "update"} {
+			q := queues[name]
+			if !q.OK || len(q.Workers) != 1 || q.JobCount == nil || *q.JobCount != 0 {
+				t.Errorf("queue %s = %+v, want one live worker and nothing waiting", name, q)
+			}
+		}
+		if all["supervisord_status"] != true || all["proc_accessible"] != true {
+			t.Errorf("getWorkers = %v", all)
+		}
+	})
+	t.Run("no worker: the fetch stays queued", func(t *testing.T) {
+		s := mustNew(t, Options{NoWorkers: true})
+		s.SetFeedEnabled("1", true)
+		fetch(t, s)
+		fetch(t, s)
+		queues, all := workers(t, s)
+		if q := queues["default"]; q.OK || len(q.Workers) != 0 || q.JobCount == nil || *q.JobCount != 2 {
+			t.Errorf("default queue = %+v, want no worker and 2 jobs waiting", q)
+		}
+		if all["supervisord_status"] != false {
+			t.Errorf("supervisord_status = %v", all["supervisord_status"])
+		}
+	})
 }

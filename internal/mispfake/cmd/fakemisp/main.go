@@ -56,7 +56,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	admin := fl.Bool("admin", false, "the key belongs to a site admin (server settings, feed fetching)")
 	readOnly := fl.Bool("readonly", false, "the key is a read-only key")
 	rateLimit := fl.Int("rate-limit", 0, "restSearch calls per 900 s window for the key (0 = unlimited)")
-	brokenJobs := fl.Bool("broken-jobs", false, "feed fetching fails with MISP's internal error")
+	redisDown := fl.Bool("redis-down", false, "MISP's Redis is unreachable: queuing a feed fetch fails with MISP's internal error")
 	useTLS := fl.Bool("tls", false, "serve HTTPS with a fresh self-signed certificate")
 	certOut := fl.String("cert-out", "", "with -tls, write the certificate (PEM) here, for a client's ca_file")
 	eventsDir := fl.String("events", "", "load MISP events from this directory instead of the embedded set")
@@ -72,8 +72,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 
 	opts := mispfake.Options{
-		Keys:                 map[string]mispfake.Key{*key: {SiteAdmin: *admin, ReadOnly: *readOnly, RateLimit: *rateLimit}},
-		BrokenBackgroundJobs: *brokenJobs,
+		Keys:      map[string]mispfake.Key{*key: {SiteAdmin: *admin, ReadOnly: *readOnly, RateLimit: *rateLimit}},
+		RedisDown: *redisDown,
 	}
 	if *eventsDir != "" {
 		opts.Events = os.DirFS(*eventsDir)

@@ -109,3 +109,58 @@ func TestRun_UsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestRun_EventsDirWithBareEvent: -events loads every form MISP's
+// /events/add takes, the bare event object of
+// ../shared/misp-events/pymisp__existing_event.json (PyMISP's
+// tests/mispevent_testfiles/existing_event.json, cut to one attribute)
+// included, next to the usual {"Event": {...}} and an export's
+// {"response": {"Event": {...}}}.
+func TestRun_EventsDirWithBareEvent(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"bare.json": `{"Org": {"id": "2", "name": "CIRCL", "uuid": "55f6ea5e-2c60-40e5-964f-47a8950d210f"},
+			"Orgc": {"id": "2", "name": "CIRCL", "uuid": "55f6ea5e-2c60-40e5-964f-47a8950d210f"},
+			"analysis": "0", "date": "2017-12-21", "distribution": "3", "id": "9747",
+			"info": "OSINT - Sednit update: How Fancy Bear Spent the Year", "org_id": "2", "orgc_id": "2",
+			"published": false, "threat_level_id": "3", "timestamp": "1513948642", "uuid": "5a3c2fcd-8328-42bb-a95e-4f4402de0b81",
+			"Attribute": [{"category": "Network activity", "distribution": "5", "event_id": "9747", "id": "1188759",
+				"timestamp": "1513893921", "to_ids": true, "type": "domain", "uuid": "5a3c2fdb-2f48-4ab5-9f2b-46da02de0b81", "value": "movieultimate.com"}]}`,
+		"wrapped.json": `{"Event": {"info": "wrapped", "Attribute": [{"type": "domain", "category": "Network activity", "to_ids": true, "value": "wrapped.example.net"}]}}`,
+		"export.json":  `{"response": {"Event": {"info": "export", "Attribute": [{"type": "domain", "category": "Network activity", "to_ids": true, "value": "export.example.net"}]}}}`,
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base, stdin, done := start(t, "-key", testKey, "-events", dir)
+	for _, value := range []string{"movieultimate.com", "wrapped.example.net", "export.example.net"} {
+		req, _ := http.NewRequest(http.MethodPost, base+"/attributes/restSearch",
+			strings.NewReader(`{"returnFormat":"json","value":"`+value+`"}`))
+		req.Header.Set("Authorization", testKey)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), `"value":"`+value+`"`) {
+			t.Errorf("search %s: status %d, body %.300s", value, resp.StatusCode, body)
+		}
+	}
+	stdin.Close()
+	waitDone(t, done)
+}
+
+func TestRun_EventsDirNotAnEvent(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "list.json"), []byte(`[{"info": "a list is no event"}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := run([]string{"-key", testKey, "-events", dir}, strings.NewReader(""), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "list.json") {
+		t.Errorf("run: %v, want an error naming list.json", err)
+	}
+}
