@@ -7,7 +7,7 @@ NETBIN     := bin/custom-misp-net
 WAZUH_HOME ?= /var/ossec
 FUZZTIME   ?= 30s
 
-.PHONY: all build test check demo bench fuzz install clean
+.PHONY: all build test check demo bench fuzz install uninstall clean
 
 all: check test build
 
@@ -59,7 +59,8 @@ fuzz:
 # etc/rules/local_rules.xml. Every owner and mode here is the table
 # InstallModes in internal/doctor (a test holds this recipe to it). An
 # existing options or key file is never overwritten.
-install: build
+install:
+	@if [ ! -x $(BIN) ] || [ ! -x $(NETBIN) ]; then echo "no $(BIN) or $(NETBIN): run make build first (on any machine with Go), then copy this tree to the manager"; exit 1; fi
 	install -d -m 0750 -o root -g wazuh $(WAZUH_HOME)/integrations
 	install -m 0750 -o root -g wazuh $(BIN) $(WAZUH_HOME)/integrations/custom-misp
 	install -m 0750 -o root -g wazuh $(NETBIN) $(WAZUH_HOME)/integrations/custom-misp-net
@@ -73,6 +74,13 @@ install: build
 	if [ -e "$$key" ]; then echo "kept existing $$key"; \
 	else install -m 0640 -o root -g wazuh /dev/null "$$key"; echo "created empty $$key: write the MISP auth key into it"; fi
 	@echo "next: add ossec-snippets/integration-4.8plus.xml to ossec.conf, then: systemctl restart wazuh-manager"
+
+# uninstall removes what install put there but the key, the options and
+# the cache, which are configuration and state (remove them by hand).
+uninstall:
+	rm -f $(WAZUH_HOME)/integrations/custom-misp $(WAZUH_HOME)/integrations/custom-misp-net
+	rm -f $(WAZUH_HOME)/etc/decoders/0005-misp_decoders.xml $(WAZUH_HOME)/etc/rules/0990-misp_rules.xml $(WAZUH_HOME)/etc/rules/0991-misp_sysmon_levels.xml
+	@echo "kept $(WAZUH_HOME)/etc/custom-misp.key and $(WAZUH_HOME)/var/custom-misp; remove the custom-misp <integration> block from ossec.conf, then: systemctl restart wazuh-manager"
 
 clean:
 	rm -rf bin
