@@ -219,19 +219,12 @@ func cmdDatagrams(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 1 {
 		ts.Fatalf("usage: datagrams FILE")
 	}
-	w := worldOf(ts)
 	var out strings.Builder
-	buf := make([]byte, 1<<17)
-	for {
-		w.queue.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-		n, err := w.queue.Read(buf)
-		if err != nil {
-			break
+	for _, d := range drain(worldOf(ts).queue) {
+		if len(d) > wazuh.MaxDatagram {
+			ts.Fatalf("datagram of %d bytes: over Wazuh's %d-byte limit", len(d), wazuh.MaxDatagram)
 		}
-		if n > wazuh.MaxDatagram {
-			ts.Fatalf("datagram of %d bytes: over Wazuh's %d-byte limit", n, wazuh.MaxDatagram)
-		}
-		out.Write(buf[:n])
+		out.Write(d)
 		out.WriteByte('\n')
 	}
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(out.String()), 0o644))
@@ -432,6 +425,22 @@ func cmdTookUnder(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	if took := worldOf(ts).took; took >= max {
 		ts.Fatalf("the run took %s, want under %s", took.Round(time.Millisecond), max)
+	}
+}
+
+// drain returns the datagrams waiting on the queue socket. It is called
+// after the binary has exited, so whatever it sent is already queued: the
+// short read deadline only ends the loop, it races nothing.
+func drain(queue *net.UnixConn) [][]byte {
+	var out [][]byte
+	buf := make([]byte, 1<<17)
+	for {
+		queue.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		n, err := queue.Read(buf)
+		if err != nil {
+			return out
+		}
+		out = append(out, bytes.Clone(buf[:n]))
 	}
 }
 

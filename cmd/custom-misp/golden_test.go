@@ -47,14 +47,8 @@ func TestGolden(t *testing.T) {
 				t.Fatalf("run: %v: %s", err, out)
 			}
 			var got bytes.Buffer
-			buf := make([]byte, 1<<17)
-			for {
-				queue.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-				n, err := queue.Read(buf)
-				if err != nil {
-					break
-				}
-				got.Write(bytes.ReplaceAll(buf[:n], []byte(srvURL), []byte("$MISP_URL")))
+			for _, d := range drain(queue) {
+				got.Write(bytes.ReplaceAll(d, []byte(srvURL), []byte("$MISP_URL")))
 				got.WriteByte('\n')
 			}
 			golden := filepath.Join("..", "..", "testdata", "golden", name+".golden")

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -35,18 +34,11 @@ func TestLookup_SameEventAsIntegratord(t *testing.T) {
 		t.Fatalf("integratord mode: %v: %s", err, out)
 	}
 	var fromAlert map[string]any
-	buf := make([]byte, 1<<17)
-	for {
-		// The run has exited: whatever it sent is already queued.
-		queue.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-		n, err := queue.Read(buf)
-		if err != nil {
-			break
-		}
-		_, body, _ := strings.Cut(string(buf[:n]), "->misp:")
+	for _, d := range drain(queue) {
+		_, body, _ := strings.Cut(string(d), "->misp:")
 		var ev map[string]any
 		if err := json.Unmarshal([]byte(body), &ev); err != nil {
-			t.Fatalf("datagram %q: %v", buf[:n], err)
+			t.Fatalf("datagram %q: %v", d, err)
 		}
 		if ev["misp"].(map[string]any)["indicator"] == value {
 			fromAlert = ev

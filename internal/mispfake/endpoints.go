@@ -409,11 +409,16 @@ func defaultFeeds() []*feed {
 // ("1" CIRCL OSINT, "2" Botvrij.eu), which changes /feeds/index and what
 // the fetch endpoints answer.
 func (s *Server) SetFeedEnabled(id string, enabled bool) error {
+	return s.withFeed(id, func(f *feed) { f.Enabled = enabled })
+}
+
+// withFeed changes feed id under the lock.
+func (s *Server) withFeed(id string, change func(*feed)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, f := range s.feeds {
 		if f.ID == id {
-			f.Enabled = enabled
+			change(f)
 			return nil
 		}
 	}
@@ -435,15 +440,7 @@ func (s *Server) feedIndex(w http.ResponseWriter) {
 
 // SetFeedContent sets what downloading feed id finds.
 func (s *Server) SetFeedContent(id string, c FeedContent) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, f := range s.feeds {
-		if f.ID == id {
-			f.content = c
-			return nil
-		}
-	}
-	return fmt.Errorf("mispfake: no feed %q", id)
+	return s.withFeed(id, func(f *feed) { f.content = c })
 }
 
 // Answers of the feed endpoints (FeedsController.php, all captured).
