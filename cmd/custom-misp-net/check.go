@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -27,6 +29,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	flags, f := newOpFlags("check")
 	debug := flags.Bool("debug", false, "write debug lines to the log file")
 	pos, err := f.parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return f.help(stdout, checkUsage)
+	}
 	if err != nil {
 		return cli.Report(stderr, cli.Fail(cli.ExitUsage, fmt.Errorf("check: %w", err), checkUsage))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -24,6 +25,9 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	// not depend on whether the machine running them has a wazuh user.
 	wazuhUser := flags.String("wazuh-user", doctor.DefaultUser, "the user integratord and analysisd run as")
 	pos, err := f.parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return f.help(stdout, doctorUsage)
+	}
 	if err != nil {
 		return cli.Report(stderr, cli.Fail(cli.ExitUsage, fmt.Errorf("doctor: %w", err), doctorUsage))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"github.com/custom-misp/custom-misp/internal/cli"
 	"io"
@@ -35,6 +36,9 @@ func runFeeds(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return feedsFetch(ctx, args[1:], stdout, stderr)
 	case "list":
 		return feedsList(ctx, args[1:], stdout, stderr)
+	case "-h", "-help", "--help":
+		fmt.Fprintf(stdout, "usage: %s\n", feedsUsage)
+		return cli.ExitOK
 	}
 	return cli.Report(stderr, cli.Fail(cli.ExitUsage, fmt.Errorf("feeds: unknown command %q", args[0]), feedsUsage))
 }
@@ -47,6 +51,9 @@ func feedsFetch(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs, f := newOpFlags("feeds fetch")
 	id := fs.String("feed", "", "fetch only the feed with this id")
 	pos, err := f.parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return f.help(stdout, feedsUsage)
+	}
 	jsonOut := f.json || slices.Contains(args, "--json") || slices.Contains(args, "-json")
 	done := func(code int, res doctor.FetchResult) int {
 		if jsonOut {
@@ -97,6 +104,9 @@ func feedsList(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs, f := newOpFlags("feeds list")
 	all := fs.Bool("all", false, "also list disabled feeds")
 	pos, err := f.parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return f.help(stdout, feedsUsage)
+	}
 	if err != nil {
 		return cli.Report(stderr, cli.Fail(cli.ExitUsage, fmt.Errorf("feeds list: %w", err), feedsUsage))
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"github.com/custom-misp/custom-misp/internal/cli"
 	"io"
@@ -44,6 +46,9 @@ type lookupRow struct {
 func runLookup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	_, f := newOpFlags("lookup")
 	values, err := f.parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return f.help(stdout, lookupUsage)
+	}
 	if err != nil {
 		return cli.Report(stderr, cli.Fail(cli.ExitUsage, fmt.Errorf("lookup: %w", err), lookupUsage))
 	}

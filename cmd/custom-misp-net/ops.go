@@ -54,6 +54,15 @@ func newOpFlags(name string) (*flag.FlagSet, *opFlags) {
 	return fs, f
 }
 
+// help prints usage and every flag of the command, for -h: on stdout,
+// exit 0, as an operator asked for it.
+func (f *opFlags) help(w io.Writer, usage string) int {
+	fmt.Fprintf(w, "usage: %s\n\nflags:\n", usage)
+	f.flagsSet.SetOutput(w)
+	f.flagsSet.PrintDefaults()
+	return cli.ExitOK
+}
+
 // parse parses flags and positional arguments in any order, so that
 // `lookup 1.2.3.4 --json` works as well as `lookup --json 1.2.3.4`.
 func (f *opFlags) parse(args []string) ([]string, error) {
