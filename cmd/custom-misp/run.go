@@ -31,6 +31,8 @@ const usage = `usage:
                          look values up in MISP as integratord would and print the matches
   custom-misp feeds fetch [--feed ID] [--json] | feeds list [--all] [--json]
                          make MISP fetch its feeds (daily, from a command wodle), or list them
+  custom-misp sync [--full] [--json] [flags]
+                         bring the local MISP mirror up to date (every few minutes, from a command wodle)
   custom-misp version    print the version
 `
 
@@ -46,7 +48,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case "help", "-h", "-help", "--help":
 			fmt.Fprint(stdout, usage)
 			return cli.ExitOK
-		case "check", "doctor", "lookup", "feeds":
+		case "check", "doctor", "lookup", "feeds", "sync":
 			// The operator commands talk to MISP and read ossec.conf:
 			// they live in the helper, which links the HTTP client and
 			// the XML parser that integratord mode never needs.

@@ -27,7 +27,9 @@ const (
 	ExitNoSocket    = 8  // the queue socket does not exist
 	ExitSocket      = 9  // other queue socket failure (permissions, ...)
 	ExitCheckFailed = 10 // doctor: at least one check failed
-	ExitMISP        = 11 // an operator command (lookup, feeds) got no usable answer from MISP
+	ExitMISP        = 11 // an operator command (lookup, feeds, sync) got no usable answer from MISP
+	ExitBusy        = 12 // sync: another sync of the same mirror is running
+	ExitStore       = 13 // sync: the new mirror could not be written (disk full, permissions); the old one still serves
 )
 
 // exitError carries the exit code and an optional hint for the operator.
@@ -80,6 +82,8 @@ var defaultHints = map[int]string{
 	ExitSocket:      "custom-misp doctor checks the queue socket: who may write it, and whether analysisd reads it",
 	ExitCheckFailed: "follow the hint under each FAIL, from the top",
 	ExitMISP:        "custom-misp doctor says why MISP gave no usable answer",
+	ExitBusy:        "a sync is still running (the wodle's interval is shorter than a sync takes?); this one did nothing",
+	ExitStore:       "free disk space under var/custom-misp or fix its owner (root:wazuh 0770); the previous mirror keeps serving",
 }
 
 // OneLine folds line breaks so that a message stays one log line.

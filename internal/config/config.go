@@ -37,10 +37,22 @@ const (
 	DefaultCacheNegativeTTL = 15 * time.Minute
 	DefaultCacheLockWait    = 100 * time.Millisecond
 	DefaultCacheMaxEntries  = 100000
-	maxDeadline             = 10 * time.Minute
-	maxIOCsCeiling          = 1000
-	maxEventsCeiling        = 100
-	maxLimitCeiling         = 1000
+	// The mirror is synced every 5 minutes (ossec-snippets/mirror-sync-wodle.xml);
+	// six missed syncs make it stale. A full sync a day catches what MISP
+	// gives no incremental signal for (see docs/mirror.md).
+	DefaultMirrorMaxAge           = 30 * time.Minute
+	DefaultMirrorFullSyncInterval = 24 * time.Hour
+	maxDeadline                   = 10 * time.Minute
+	maxIOCsCeiling                = 1000
+	maxEventsCeiling              = 100
+	maxLimitCeiling               = 1000
+)
+
+// Lookup modes (option "lookup").
+const (
+	LookupLive   = "live"   // ask MISP, through the cache
+	LookupMirror = "mirror" // answer from the local mirror only
+	LookupAuto   = "auto"   // the mirror when it is usable and fresh, else live
 )
 
 // KeyEnv names the environment variable the operator commands read the API
@@ -51,35 +63,40 @@ const KeyEnv = "CUSTOM_MISP_API_KEY"
 // Options is the JSON of the <options> element of the <integration> block.
 // Unknown keys are an error, so a typo never silently changes behaviour.
 type Options struct {
-	APIKeyFile         string   `json:"api_key_file"`
-	CAFile             string   `json:"ca_file"`
-	ClientCert         string   `json:"client_cert"`
-	ClientKey          string   `json:"client_key"`
-	InsecureSkipVerify bool     `json:"insecure_skip_verify"`
-	AllowHTTP          bool     `json:"allow_http"`
-	Proxy              string   `json:"proxy"`
-	ToIDs              *bool    `json:"to_ids"`
-	Published          *bool    `json:"published"`
-	EnforceWarninglist *bool    `json:"enforce_warninglist"`
-	Tags               []string `json:"tags"`
-	ExcludeTags        []string `json:"exclude_tags"`
-	Exclude            []string `json:"exclude"`
-	AllowSuffixes      []string `json:"allow_suffixes"`
-	MaxIOCsPerAlert    int      `json:"max_iocs_per_alert"`
-	MaxEventsPerAlert  int      `json:"max_events_per_alert"`
-	Limit              int      `json:"limit"`
-	Deadline           Duration `json:"deadline"`
-	Timeout            Duration `json:"timeout"`
-	Retries            *int     `json:"retries"`
-	Cache              string   `json:"cache"`
-	CachePath          string   `json:"cache_path"`
-	CacheTTL           Duration `json:"cache_ttl"`
-	CacheNegativeTTL   Duration `json:"cache_negative_ttl"`
-	CacheMaxEntries    int      `json:"cache_max_entries"`
-	CacheLockWait      Duration `json:"cache_lock_wait"`
-	WazuhHome          string   `json:"wazuh_home"`
-	SocketPath         string   `json:"socket_path"`
-	LogFile            string   `json:"log_file"`
+	APIKeyFile             string   `json:"api_key_file"`
+	CAFile                 string   `json:"ca_file"`
+	ClientCert             string   `json:"client_cert"`
+	ClientKey              string   `json:"client_key"`
+	InsecureSkipVerify     bool     `json:"insecure_skip_verify"`
+	AllowHTTP              bool     `json:"allow_http"`
+	Proxy                  string   `json:"proxy"`
+	ToIDs                  *bool    `json:"to_ids"`
+	Published              *bool    `json:"published"`
+	EnforceWarninglist     *bool    `json:"enforce_warninglist"`
+	Tags                   []string `json:"tags"`
+	ExcludeTags            []string `json:"exclude_tags"`
+	ExcludeDecayed         bool     `json:"exclude_decayed"`
+	Exclude                []string `json:"exclude"`
+	AllowSuffixes          []string `json:"allow_suffixes"`
+	MaxIOCsPerAlert        int      `json:"max_iocs_per_alert"`
+	MaxEventsPerAlert      int      `json:"max_events_per_alert"`
+	Limit                  int      `json:"limit"`
+	Deadline               Duration `json:"deadline"`
+	Timeout                Duration `json:"timeout"`
+	Retries                *int     `json:"retries"`
+	Cache                  string   `json:"cache"`
+	CachePath              string   `json:"cache_path"`
+	CacheTTL               Duration `json:"cache_ttl"`
+	CacheNegativeTTL       Duration `json:"cache_negative_ttl"`
+	CacheMaxEntries        int      `json:"cache_max_entries"`
+	CacheLockWait          Duration `json:"cache_lock_wait"`
+	Lookup                 string   `json:"lookup"`
+	MirrorPath             string   `json:"mirror_path"`
+	MirrorMaxAge           Duration `json:"mirror_max_age"`
+	MirrorFullSyncInterval Duration `json:"mirror_full_sync_interval"`
+	WazuhHome              string   `json:"wazuh_home"`
+	SocketPath             string   `json:"socket_path"`
+	LogFile                string   `json:"log_file"`
 }
 
 // Config is everything one run needs, validated.
@@ -97,6 +114,7 @@ type Config struct {
 	ToIDs, Published   *bool // nil: no filter
 	EnforceWarninglist bool
 	Tags, ExcludeTags  []string
+	ExcludeDecayed     bool
 	Exclude            []string
 	AllowSuffixes      []string
 
@@ -109,6 +127,13 @@ type Config struct {
 	CacheTTL, CacheNegativeTTL time.Duration
 	CacheMaxEntries            int
 	CacheLockWait              time.Duration
+
+	// Lookup is how alerts are looked up: LookupLive, LookupMirror or
+	// LookupAuto (see internal/mirror).
+	Lookup                 string
+	MirrorPath             string
+	MirrorMaxAge           time.Duration
+	MirrorFullSyncInterval time.Duration
 
 	WazuhHome, SocketPath, LogFile string
 }
@@ -124,6 +149,7 @@ func (c *Config) Query() misp.Query {
 		EnforceWarninglist: c.EnforceWarninglist,
 		Tags:               c.Tags,
 		ExcludeTags:        c.ExcludeTags,
+		ExcludeDecayed:     c.ExcludeDecayed,
 		Limit:              c.Limit,
 	}
 }
@@ -141,20 +167,23 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
 func Default(home string) Config {
 	t := true
 	return Config{
-		ToIDs:              &t,
-		EnforceWarninglist: true,
-		MaxIOCs:            DefaultMaxIOCs,
-		MaxEvents:          DefaultMaxEvents,
-		Limit:              DefaultLimit,
-		Timeout:            DefaultTimeout,
-		Deadline:           DefaultDeadline,
-		Retries:            DefaultRetries,
-		CacheOn:            true,
-		CacheTTL:           DefaultCacheTTL,
-		CacheNegativeTTL:   DefaultCacheNegativeTTL,
-		CacheMaxEntries:    DefaultCacheMaxEntries,
-		CacheLockWait:      DefaultCacheLockWait,
-		WazuhHome:          home,
+		ToIDs:                  &t,
+		EnforceWarninglist:     true,
+		MaxIOCs:                DefaultMaxIOCs,
+		MaxEvents:              DefaultMaxEvents,
+		Limit:                  DefaultLimit,
+		Timeout:                DefaultTimeout,
+		Deadline:               DefaultDeadline,
+		Retries:                DefaultRetries,
+		CacheOn:                true,
+		CacheTTL:               DefaultCacheTTL,
+		CacheNegativeTTL:       DefaultCacheNegativeTTL,
+		CacheMaxEntries:        DefaultCacheMaxEntries,
+		CacheLockWait:          DefaultCacheLockWait,
+		Lookup:                 LookupAuto,
+		MirrorMaxAge:           DefaultMirrorMaxAge,
+		MirrorFullSyncInterval: DefaultMirrorFullSyncInterval,
+		WazuhHome:              home,
 	}
 }
 
@@ -316,6 +345,7 @@ func (c *Config) Apply(o Options) error {
 	}
 	c.Tags = o.Tags
 	c.ExcludeTags = o.ExcludeTags
+	c.ExcludeDecayed = o.ExcludeDecayed
 	c.Exclude = o.Exclude
 	c.AllowSuffixes = o.AllowSuffixes
 	setInt(&c.MaxIOCs, o.MaxIOCsPerAlert)
@@ -338,6 +368,16 @@ func (c *Config) Apply(o Options) error {
 	setDur(&c.CacheNegativeTTL, o.CacheNegativeTTL)
 	setInt(&c.CacheMaxEntries, o.CacheMaxEntries)
 	setDur(&c.CacheLockWait, o.CacheLockWait)
+	switch o.Lookup {
+	case "":
+	case LookupLive, LookupMirror, LookupAuto:
+		c.Lookup = o.Lookup
+	default:
+		return &FieldError{"lookup", fmt.Sprintf("want \"auto\", \"mirror\" or \"live\", got %q", o.Lookup)}
+	}
+	setStr(&c.MirrorPath, o.MirrorPath)
+	setDur(&c.MirrorMaxAge, o.MirrorMaxAge)
+	setDur(&c.MirrorFullSyncInterval, o.MirrorFullSyncInterval)
 	setStr(&c.WazuhHome, o.WazuhHome)
 	setStr(&c.SocketPath, o.SocketPath)
 	setStr(&c.LogFile, o.LogFile)
@@ -370,6 +410,9 @@ func (c *Config) DerivePaths() {
 	}
 	if c.CachePath == "" {
 		c.CachePath = filepath.Join(c.WazuhHome, "var", "custom-misp", "cache.db")
+	}
+	if c.MirrorPath == "" {
+		c.MirrorPath = filepath.Join(c.WazuhHome, "var", "custom-misp", "mirror.db")
 	}
 }
 
@@ -436,6 +479,8 @@ func (c *Config) Validate() error {
 		{"cache_ttl", c.CacheTTL, time.Minute, 30 * 24 * time.Hour},
 		{"cache_negative_ttl", c.CacheNegativeTTL, time.Second, 7 * 24 * time.Hour},
 		{"cache_lock_wait", c.CacheLockWait, time.Millisecond, 5 * time.Second},
+		{"mirror_max_age", c.MirrorMaxAge, time.Minute, 30 * 24 * time.Hour},
+		{"mirror_full_sync_interval", c.MirrorFullSyncInterval, time.Hour, 30 * 24 * time.Hour},
 	} {
 		if f.v < f.min || f.v > f.max {
 			return &FieldError{f.name, fmt.Sprintf("want %s to %s, got %s", f.min, f.max, f.v)}

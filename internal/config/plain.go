@@ -59,6 +59,16 @@ func (o *Options) setPlain(key string, v gjson.Result) bool {
 		return setStrings(&o.Tags, v)
 	case "exclude_tags":
 		return setStrings(&o.ExcludeTags, v)
+	case "exclude_decayed":
+		return setBool(&o.ExcludeDecayed, v)
+	case "lookup":
+		return setString(&o.Lookup, v)
+	case "mirror_path":
+		return setString(&o.MirrorPath, v)
+	case "mirror_max_age":
+		return setDuration(&o.MirrorMaxAge, v)
+	case "mirror_full_sync_interval":
+		return setDuration(&o.MirrorFullSyncInterval, v)
 	case "exclude":
 		return setStrings(&o.Exclude, v)
 	case "allow_suffixes":

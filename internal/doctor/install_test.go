@@ -235,7 +235,7 @@ func docInstalls(t *testing.T, name string) []installed {
 func TestInstallModes_Docs(t *testing.T) {
 	docs := []string{"README.md", "rules/README.md", "decoders/" + DecoderFile, "rules/" + RulesFile, "rules/" + SysmonFile,
 		"ossec-snippets/integration-4.8plus.xml", "ossec-snippets/integration-4.8plus-level.xml", "ossec-snippets/integration-4.7.xml", "ossec-snippets/integration-4.3-4.6.xml",
-		"ossec-snippets/feeds-fetch-wodle.xml", "ossec-snippets/ruleset-include.xml"}
+		"ossec-snippets/feeds-fetch-wodle.xml", "ossec-snippets/mirror-sync-wodle.xml", "ossec-snippets/ruleset-include.xml"}
 	for _, doc := range docs {
 		t.Run(doc, func(t *testing.T) {
 			for _, in := range docInstalls(t, doc) {

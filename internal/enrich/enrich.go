@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/custom-misp/custom-misp/internal/config"
 	"github.com/custom-misp/custom-misp/internal/event"
 	"github.com/custom-misp/custom-misp/internal/ioc"
+	"github.com/custom-misp/custom-misp/internal/mirror"
 	"github.com/custom-misp/custom-misp/internal/misp"
 )
 
@@ -51,6 +53,10 @@ type Env struct {
 	// OpenCache is called once, only when the alert has indicators, so
 	// that a run with nothing to look up never touches the disk.
 	OpenCache func() Cache
+	// OpenMirror opens the local mirror (mirror.ForRun); it is called
+	// once, only when the alert has indicators and lookup is not "live".
+	// nil means no mirror.
+	OpenMirror func() mirror.View
 	// Client is called only when MISP must be asked.
 	Client func() (Searcher, error)
 	Policy *ioc.Policy
@@ -65,6 +71,7 @@ type Result struct {
 	Indicators int
 	Capped     int
 	Cached     int
+	FromMirror int
 	Asked      int
 	Matched    int
 	Events     []event.Message
@@ -93,6 +100,65 @@ func Run(ctx context.Context, cfg *config.Config, a *alert.Alert, env Env) (Resu
 	}
 	src := Source(a)
 
+	var lk lookup
+	if v, ok := chooseMirror(cfg, env, a.ID); ok {
+		lk = fromMirror(cfg, env, a, inds, v, &res)
+	} else {
+		lk = live(ctx, cfg, env, a, inds, &res)
+	}
+	found, fromCache := lk.found, lk.fromCache
+
+	for _, ind := range inds {
+		attrs := found[ind]
+		if len(attrs) == 0 {
+			continue
+		}
+		res.Matched++
+		if len(res.Events) >= cfg.MaxEvents {
+			continue
+		}
+		m := event.Match(ind, attrs, cfg.MISPURL, src)
+		if fromCache[ind] {
+			t := true
+			m.MISP.Cached = &t
+		}
+		lk.mark(&m)
+		res.Events = append(res.Events, m)
+	}
+	if res.Matched > cfg.MaxEvents {
+		env.Log.Warnf("alert %s: %d indicators matched, only max_events_per_alert=%d events sent", a.ID, res.Matched, cfg.MaxEvents)
+	}
+	if lk.failure != nil {
+		lk.mark(lk.failure)
+		res.Events = append(res.Events, *lk.failure)
+	}
+	return res, nil
+}
+
+// lookup is what one of the two paths found for the alert's indicators.
+type lookup struct {
+	found     map[ioc.Indicator][]misp.Attribute
+	fromCache map[ioc.Indicator]bool
+	failure   *event.Message // the run's one error event, if any
+	// viaMirror and mirrorAge mark the events of the mirror path.
+	viaMirror bool
+	ageKnown  bool
+	mirrorAge time.Duration
+}
+
+// mark adds to an event which path answered.
+func (lk *lookup) mark(m *event.Message) {
+	if lk.viaMirror {
+		m.MISP.Lookup = config.LookupMirror
+	}
+	if lk.ageKnown {
+		m.MISP.MirrorAge = strconv.FormatInt(int64(lk.mirrorAge/time.Second), 10)
+	}
+}
+
+// live looks the indicators up in the cache, then asks MISP for the rest.
+func live(ctx context.Context, cfg *config.Config, env Env, a *alert.Alert, inds []ioc.Indicator, res *Result) lookup {
+	src := Source(a)
 	store := env.OpenCache()
 	found := make(map[ioc.Indicator][]misp.Attribute, len(inds))
 	fromCache := make(map[ioc.Indicator]bool, len(inds))
@@ -157,29 +223,7 @@ func Run(ctx context.Context, cfg *config.Config, a *alert.Alert, env Env) (Resu
 		}
 	}
 
-	for _, ind := range inds {
-		attrs := found[ind]
-		if len(attrs) == 0 {
-			continue
-		}
-		res.Matched++
-		if len(res.Events) >= cfg.MaxEvents {
-			continue
-		}
-		m := event.Match(ind, attrs, cfg.MISPURL, src)
-		if fromCache[ind] {
-			t := true
-			m.MISP.Cached = &t
-		}
-		res.Events = append(res.Events, m)
-	}
-	if res.Matched > cfg.MaxEvents {
-		env.Log.Warnf("alert %s: %d indicators matched, only max_events_per_alert=%d events sent", a.ID, res.Matched, cfg.MaxEvents)
-	}
-	if failure != nil {
-		res.Events = append(res.Events, *failure)
-	}
-	return res, nil
+	return lookup{found: found, fromCache: fromCache, failure: failure}
 }
 
 // key is the cache identity of an indicator: where it was found does not

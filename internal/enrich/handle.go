@@ -3,6 +3,7 @@ package enrich
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/custom-misp/custom-misp/internal/config"
 	"github.com/custom-misp/custom-misp/internal/event"
 	"github.com/custom-misp/custom-misp/internal/ioc"
+	"github.com/custom-misp/custom-misp/internal/mirror"
 )
 
 // Emit hands a run's events on by the run's deadline: to the queue socket
@@ -65,6 +67,11 @@ func Alert(ctx context.Context, cfg *config.Config, log Logger, client func() (S
 			return c
 		},
 	}
+	if cfg.Lookup != config.LookupLive {
+		env.OpenMirror = func() mirror.View {
+			return mirror.ForRun(cfg.MirrorPath, mirror.Scope(cfg.MISPURL, cfg.APIKey, cfg.Query()), time.Now(), cfg.MirrorMaxAge)
+		}
+	}
 	res, err := Run(ctx, cfg, al, env)
 	if opened != nil {
 		if cerr := opened.Close(); cerr != nil {
@@ -74,8 +81,12 @@ func Alert(ctx context.Context, cfg *config.Config, log Logger, client func() (S
 	if err != nil {
 		return err
 	}
-	log.Debugf("alert %s: %d indicators (%d cached, %d asked), %d matched, %d events%s",
-		al.ID, res.Indicators, res.Cached, res.Asked, res.Matched, len(res.Events), skipped(res.Skipped))
+	how := fmt.Sprintf("%d cached, %d asked", res.Cached, res.Asked)
+	if res.FromMirror > 0 {
+		how = fmt.Sprintf("%d from the mirror", res.FromMirror)
+	}
+	log.Debugf("alert %s: %d indicators (%s), %d matched, %d events%s",
+		al.ID, res.Indicators, how, res.Matched, len(res.Events), skipped(res.Skipped))
 	if len(res.Events) == 0 {
 		return nil
 	}

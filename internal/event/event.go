@@ -9,6 +9,7 @@
 package event
 
 import (
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,7 +55,10 @@ type Payload struct {
 	IndicatorKind     string   `json:"indicator_kind,omitempty"` // ip, domain, url, md5, sha1, sha256, sha512, imphash
 	IndicatorRaw      string   `json:"indicator_raw,omitempty"`  // the value as it stood in the alert
 	AlertField        string   `json:"alert_field,omitempty"`    // where in the alert it stood
+	MatchedRange      string   `json:"matched_range,omitempty"`  // the MISP network (CIDR) the address lies in, when that is what matched
 	Cached            *bool    `json:"cached,omitempty"`         // answered from the local cache, not MISP
+	Lookup            string   `json:"lookup,omitempty"`         // "mirror" when the local mirror answered; absent: MISP (live)
+	MirrorAge         string   `json:"mirror_age,omitempty"`     // seconds since the mirror was last known current, with lookup "mirror"
 
 	// Error events.
 	Error      string `json:"error,omitempty"`       // error class, see misp.Class
@@ -202,6 +206,9 @@ func Match(ind ioc.Indicator, attrs []misp.Attribute, baseURL string, src Source
 		p.Permalink = strings.TrimRight(baseURL, "/") + "/events/view/" + p.EventUUID
 	}
 	p.Tags, p.TLP, p.Techniques = tagsOf(a)
+	if ind.Kind == ioc.IP {
+		p.MatchedRange = rangeOf(string(a.Value))
+	}
 	events := map[string]bool{}
 	for _, x := range attrs {
 		events[string(x.EventID)] = true
@@ -209,6 +216,20 @@ func Match(ind ioc.Indicator, attrs []misp.Attribute, baseURL string, src Source
 	p.MatchedAttributes = strconv.Itoa(len(attrs))
 	p.MatchedEvents = strconv.Itoa(len(events))
 	return Message{Integration: Integration, MISP: p}
+}
+
+// rangeOf returns the network an address attribute's value (or the first
+// half of a composite) holds, or "".
+func rangeOf(value string) string {
+	first, _, _ := strings.Cut(value, "|")
+	if strings.IndexByte(first, '/') < 0 {
+		return ""
+	}
+	p, err := netip.ParsePrefix(first)
+	if err != nil {
+		return ""
+	}
+	return p.Masked().String()
 }
 
 // tagsOf merges attribute and event tags (without duplicates, attribute

@@ -23,6 +23,7 @@ type Query struct {
 	EnforceWarninglist bool     // drop attributes on an enabled warninglist
 	Tags               []string // any of these tags, on the event or the attribute
 	ExcludeTags        []string // none of these tags
+	ExcludeDecayed     bool     // drop attributes MISP's decaying models score as decayed
 	Limit              int      // 0 means DefaultLimit; at most MaxLimit
 }
 
@@ -51,6 +52,11 @@ func (q Query) FilterKey() string {
 	b = appendQuoted(b, q.ExcludeTags)
 	b = append(b, " limit="...)
 	b = strconv.AppendInt(b, int64(q.Limit), 10)
+	if q.ExcludeDecayed {
+		// Only when set, so that stores written before the option keep
+		// their scope.
+		b = append(b, " exclude_decayed=true"...)
+	}
 	return string(b)
 }
 

@@ -23,6 +23,11 @@ const (
 	ClassTLS         Class = "tls"          // certificate or handshake failure
 	ClassBadResponse Class = "bad_response" // unexpected status, not JSON, too large, wrong shape
 	ClassConfig      Class = "config"       // our own configuration is unusable
+	// Mirror classes (lookup "mirror"): the mirror answered, but its last
+	// good sync is older than mirror_max_age; or there is no usable mirror
+	// and, MISP never being asked per alert in that mode, nothing answered.
+	ClassStaleMirror Class = "stale_mirror"
+	ClassNoMirror    Class = "no_mirror"
 )
 
 // Error is a failed MISP call. Message is one line, safe to log and to put in
@@ -82,6 +87,15 @@ type Event struct {
 	Timestamp     FlexString `json:"timestamp"`
 	Orgc          Org        `json:"Orgc"`
 	Tags          []Tag      `json:"Tag"`
+}
+
+// EventStamp is one row of MISP's minimal event index: enough to tell
+// whether an event changed since the mirror last read it.
+type EventStamp struct {
+	ID        FlexString `json:"id"`
+	UUID      FlexString `json:"uuid"`
+	Timestamp FlexString `json:"timestamp"`
+	Published FlexBool   `json:"published"`
 }
 
 // Org is a MISP organisation.

@@ -30,12 +30,14 @@ const (
 // captured requests send them.
 type searchBody struct {
 	ReturnFormat       string   `json:"returnFormat"`
-	Value              []string `json:"value"`
+	Value              []string `json:"value,omitempty"`
+	EventID            []string `json:"eventid,omitempty"`
 	Type               []string `json:"type,omitempty"`
 	Tags               []string `json:"tags,omitempty"`
 	ToIDs              *int     `json:"to_ids,omitempty"`
 	Published          *int     `json:"published,omitempty"`
 	EnforceWarninglist int      `json:"enforceWarninglist,omitempty"`
+	ExcludeDecayed     int      `json:"excludeDecayed,omitempty"`
 	IncludeEventTags   int      `json:"includeEventTags"`
 	IncludeContext     int      `json:"includeContext"`
 	Limit              int      `json:"limit"`
@@ -135,6 +137,9 @@ func bodyOf(q misp.Query) (*searchBody, error) {
 	}
 	if q.EnforceWarninglist {
 		b.EnforceWarninglist = 1
+	}
+	if q.ExcludeDecayed {
+		b.ExcludeDecayed = 1
 	}
 	return b, nil
 }

@@ -19,10 +19,21 @@ import (
 // bytes, so that a caller can tell a file over its limit. Errors are
 // *fs.PathError with the errno inside, as os.Open and os.ReadFile give.
 func Read(path string, limit int) ([]byte, error) {
+	return read(path, limit, 0)
+}
+
+// ReadNoFollow is Read for files a less trusted user could replace: a
+// symbolic link is refused (ELOOP), and so is anything but a regular file
+// (EINVAL), without blocking on a FIFO.
+func ReadNoFollow(path string, limit int) ([]byte, error) {
+	return read(path, limit, syscall.O_NOFOLLOW|syscall.O_NONBLOCK)
+}
+
+func read(path string, limit, flags int) ([]byte, error) {
 	var fd int
 	var err error
 	for {
-		fd, err = syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		fd, err = syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC|flags, 0)
 		if err != syscall.EINTR {
 			break
 		}
@@ -31,6 +42,12 @@ func Read(path string, limit int) ([]byte, error) {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer syscall.Close(fd)
+	if flags != 0 {
+		var st syscall.Stat_t
+		if err := syscall.Fstat(fd, &st); err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+			return nil, &fs.PathError{Op: "open", Path: path, Err: syscall.EINVAL}
+		}
+	}
 
 	// Size the buffer from fstat; files that report no size (pipes,
 	// /proc) grow it as they are read.

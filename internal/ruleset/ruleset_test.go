@@ -124,6 +124,8 @@ func kinds(t *testing.T) []kind {
 		{"feeds fetch ok", job("feeds_fetch", "ok"), 117660, 3},
 		{"feeds fetch failed", job("feeds_fetch", "failed"), 117661, 8},
 		{"other job failed", job("warninglists_update", "failed"), 117662, 8},
+		{"mirror sync ok", job("mirror_sync", "ok"), 117663, 2},
+		{"mirror sync failed", job("mirror_sync", "failed"), 117664, 8},
 		{"error class unknown to the rules", failure(misp.Class("quota")), 117649, 3},
 		{"config error before the alert was read", event.Failure(misp.ClassConfig, 0, "configuration: options: unknown key \"toids\"", 0, event.Source{}), 117640, 12},
 		{"match of another producer", foreignMatch(), 117617, 3},
@@ -136,6 +138,8 @@ func kinds(t *testing.T) []kind {
 		misp.ClassUnavailable: {117644, 6},
 		misp.ClassRateLimited: {117645, 5},
 		misp.ClassTimeout:     {117646, 4},
+		misp.ClassStaleMirror: {117647, 7},
+		misp.ClassNoMirror:    {117648, 12},
 	}
 	// Every class declared in internal/misp must have its own rule: a class
 	// added there without a rule here fails this test.
@@ -695,6 +699,18 @@ func TestSnippets(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(snippetsDir, "feeds-fetch-wodle.xml")); err != nil {
 		t.Error(err)
 	}
+	// The sync wodle's tag makes the location the root rule takes
+	// (command_<tag>, see TestRuleset_FeedsFetchLocation), and its command
+	// prints the one JSON line the rules read.
+	sync, err := os.ReadFile(filepath.Join(snippetsDir, "mirror-sync-wodle.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<tag>misp-sync</tag>", "custom-misp sync --json</command>", "<ignore_output>no</ignore_output>"} {
+		if !strings.Contains(string(sync), want) {
+			t.Errorf("mirror-sync-wodle.xml lacks %s", want)
+		}
+	}
 }
 
 // TestRuleset_OnlyOurLocation: our decoder takes any line that starts like
@@ -747,19 +763,23 @@ func TestRuleset_FeedsFetchLocation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, err := json.Marshal(job("feeds_fetch", "failed"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct {
 		location string
+		op       string
 		wantID   int // 0: no rule of ours
 	}{
-		{"command_misp-feeds-fetch", 117661},
-		{"[003] (WS-FIN-0042) any->command_misp-feeds-fetch", 0},
-		{"command_other-job", 0},
+		{"command_misp-feeds-fetch", "feeds_fetch", 117661},
+		{"[003] (WS-FIN-0042) any->command_misp-feeds-fetch", "feeds_fetch", 0},
+		{"command_other-job", "feeds_fetch", 0},
+		// ossec-snippets/mirror-sync-wodle.xml, tag misp-sync.
+		{"command_misp-sync", "mirror_sync", 117664},
+		{"[003] (WS-FIN-0042) any->command_misp-sync", "mirror_sync", 0},
 	} {
 		t.Run(tc.location, func(t *testing.T) {
+			body, err := json.Marshal(job(tc.op, "failed"))
+			if err != nil {
+				t.Fatal(err)
+			}
 			loc := strings.ReplaceAll(strings.ReplaceAll(tc.location, "|", "||"), ":", "|:")
 			ev, err := decode(rs.decoders, tc.location, "1:"+loc+":"+string(body))
 			if err != nil {

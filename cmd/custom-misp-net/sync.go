@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/custom-misp/custom-misp/internal/cli"
+	"github.com/custom-misp/custom-misp/internal/event"
+	"github.com/custom-misp/custom-misp/internal/mirror"
+	"github.com/custom-misp/custom-misp/internal/misp"
+	"github.com/custom-misp/custom-misp/internal/wazuh"
+)
+
+const syncUsage = "custom-misp sync [--full] " + opFlagsUsage
+
+// syncOperation names the job in the event (rules 117663/117664).
+const syncOperation = "mirror_sync"
+
+// runSync brings the local mirror up to date with MISP. With --json it
+// prints exactly one event line and nothing else, as feeds fetch does,
+// for the command wodle of ossec-snippets/mirror-sync-wodle.xml.
+func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, f := newOpFlags("sync")
+	full := fs.Bool("full", false, "read every event again, whatever the mirror holds")
+	pos, err := f.parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return f.help(stdout, syncUsage)
+	}
+	jsonOut := f.json || slices.Contains(args, "--json") || slices.Contains(args, "-json")
+	done := func(code int, msg, hint string, res *mirror.Result) int {
+		if jsonOut {
+			result := "ok"
+			if code != cli.ExitOK {
+				result = "failed"
+				if hint != "" {
+					msg += " (hint: " + hint + ")"
+				}
+			}
+			fmt.Fprintf(stdout, "%s\n", wazuh.Marshal(event.Job(syncOperation, result, event.Cut(cli.OneLine(msg), maxJobMessage))))
+			return code
+		}
+		if code != cli.ExitOK {
+			return cli.Report(stderr, cli.Fail(code, errors.New("sync: "+msg), hint))
+		}
+		fmt.Fprintln(stdout, "sync: "+msg)
+		if res != nil {
+			enc := json.NewEncoder(stdout)
+			enc.SetEscapeHTML(false)
+			enc.SetIndent("", "  ")
+			_ = enc.Encode(res)
+		}
+		return code
+	}
+	switch {
+	case err != nil:
+		return done(cli.ExitUsage, "bad arguments: "+err.Error(), syncUsage, nil)
+	case len(pos) != 0:
+		return done(cli.ExitUsage, fmt.Sprintf("unexpected argument %q", pos[0]), syncUsage, nil)
+	}
+	oc := f.load()
+	if oc.err != nil {
+		return done(cli.ExitConfig, "configuration: "+oc.err.Error(), "custom-misp doctor shows what is wrong", nil)
+	}
+	client, err := opClient(oc.cfg, oc.cfg.Retries)
+	if err != nil {
+		return done(cli.ExitConfig, "configuration: "+err.Error(), "custom-misp doctor shows what is wrong", nil)
+	}
+	cfg := oc.cfg
+	q := cfg.Query()
+	res, err := mirror.Sync(ctx, client, mirror.Options{
+		Path:             cfg.MirrorPath,
+		Scope:            mirror.Scope(cfg.MISPURL, cfg.APIKey, q),
+		URL:              cfg.MISPURL,
+		Filters:          mirror.Filters(q),
+		Query:            q,
+		FullSyncInterval: cfg.MirrorFullSyncInterval,
+		Full:             *full,
+	})
+	switch {
+	case errors.Is(err, mirror.ErrBusy):
+		return done(cli.ExitBusy, err.Error(), "", nil)
+	case isMISP(err):
+		return done(cli.ExitMISP, err.Error()+"; the previous mirror keeps serving", "custom-misp doctor checks the way to MISP", nil)
+	case err != nil:
+		return done(cli.ExitStore, err.Error(), "", nil)
+	}
+	if f.keyFile != "" && mirror.Scope(oc.cacheCfg.MISPURL, oc.cacheCfg.APIKey, oc.cacheCfg.Query()) != mirror.Scope(cfg.MISPURL, cfg.APIKey, q) {
+		fmt.Fprintln(stderr, "custom-misp: warning: --key-file names another key than the integration's: integratord runs will not use this mirror (it holds what that key sees)")
+	}
+	return done(cli.ExitOK, summary(res), "", &res)
+}
+
+// isMISP tells a failed MISP call from a local failure.
+func isMISP(err error) bool {
+	var me *misp.Error
+	return errors.As(err, &me)
+}
+
+// summary is the one line a sync reports.
+func summary(r mirror.Result) string {
+	kind := "incremental"
+	if r.Full {
+		kind = "full (" + r.Why + ")"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s sync in %s, %d requests: ", kind, r.Duration, r.Requests)
+	if r.Changed {
+		fmt.Fprintf(&b, "generation %d with %d attributes (%d networks) over %d events; %d events read, %d gone",
+			r.Generation, r.Meta.Attributes, r.Meta.CIDRs, r.Meta.Events, r.Events, r.Deleted)
+	} else {
+		fmt.Fprintf(&b, "no change, generation %d is current", r.Generation)
+	}
+	if r.Skipped > 0 {
+		fmt.Fprintf(&b, "; %d unreadable attributes skipped", r.Skipped)
+	}
+	if r.TooBroad > 0 {
+		fmt.Fprintf(&b, "; %d networks broader than /%d (IPv4) or /%d (IPv6) left out", r.TooBroad, mirror.MinV4Prefix, mirror.MinV6Prefix)
+	}
+	return b.String()
+}

@@ -1,0 +1,85 @@
+package enrich
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/custom-misp/custom-misp/internal/alert"
+	"github.com/custom-misp/custom-misp/internal/config"
+	"github.com/custom-misp/custom-misp/internal/event"
+	"github.com/custom-misp/custom-misp/internal/ioc"
+	"github.com/custom-misp/custom-misp/internal/mirror"
+	"github.com/custom-misp/custom-misp/internal/misp"
+)
+
+// chooseMirror decides, for lookup "auto" and "mirror", whether this run
+// answers from the mirror: "auto" uses it only when it is fresh and built
+// for this MISP, key and filters, and goes live otherwise; "mirror" always
+// does, and fromMirror reports what is wrong with it.
+func chooseMirror(cfg *config.Config, env Env, alertID string) (mirror.View, bool) {
+	if cfg.Lookup == config.LookupLive || env.OpenMirror == nil {
+		return mirror.View{}, false
+	}
+	v := env.OpenMirror()
+	if cfg.Lookup == config.LookupMirror || v.Status == mirror.Fresh {
+		return v, true
+	}
+	if v.Mirror != nil {
+		v.Mirror.Close()
+	}
+	switch v.Status {
+	case mirror.Unusable:
+		env.Log.Warnf("alert %s: mirror not used, looking up in MISP: %v (the next custom-misp sync writes a new one)", alertID, v.Err)
+	case mirror.Stale:
+		env.Log.Debugf("alert %s: mirror last current %s ago, over mirror_max_age %s: looking up in MISP", alertID, v.Age.Round(time.Second), cfg.MirrorMaxAge)
+	default:
+		env.Log.Debugf("alert %s: mirror %s: looking up in MISP", alertID, v.Status)
+	}
+	return mirror.View{}, false
+}
+
+// fromMirror answers the indicators from the mirror; MISP is not asked.
+// A stale mirror still answers, with one stale_mirror event per report
+// window; no usable mirror answers nothing, with one no_mirror event.
+func fromMirror(cfg *config.Config, env Env, a *alert.Alert, inds []ioc.Indicator, v mirror.View, res *Result) lookup {
+	lk := lookup{found: make(map[ioc.Indicator][]misp.Attribute, len(inds)), viaMirror: true}
+	report := func(class misp.Class, msg string, notLookedUp int) {
+		env.Log.Warnf("alert %s: %s", a.ID, msg)
+		if env.OpenCache().ShouldReport(class) {
+			m := event.Failure(class, 0, msg, notLookedUp, Source(a))
+			lk.failure = &m
+		}
+	}
+	if v.Mirror == nil {
+		report(misp.ClassNoMirror, noMirrorMessage(v), len(inds))
+		return lk
+	}
+	defer v.Mirror.Close()
+	lk.mirrorAge, lk.ageKnown = v.Age, true
+	for i, ind := range inds {
+		attrs, err := v.Mirror.Lookup(ind)
+		if err != nil {
+			report(misp.ClassNoMirror, fmt.Sprintf("the mirror could not be read (%v): %d indicators not looked up; the next custom-misp sync writes a new one", err, len(inds)-i), len(inds)-i)
+			return lk
+		}
+		sortBest(attrs)
+		lk.found[ind] = attrs
+		res.FromMirror++
+	}
+	if v.Status == mirror.Stale {
+		report(misp.ClassStaleMirror, fmt.Sprintf("the mirror was last current %s ago, over mirror_max_age %s: it answered, but may lack what MISP learnt since; check the custom-misp sync job",
+			v.Age.Round(time.Second), cfg.MirrorMaxAge), 0)
+	}
+	return lk
+}
+
+func noMirrorMessage(v mirror.View) string {
+	const what = `lookup is "mirror" and MISP is not asked per alert, so nothing was looked up: `
+	switch v.Status {
+	case mirror.Missing:
+		return what + "there is no mirror yet; run custom-misp sync (see the sync wodle in ossec-snippets)"
+	case mirror.OtherScope:
+		return what + "the mirror was built for another MISP URL, key or filters; run custom-misp sync with this integration's settings"
+	}
+	return what + fmt.Sprintf("%v; run custom-misp sync", v.Err)
+}

@@ -1,0 +1,144 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+
+	"github.com/custom-misp/custom-misp/internal/misp"
+)
+
+// memSource is a MISP in memory with the semantics the sync relies on (see
+// docs/mirror.md, checked on a real MISP 2.5.1): every change to an event
+// or its attributes moves the event's timestamp; deleted events vanish
+// from the index; soft-deleted attributes are not returned; the filters
+// apply as restSearch applies them. The end-to-end tests run the same
+// sync against internal/mispfake over HTTP.
+type memSource struct {
+	clock        int64
+	events       map[uint32]*memEvent
+	warninglists string
+	onWarnlist   map[string]bool
+	fail         func(call string, n int) error // injected failures
+	calls        map[string]int
+}
+
+type memEvent struct {
+	ev    misp.Event
+	attrs []*memAttr
+}
+
+type memAttr struct {
+	a       misp.Attribute
+	deleted bool
+}
+
+func newMemSource() *memSource {
+	return &memSource{clock: 1_700_000_000, events: map[uint32]*memEvent{}, onWarnlist: map[string]bool{}, calls: map[string]int{}}
+}
+
+func (s *memSource) tick() string { s.clock++; return strconv.FormatInt(s.clock, 10) }
+
+func (s *memSource) addEvent(id uint32, info string, published bool, tags ...string) *memEvent {
+	e := &memEvent{ev: misp.Event{ID: misp.FlexString(strconv.Itoa(int(id))), UUID: misp.FlexString("ev-" + strconv.Itoa(int(id))), Info: misp.FlexString(info),
+		ThreatLevelID: "1", Published: misp.FlexBool(published), Timestamp: misp.FlexString(s.tick()), Orgc: misp.Org{Name: "ORG"}}}
+	for _, t := range tags {
+		e.ev.Tags = append(e.ev.Tags, misp.Tag{Name: misp.FlexString(t)})
+	}
+	s.events[id] = e
+	return e
+}
+
+var attrSeq = 0
+
+func (s *memSource) addAttr(event uint32, typ, value string, toIDs bool, tags ...string) *memAttr {
+	attrSeq++
+	e := s.events[event]
+	a := &memAttr{a: misp.Attribute{ID: misp.FlexString(strconv.Itoa(attrSeq)), EventID: e.ev.ID, Type: misp.FlexString(typ), Value: misp.FlexString(value),
+		Category: "Network activity", ToIDs: misp.FlexBool(toIDs), UUID: misp.FlexString("attr-" + strconv.Itoa(attrSeq)), Timestamp: misp.FlexString(s.tick())}}
+	for _, t := range tags {
+		a.a.Tags = append(a.a.Tags, misp.Tag{Name: misp.FlexString(t)})
+	}
+	e.attrs = append(e.attrs, a)
+	e.ev.Timestamp = misp.FlexString(s.tick())
+	return a
+}
+
+// touch records a change to the event (as MISP does for every edit).
+func (s *memSource) touch(event uint32) { s.events[event].ev.Timestamp = misp.FlexString(s.tick()) }
+
+func (s *memSource) call(name string) error {
+	s.calls[name]++
+	if s.fail != nil {
+		return s.fail(name, s.calls[name])
+	}
+	return nil
+}
+
+func (s *memSource) EventIndex(ctx context.Context) ([]misp.EventStamp, error) {
+	if err := s.call("index"); err != nil {
+		return nil, err
+	}
+	var out []misp.EventStamp
+	for _, e := range s.events {
+		out = append(out, misp.EventStamp{ID: e.ev.ID, UUID: e.ev.UUID, Timestamp: e.ev.Timestamp, Published: e.ev.Published})
+	}
+	return out, nil
+}
+
+func (s *memSource) EventMetadata(ctx context.Context, ids []string) ([]misp.Event, error) {
+	if err := s.call("metadata"); err != nil {
+		return nil, err
+	}
+	var out []misp.Event
+	for _, sid := range ids {
+		id, _ := strconv.Atoi(sid)
+		if e, ok := s.events[uint32(id)]; ok {
+			out = append(out, e.ev)
+		}
+	}
+	return out, nil
+}
+
+func (s *memSource) AttributePage(ctx context.Context, q misp.Query, ids []string, page, limit int) (misp.Answer, error) {
+	if err := s.call("attributes"); err != nil {
+		return misp.Answer{}, err
+	}
+	var all []misp.Attribute
+	for _, sid := range ids {
+		id, _ := strconv.Atoi(sid)
+		e, ok := s.events[uint32(id)]
+		if !ok {
+			continue
+		}
+		if q.Published != nil && bool(e.ev.Published) != *q.Published {
+			continue
+		}
+		for _, a := range e.attrs {
+			if a.deleted || (q.ToIDs != nil && bool(a.a.ToIDs) != *q.ToIDs) || !slices.Contains(q.Types, string(a.a.Type)) {
+				continue
+			}
+			if q.EnforceWarninglist && s.onWarnlist[string(a.a.Value)] {
+				continue
+			}
+			all = append(all, a.a)
+		}
+	}
+	from := (page - 1) * limit
+	if from >= len(all) {
+		return misp.Answer{}, nil
+	}
+	return misp.Answer{Attributes: all[from:min(from+limit, len(all))]}, nil
+}
+
+func (s *memSource) WarninglistFingerprint(ctx context.Context) (string, error) {
+	if err := s.call("warninglists"); err != nil {
+		return "", err
+	}
+	return s.warninglists, nil
+}
+
+var errInjected = &misp.Error{Class: misp.ClassUnavailable, Message: "injected"}
+
+var _ = errors.New

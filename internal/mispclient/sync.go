@@ -1,0 +1,138 @@
+package mispclient
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/custom-misp/custom-misp/internal/misp"
+)
+
+// The calls of this file are what the mirror's sync asks MISP (see
+// internal/mirror and docs/mirror.md for why these and in this order).
+
+// MaxSyncPage caps the attributes of one sync page. A page without event
+// context is about 0.5 KiB per attribute, so 5000 stay far below
+// MaxResponseBytes and below what MISP builds comfortably in PHP memory.
+const MaxSyncPage = 5000
+
+// AttributePage returns one page of the attributes of the given events
+// that q's filters let through, in id order, without event context (the
+// mirror keeps events apart). q.Values must be empty: the mirror asks for
+// every value.
+func (c *Client) AttributePage(ctx context.Context, q misp.Query, eventIDs []string, page, limit int) (misp.Answer, error) {
+	if len(q.Values) > 0 {
+		return misp.Answer{}, configErr("attribute page: values given; the sync asks for all")
+	}
+	if limit < 1 || limit > MaxSyncPage || page < 1 {
+		return misp.Answer{}, configErr("attribute page: page %d, limit %d: want page ≥ 1 and limit 1 to %d", page, limit, MaxSyncPage)
+	}
+	if err := checkIDs(eventIDs); err != nil {
+		return misp.Answer{}, err
+	}
+	q.Limit = 1 // bodyOf checks the live limit; the page's own is set below
+	body, err := bodyOf(q)
+	if err != nil {
+		return misp.Answer{}, err
+	}
+	body.EventID = eventIDs
+	body.IncludeContext = 0
+	body.IncludeEventTags = 0
+	body.Limit, body.Page = limit, page
+	body.Order = syncOrder
+	b, err := json.Marshal(body)
+	if err != nil {
+		return misp.Answer{}, configErr("attribute page: encode query: %v", err)
+	}
+	raw, h, err := c.do(ctx, http.MethodPost, searchPath, b)
+	if err != nil {
+		return misp.Answer{}, err
+	}
+	a, err := decodeSearch(raw)
+	if err != nil {
+		return misp.Answer{}, c.notJSON(h, err)
+	}
+	return a, nil
+}
+
+// syncOrder keeps pages stable while the sync walks them: by id, which
+// only grows.
+const syncOrder = "id asc"
+
+// EventIndex lists every event the key can see, one minimal row each:
+// POST /events/index {"minimal": 1}.
+func (c *Client) EventIndex(ctx context.Context) ([]misp.EventStamp, error) {
+	var rows []misp.EventStamp
+	if _, err := c.Post(ctx, "/events/index", map[string]any{"minimal": 1}, &rows); err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+// EventMetadata returns the metadata (no attributes) of the given events:
+// POST /events/restSearch {"metadata": 1, "eventid": [...]}.
+func (c *Client) EventMetadata(ctx context.Context, ids []string) ([]misp.Event, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if err := checkIDs(ids); err != nil {
+		return nil, err
+	}
+	var out struct {
+		Response []struct {
+			Event misp.Event `json:"Event"`
+		} `json:"response"`
+	}
+	body := map[string]any{"returnFormat": "json", "metadata": 1, "eventid": ids, "limit": len(ids), "page": 1}
+	if _, err := c.Post(ctx, "/events/restSearch", body, &out); err != nil {
+		return nil, err
+	}
+	events := make([]misp.Event, 0, len(out.Response))
+	for _, r := range out.Response {
+		events = append(events, r.Event)
+	}
+	return events, nil
+}
+
+// WarninglistFingerprint hashes the ids and versions of the warninglists
+// MISP has enabled: when it changes, values the mirror holds may now be
+// on a warninglist, which no attribute timestamp tells.
+func (c *Client) WarninglistFingerprint(ctx context.Context) (string, error) {
+	var out struct {
+		Warninglists []struct {
+			Warninglist struct {
+				ID      misp.FlexString `json:"id"`
+				Version misp.FlexString `json:"version"`
+				Enabled misp.FlexBool   `json:"enabled"`
+			} `json:"Warninglist"`
+		} `json:"Warninglists"`
+	}
+	if _, err := c.Get(ctx, "/warninglists/index", &out); err != nil {
+		return "", err
+	}
+	var on []string
+	for _, w := range out.Warninglists {
+		if w.Warninglist.Enabled {
+			on = append(on, string(w.Warninglist.ID)+"@"+string(w.Warninglist.Version))
+		}
+	}
+	slices.Sort(on)
+	sum := sha256.Sum256(fmt.Appendf(nil, "%q", on))
+	return strconv.Itoa(len(on)) + ":" + hex.EncodeToString(sum[:8]), nil
+}
+
+// checkIDs refuses event ids that are not plain numbers: they go into a
+// MISP filter, where anything else is filter syntax.
+func checkIDs(ids []string) error {
+	for _, id := range ids {
+		if _, err := strconv.ParseUint(id, 10, 32); err != nil {
+			return configErr("event id %q: want a number", short(id))
+		}
+	}
+	return nil
+}
