@@ -12,6 +12,7 @@ import (
 	"github.com/custom-misp/custom-misp/internal/cache"
 	"github.com/custom-misp/custom-misp/internal/cli"
 	"github.com/custom-misp/custom-misp/internal/doctor"
+	"github.com/custom-misp/custom-misp/internal/mirror"
 )
 
 const doctorUsage = "custom-misp doctor " + opFlagsUsage + " [--wazuh-user NAME]"
@@ -46,6 +47,7 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		User:        doctor.LookupUser(*wazuhUser),
 		Root:        0,
 		Cache:       cache.OptionsFor(&oc.cacheCfg),
+		MirrorScope: mirror.Scope(oc.cacheCfg.MISPURL, oc.cacheCfg.APIKey, oc.cacheCfg.Query()),
 		OptionsFile: f.options,
 		// The Wazuh side is checked where Wazuh is (or is said to be):
 		// doctor run from a build directory checks MISP only.

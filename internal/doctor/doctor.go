@@ -66,6 +66,9 @@ type Input struct {
 	User    Identity      // the wazuh user, for permission checks
 	Root    int           // uid that should own installed files: 0 except in tests
 	Cache   cache.Options // the cache integratord opens (path, scope)
+	// MirrorScope is the mirror scope of integratord's configuration
+	// (mirror.Scope): a mirror built for another is not used.
+	MirrorScope string
 	// OptionsFile is the --options file, if any: root's operator commands
 	// read it, so who can write it matters.
 	OptionsFile string

@@ -188,6 +188,7 @@ func Wazuh(in Input) []Result {
 	rs = append(rs, socketCheck(in))
 	rs = append(rs, logCheck(in))
 	rs = append(rs, storeCheck(in))
+	rs = append(rs, mirrorCheck(in)...)
 	return rs
 }
 
