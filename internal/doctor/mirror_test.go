@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/custom-misp/custom-misp/internal/config"
-	"github.com/custom-misp/custom-misp/internal/misp"
 	"github.com/custom-misp/custom-misp/internal/mirror"
+	"github.com/custom-misp/custom-misp/internal/misp"
 )
 
 // oneEventMISP is a MISP with one event and two attributes, one of them a
