@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/custom-misp/custom-misp/internal/mispfake"
 	"github.com/custom-misp/custom-misp/internal/wazuh"
@@ -85,6 +86,7 @@ func TestScripts(t *testing.T) {
 			"tookunder":   cmdTookUnder,
 			"pad":         cmdPad,
 			"sizes":       cmdSizes,
+			"age":         cmdAge,
 		},
 	})
 }
@@ -407,6 +409,69 @@ func cmdSizes(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if (strings.Join(got, " ") == strings.Join(args[1:], " ")) == neg {
 		ts.Fatalf("datagram sizes %v, want %v", got, args[1:])
+	}
+}
+
+// guardBucket is the cache store's bucket of protection state (scope →
+// JSON), see internal/cache/store.go.
+const guardBucket = "guard"
+
+// age STORE DURATION makes DURATION pass for the protection state in the
+// cache store STORE: every instant in it (429 reset, auth pause, circuit,
+// report windows) moves that far into the past, so that a script sees what
+// the next run does after a wait, without waiting. Counts and cool-downs
+// are left as they are. It fails when it found no instant to move.
+func cmdAge(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: age STORE DURATION")
+	}
+	d, err := time.ParseDuration(args[1])
+	ts.Check(err)
+	db, err := bolt.Open(ts.MkAbs(args[0]), 0o600, &bolt.Options{Timeout: time.Second})
+	ts.Check(err)
+	defer db.Close()
+	moved := 0
+	var shift func(v any) any
+	shift = func(v any) any {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				x[k] = shift(e)
+			}
+		case string:
+			if t, err := time.Parse(time.RFC3339Nano, x); err == nil {
+				moved++
+				return t.Add(-d).Format(time.RFC3339Nano)
+			}
+		}
+		return v
+	}
+	ts.Check(db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(guardBucket))
+		if b == nil {
+			return fmt.Errorf("age: no %q bucket in %s", guardBucket, args[0])
+		}
+		aged := map[string][]byte{} // bbolt forbids writes inside ForEach
+		err := b.ForEach(func(k, v []byte) error {
+			dec := json.NewDecoder(bytes.NewReader(v))
+			dec.UseNumber()
+			var state any
+			if err := dec.Decode(&state); err != nil {
+				return fmt.Errorf("age: state of scope %x: %w", k, err)
+			}
+			out, err := json.Marshal(shift(state))
+			aged[string(k)] = out
+			return err
+		})
+		for k, v := range aged {
+			if err == nil {
+				err = b.Put([]byte(k), v)
+			}
+		}
+		return err
+	}))
+	if moved == 0 {
+		ts.Fatalf("age: no instant in the protection state of %s", args[0])
 	}
 }
 

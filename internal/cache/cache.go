@@ -20,6 +20,11 @@
 //   - Durability: writes are batched into one transaction per run and
 //     synced (NoSync off, see load); runs that learned nothing write
 //     nothing.
+//   - Error reports: one event per class per report window (5 minutes);
+//     each one held back is counted in the store, and the next event of
+//     the class carries the count (misp.suppressed), so that rule 117650
+//     sees how often lookups fail. Counting costs a held-back run one
+//     write, as a failed MISP call already does.
 //   - Auth failures: MISP refusing the key pauses lookups for 5 minutes
 //     (authPause), as the circuit does for outages: a wrong, expired or
 //     disabled key does not fix itself in seconds, and each pause costs one

@@ -536,7 +536,7 @@ func TestCache_ConcurrentRunsMerge(t *testing.T) {
 	}
 	reset := k.t.Add(time.Minute)
 	b.Failed(misp.ClassRateLimited, reset)
-	if !a.ShouldReport(misp.ClassUnavailable) {
+	if report, _ := a.ShouldReport(misp.ClassUnavailable); !report {
 		t.Fatal("ShouldReport: false on a fresh store")
 	}
 	a.Put(missIP, nil)
@@ -552,7 +552,7 @@ func TestCache_ConcurrentRunsMerge(t *testing.T) {
 		if diff := cmp.Diff(Gate{Class: misp.ClassRateLimited, Until: reset}, c.Gate()); diff != "" {
 			t.Errorf("b's 429 lost (-want +got):\n%s", diff)
 		}
-		if c.ShouldReport(misp.ClassUnavailable) {
+		if report, _ := c.ShouldReport(misp.ClassUnavailable); report {
 			t.Errorf("a's report window lost")
 		}
 		if _, ok := c.Get(missIP); !ok {

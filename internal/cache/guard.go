@@ -32,6 +32,11 @@ const (
 	authPause = 5 * time.Minute
 	// maxGuardBytes caps the stored state we decode.
 	maxGuardBytes = 4 << 10
+	// maxSuppressed caps a stored count of unreported errors, so that a
+	// damaged store can neither make the count wrap nor fill the event
+	// field. A real count is far below: at most one per run within one
+	// report window.
+	maxSuppressed = 1<<31 - 1
 )
 
 // Gate is the decision whether this run may call MISP.
@@ -51,6 +56,10 @@ type guard struct {
 	CoolDown  time.Duration            `json:"cool_down,omitempty"` // > 0 while the circuit is open
 	OpenUntil time.Time                `json:"open_until,omitzero"` // end of the current cool-down
 	Reported  map[misp.Class]time.Time `json:"reported,omitempty"`  // end of each class's report window
+	// Suppressed counts, per class, the error events ShouldReport held back
+	// since it last said yes for the class; the next one it allows carries
+	// the count. Stores written before it existed read as 0.
+	Suppressed map[misp.Class]int `json:"suppressed,omitempty"`
 }
 
 // decodeGuard reads stored state; damaged state is forgotten, which only
@@ -86,6 +95,15 @@ func (g *guard) clamp(now time.Time, reportWindow time.Duration) (changed bool) 
 	for class, until := range g.Reported {
 		bound(&until, now.Add(reportWindow))
 		g.Reported[class] = until
+	}
+	for class, n := range g.Suppressed {
+		switch {
+		case n <= 0:
+			delete(g.Suppressed, class)
+			changed = true
+		case n > maxSuppressed:
+			g.Suppressed[class], changed = maxSuppressed, true
+		}
 	}
 	return changed
 }
@@ -186,14 +204,26 @@ func (c *Cache) Succeeded() {
 
 // ShouldReport says whether to send an error event for class now: true at
 // most once per class per ReportWindow, across runs, so that an outage
-// sends one event per class per window rather than one per alert.
-func (c *Cache) ShouldReport(class misp.Class) bool {
+// sends one event per class per window rather than one per alert. Each
+// no is counted, and the next yes returns the count as suppressed (and
+// starts it again), so the event that is sent tells how many were not:
+// rule 117650 escalates on it.
+func (c *Cache) ShouldReport(class misp.Class) (report bool, suppressed int) {
 	now := c.o.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if now.Before(c.guard.Reported[class]) {
-		return false
+		c.apply(func(g *guard) bool {
+			if g.Suppressed == nil {
+				g.Suppressed = make(map[misp.Class]int)
+			}
+			// Bounded both ways: the state replayed on may be damaged.
+			g.Suppressed[class] = min(max(g.Suppressed[class], 0), maxSuppressed-1) + 1
+			return true
+		})
+		return false, 0
 	}
+	suppressed = c.guard.Suppressed[class]
 	until := now.Add(c.o.ReportWindow)
 	c.apply(func(g *guard) bool {
 		if g.Reported == nil {
@@ -202,9 +232,16 @@ func (c *Cache) ShouldReport(class misp.Class) bool {
 		if g.Reported[class].Before(until) {
 			g.Reported[class] = until
 		}
+		// Take off what this event reports, not everything: a concurrent
+		// run may have counted more since this one read the state.
+		if n := g.Suppressed[class] - suppressed; n > 0 {
+			g.Suppressed[class] = n
+		} else {
+			delete(g.Suppressed, class)
+		}
 		return true
 	})
-	return true
+	return true, suppressed
 }
 
 // update applies op under the lock.

@@ -1,10 +1,13 @@
 package cache
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/custom-misp/custom-misp/internal/ioc"
 	"github.com/custom-misp/custom-misp/internal/misp"
@@ -173,14 +176,16 @@ func TestCache_ShouldReport(t *testing.T) {
 	for i, s := range steps {
 		k.Advance(s.advance)
 		run(t, o, func(c *Cache) {
-			if got := c.ShouldReport(s.class); got != s.want {
+			if got, _ := c.ShouldReport(s.class); got != s.want {
 				t.Errorf("step %d (%s at +%v): ShouldReport = %v, want %v", i, s.class, k.t.Sub(newClock().t), got, s.want)
 			}
 		})
 	}
 	// Within one run too.
 	run(t, o, func(c *Cache) {
-		if c.ShouldReport(misp.ClassAuth) != true || c.ShouldReport(misp.ClassAuth) != false {
+		first, _ := c.ShouldReport(misp.ClassAuth)
+		second, _ := c.ShouldReport(misp.ClassAuth)
+		if !first || second {
 			t.Errorf("ShouldReport twice in a run: want true then false")
 		}
 	})
@@ -267,7 +272,7 @@ func TestCache_ClockStepBack(t *testing.T) {
 		}{{0, false}, {DefaultReportWindow - time.Nanosecond, false}, {DefaultReportWindow, true}} {
 			k.t = back.Add(s.after)
 			run(t, o, func(c *Cache) {
-				if got := c.ShouldReport(misp.ClassUnavailable); got != s.want {
+				if got, _ := c.ShouldReport(misp.ClassUnavailable); got != s.want {
 					t.Errorf("ShouldReport %v after the step back = %v, want %v", s.after, got, s.want)
 				}
 			})
@@ -345,7 +350,7 @@ func TestGate_AuthPause(t *testing.T) {
 			} else {
 				class = g.Class
 			}
-			if c.ShouldReport(class) {
+			if report, _ := c.ShouldReport(class); report {
 				events++
 			}
 		})
@@ -376,6 +381,293 @@ func TestGate_AuthPause(t *testing.T) {
 	run(t, o, func(c *Cache) {
 		if diff := cmp.Diff(Gate{Allow: true}, c.Gate()); diff != "" {
 			t.Errorf("Gate after a success (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// reportStep is one run's ShouldReport for class, at advance after the
+// step before, and what it must answer.
+type reportStep struct {
+	advance        time.Duration
+	class          misp.Class
+	want           bool
+	wantSuppressed int
+}
+
+// runReportSteps runs each step as its own run (open, ShouldReport,
+// close), so every count crosses a reopen.
+func runReportSteps(t *testing.T, k *clock, o Options, steps []reportStep) {
+	t.Helper()
+	start := k.t
+	for i, s := range steps {
+		k.Advance(s.advance)
+		run(t, o, func(c *Cache) {
+			got, n := c.ShouldReport(s.class)
+			if got != s.want || n != s.wantSuppressed {
+				t.Errorf("step %d (%s at +%v): ShouldReport = %v, %d; want %v, %d", i, s.class, k.t.Sub(start), got, n, s.want, s.wantSuppressed)
+			}
+		})
+	}
+}
+
+// TestCache_ShouldReportCountsSuppressed: issue 11 item 9. Ten failures
+// of a class within the report window send one event; the next event of
+// the class that is sent says 9 were held back, and the count starts
+// again. Counts are per class and survive across runs.
+func TestCache_ShouldReportCountsSuppressed(t *testing.T) {
+	k := newClock()
+	o := testOptions(t, k)
+	steps := []reportStep{
+		{class: misp.ClassUnavailable, want: true}, // nothing held back yet
+	}
+	// Nine more alerts fail within the window, 20 s apart: held back.
+	for range 9 {
+		steps = append(steps, reportStep{advance: 20 * time.Second, class: misp.ClassUnavailable})
+	}
+	steps = append(steps,
+		// +3 min: another class, its own window and count.
+		reportStep{class: misp.ClassTimeout, want: true},
+		reportStep{class: misp.ClassTimeout},
+		// +5 min: the window is over, the next event carries the count.
+		reportStep{advance: 2 * time.Minute, class: misp.ClassUnavailable, want: true, wantSuppressed: 9},
+		// Counted again from zero.
+		reportStep{class: misp.ClassUnavailable},
+		reportStep{advance: 3 * time.Minute, class: misp.ClassTimeout, want: true, wantSuppressed: 1},     // +8 min
+		reportStep{advance: 2 * time.Minute, class: misp.ClassUnavailable, want: true, wantSuppressed: 1}, // +10 min
+		// A window with nothing held back: no count.
+		reportStep{advance: 5 * time.Minute, class: misp.ClassUnavailable, want: true},
+		// A count waits for the next event of its class, however late.
+		reportStep{class: misp.ClassUnavailable},
+		reportStep{class: misp.ClassUnavailable},
+		reportStep{advance: 2 * time.Hour, class: misp.ClassUnavailable, want: true, wantSuppressed: 2},
+	)
+	runReportSteps(t, k, o, steps)
+
+	// Within one run too.
+	run(t, o, func(c *Cache) {
+		c.ShouldReport(misp.ClassAuth)
+		c.ShouldReport(misp.ClassAuth)
+		c.ShouldReport(misp.ClassAuth)
+	})
+	k.Advance(DefaultReportWindow)
+	runReportSteps(t, k, o, []reportStep{{class: misp.ClassAuth, want: true, wantSuppressed: 2}})
+}
+
+// TestCache_SuppressedMemoryOnly: without a store the count lives as long
+// as the run.
+func TestCache_SuppressedMemoryOnly(t *testing.T) {
+	k := newClock()
+	o := testOptions(t, k)
+	o.Path = ""
+	run(t, o, func(c *Cache) {
+		c.ShouldReport(misp.ClassTimeout)
+		c.ShouldReport(misp.ClassTimeout)
+		k.Advance(DefaultReportWindow)
+		if got, n := c.ShouldReport(misp.ClassTimeout); !got || n != 1 {
+			t.Errorf("ShouldReport = %v, %d; want true, 1", got, n)
+		}
+	})
+}
+
+// TestCache_SuppressedConcurrentRunsMerge: two overlapping runs each hold
+// an event back; whichever writes second adds its count to the first's.
+func TestCache_SuppressedConcurrentRunsMerge(t *testing.T) {
+	k := newClock()
+	o := testOptions(t, k)
+	o.LockWait = 5 * time.Second
+	run(t, o, func(c *Cache) { c.ShouldReport(misp.ClassUnavailable) })
+	a, warn := Open(o)
+	if warn != nil {
+		t.Fatal(warn)
+	}
+	b, warn := Open(o)
+	if warn != nil {
+		t.Fatal(warn)
+	}
+	for _, c := range []*Cache{a, b} {
+		if got, _ := c.ShouldReport(misp.ClassUnavailable); got {
+			t.Fatal("ShouldReport: true within the window")
+		}
+	}
+	done := make(chan error)
+	go func() { done <- b.Close() }() // waits for a's shared lock
+	if err := a.Close(); err != nil {
+		t.Errorf("Close a: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Close b: %v", err)
+	}
+	k.Advance(DefaultReportWindow)
+	runReportSteps(t, k, o, []reportStep{{class: misp.ClassUnavailable, want: true, wantSuppressed: 2}})
+
+	// A run that reports takes off only the count it read: one held back
+	// by a run that wrote in between stays for the next event. (Which of
+	// two overlapping runs writes first is up to the lock, so this replays
+	// the run's changes on that state by hand, as Flush does.)
+	o.Path = ""
+	run(t, o, func(c *Cache) {
+		c.guard = guard{Suppressed: map[misp.Class]int{misp.ClassUnavailable: 3}}
+		if got, n := c.ShouldReport(misp.ClassUnavailable); !got || n != 3 {
+			t.Fatalf("ShouldReport = %v, %d; want true, 3", got, n)
+		}
+		stored := guard{Suppressed: map[misp.Class]int{misp.ClassUnavailable: 4}}
+		for _, op := range c.ops {
+			op(&stored)
+		}
+		if n := stored.Suppressed[misp.ClassUnavailable]; n != 1 {
+			t.Errorf("count after replaying the report on a state with one more: %d, want 1", n)
+		}
+	})
+}
+
+// putGuard stores raw as the scope's guard state, as another version of
+// the program (or damage) would have left it.
+func putGuard(t *testing.T, o Options, raw string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(o.Path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(o.Path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte(bucketGuard))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(o.Scope), []byte(raw))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// getGuard returns the scope's stored guard state.
+func getGuard(t *testing.T, o Options) string {
+	t.Helper()
+	db, err := bolt.Open(o.Path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var raw string
+	err = db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket([]byte(bucketGuard)); b != nil {
+			raw = string(b.Get([]byte(o.Scope)))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// TestCache_SuppressedStoredFormat: the count is stored beside the report
+// windows as "suppressed": {class: n}. A store written before the count
+// existed reads as 0 held back; a damaged count is bounded (negative: 0,
+// too large: maxSuppressed) or, when it is no int at all, the whole state
+// is forgotten as for any damaged state: MISP may be reported on at once.
+func TestCache_SuppressedStoredFormat(t *testing.T) {
+	k := newClock()
+	at := func(d time.Duration) string { return `"` + k.t.Add(d).Format(time.RFC3339Nano) + `"` }
+	open := `"reported":{"unavailable":` + at(time.Minute) + `}`
+	tests := []struct {
+		name   string
+		stored string
+		steps  []reportStep
+	}{
+		{
+			name:   "old store, window over",
+			stored: `{"reported":{"unavailable":` + at(-time.Second) + `}}`,
+			steps:  []reportStep{{class: misp.ClassUnavailable, want: true}},
+		},
+		{
+			name:   "old store, window open",
+			stored: `{` + open + `}`,
+			steps: []reportStep{
+				{class: misp.ClassUnavailable},
+				{advance: time.Minute, class: misp.ClassUnavailable, want: true, wantSuppressed: 1},
+			},
+		},
+		{
+			name:   "old store with a circuit",
+			stored: `{"failures":3,"class":"unavailable","cool_down":30000000000,"open_until":` + at(30*time.Second) + `}`,
+			steps:  []reportStep{{class: misp.ClassUnavailable, want: true}},
+		},
+		{
+			name:   "count kept",
+			stored: `{` + open + `,"suppressed":{"unavailable":7,"timeout":3}}`,
+			steps: []reportStep{
+				{class: misp.ClassTimeout, want: true, wantSuppressed: 3},
+				{class: misp.ClassUnavailable},
+				{advance: time.Minute, class: misp.ClassUnavailable, want: true, wantSuppressed: 8},
+			},
+		},
+		{
+			name:   "negative count",
+			stored: `{"suppressed":{"unavailable":-5}}`,
+			steps:  []reportStep{{class: misp.ClassUnavailable, want: true}},
+		},
+		{
+			name:   "negative count, window open",
+			stored: `{` + open + `,"suppressed":{"unavailable":-5}}`,
+			steps: []reportStep{
+				{class: misp.ClassUnavailable},
+				{advance: time.Minute, class: misp.ClassUnavailable, want: true, wantSuppressed: 1},
+			},
+		},
+		{
+			name:   "largest int64",
+			stored: `{` + open + `,"suppressed":{"unavailable":9223372036854775807}}`,
+			steps: []reportStep{
+				{class: misp.ClassUnavailable}, // does not wrap
+				{advance: time.Minute, class: misp.ClassUnavailable, want: true, wantSuppressed: maxSuppressed},
+			},
+		},
+		{
+			name:   "count beyond int64",
+			stored: `{` + open + `,"suppressed":{"unavailable":1e30}}`,
+			steps:  []reportStep{{class: misp.ClassUnavailable, want: true}},
+		},
+		{
+			name:   "count not a number",
+			stored: `{` + open + `,"suppressed":{"unavailable":"9"}}`,
+			steps:  []reportStep{{class: misp.ClassUnavailable, want: true}},
+		},
+		{
+			name:   "counts not an object",
+			stored: `{` + open + `,"suppressed":[9]}`,
+			steps:  []reportStep{{class: misp.ClassUnavailable, want: true}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := newClock()
+			o := testOptions(t, k)
+			putGuard(t, o, tt.stored)
+			runReportSteps(t, k, o, tt.steps)
+		})
+	}
+
+	t.Run("written", func(t *testing.T) {
+		k := newClock()
+		o := testOptions(t, k)
+		run(t, o, func(c *Cache) { c.ShouldReport(misp.ClassRateLimited) })
+		run(t, o, func(c *Cache) { c.ShouldReport(misp.ClassRateLimited) })
+		run(t, o, func(c *Cache) { c.ShouldReport(misp.ClassRateLimited) })
+		want := `{"reported":{"rate_limited":"2026-11-20T10:05:00Z"},"suppressed":{"rate_limited":2}}`
+		if got := getGuard(t, o); got != want {
+			t.Errorf("stored guard state\n got %s\nwant %s", got, want)
+		}
+		k.Advance(DefaultReportWindow)
+		run(t, o, func(c *Cache) { c.ShouldReport(misp.ClassRateLimited) })
+		// The window ended and a new one began; the count was reported.
+		want = `{"reported":{"rate_limited":"2026-11-20T10:10:00Z"}}`
+		if got := getGuard(t, o); got != want {
+			t.Errorf("stored guard state after the report\n got %s\nwant %s", got, want)
 		}
 	})
 }

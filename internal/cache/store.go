@@ -259,7 +259,8 @@ func load(o Options, rw bool, lockWait time.Duration) (s opened, waited time.Dur
 	// NoSync stays off: without fsync a power loss can leave a meta page
 	// pointing at pages that never reached the disk, which bbolt reports
 	// by panicking mid-read, not at Open. Only runs that learned something
-	// from MISP write (and sync); cached runs write nothing. NoFreelistSync
+	// from MISP (or held an error event back) write and sync; cached runs
+	// write nothing. NoFreelistSync
 	// stays off too: with it, every writable open rebuilds the free list
 	// by scanning the whole file. The lock is taken in openFile; bbolt's
 	// own try on the same file succeeds at once (Timeout: one try).

@@ -37,7 +37,9 @@ type Cache interface {
 	Gate() cache.Gate
 	Failed(class misp.Class, reset time.Time)
 	Succeeded()
-	ShouldReport(class misp.Class) bool
+	// ShouldReport says whether to send an error event of class, and how
+	// many of the class were held back since the last one sent.
+	ShouldReport(class misp.Class) (report bool, suppressed int)
 }
 
 // Logger receives the run's log lines (wazuh.Log).
@@ -176,8 +178,11 @@ func live(ctx context.Context, cfg *config.Config, env Env, a *alert.Alert, inds
 	var failure *event.Message
 	fail := func(class misp.Class, status int, msg string) {
 		env.Log.Warnf("alert %s: %d indicators not looked up: %s", a.ID, len(unknown), msg)
-		if store.ShouldReport(class) {
+		if report, suppressed := store.ShouldReport(class); report {
 			m := event.Failure(class, status, msg, len(unknown), src)
+			if suppressed > 0 {
+				m.MISP.Suppressed = strconv.Itoa(suppressed)
+			}
 			failure = &m
 		}
 	}
@@ -333,4 +338,4 @@ func (NoCache) Put(ioc.Indicator, []misp.Attribute)        {}
 func (NoCache) Gate() cache.Gate                           { return cache.Gate{Allow: true} }
 func (NoCache) Failed(misp.Class, time.Time)               {}
 func (NoCache) Succeeded()                                 {}
-func (NoCache) ShouldReport(misp.Class) bool               { return true }
+func (NoCache) ShouldReport(misp.Class) (bool, int)        { return true, 0 }

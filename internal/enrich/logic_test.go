@@ -62,6 +62,8 @@ type fakeCache struct {
 	failed   []misp.Class
 	success  int
 	noReport bool
+	// suppressed is what ShouldReport says was held back before a report.
+	suppressed int
 }
 
 func newFakeCache() *fakeCache {
@@ -76,7 +78,12 @@ func (c *fakeCache) Put(ind ioc.Indicator, attrs []misp.Attribute) { c.puts[ind]
 func (c *fakeCache) Gate() cache.Gate                              { return c.gate }
 func (c *fakeCache) Failed(class misp.Class, _ time.Time)          { c.failed = append(c.failed, class) }
 func (c *fakeCache) Succeeded()                                    { c.success++ }
-func (c *fakeCache) ShouldReport(misp.Class) bool                  { return !c.noReport }
+func (c *fakeCache) ShouldReport(misp.Class) (bool, int) {
+	if c.noReport {
+		return false, 0
+	}
+	return true, c.suppressed
+}
 
 func attr(id, typ, value string, toIDs bool) misp.Attribute {
 	return misp.Attribute{ID: misp.FlexString(id), Type: misp.FlexString(typ), Value: misp.FlexString(value), ToIDs: misp.FlexBool(toIDs),
@@ -267,6 +274,56 @@ func TestRun_FailureIsRecordedAndReportedOncePerWindow(t *testing.T) {
 	res = runWith(t, cfg, testAlert, m, c)
 	if len(res.Events) != 0 || len(c.failed) != 1 {
 		t.Errorf("events %+v, failures %v: want no event and one failure", res.Events, c.failed)
+	}
+}
+
+// TestRun_ErrorEventCarriesSuppressedCount: the error event that is sent
+// says how many of its class the cache held back since the last one
+// (issue 11, item 9: rule 117650 fires on it); none held back, no field,
+// so events stay as they were.
+func TestRun_ErrorEventCarriesSuppressedCount(t *testing.T) {
+	cfg := config.Default("/var/ossec")
+	m := &fakeMISP{err: &misp.Error{Class: misp.ClassUnavailable, Status: 503, Message: "misp search: status 503"}}
+	for _, tc := range []struct {
+		suppressed int
+		want       string
+	}{{0, ""}, {1, "1"}, {9, "9"}, {12345, "12345"}} {
+		c := newFakeCache()
+		c.suppressed = tc.suppressed
+		res := runWith(t, cfg, testAlert, m, c)
+		if len(res.Events) != 1 || res.Events[0].MISP.Error != "unavailable" {
+			t.Fatalf("suppressed %d: events %+v, want one unavailable event", tc.suppressed, res.Events)
+		}
+		if got := res.Events[0].MISP.Suppressed; got != tc.want {
+			t.Errorf("suppressed %d: misp.suppressed = %q, want %q", tc.suppressed, got, tc.want)
+		}
+	}
+}
+
+// TestRun_NoCacheReportsEveryFailure: with caching off nothing is held
+// back, so no event carries a count.
+func TestRun_NoCacheReportsEveryFailure(t *testing.T) {
+	cfg := config.Default("/var/ossec")
+	al, err := alert.Parse([]byte(testAlert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy, _ := ioc.NewPolicy(nil, nil)
+	m := &fakeMISP{err: &misp.Error{Class: misp.ClassTimeout, Message: "misp search: timeout"}}
+	env := Env{
+		Log:       quietLog{},
+		Policy:    policy,
+		OpenCache: func() Cache { return NoCache{} },
+		Client:    func() (Searcher, error) { return m, nil },
+	}
+	for i := range 3 {
+		res, err := Run(context.Background(), &cfg, al, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Events) != 1 || res.Events[0].MISP.Error != "timeout" || res.Events[0].MISP.Suppressed != "" {
+			t.Errorf("run %d: events %+v, want one timeout event without a suppressed count", i+1, res.Events)
+		}
 	}
 }
 

@@ -65,6 +65,7 @@ type Payload struct {
 	Message    string `json:"message,omitempty"`     // one key-free line
 	HTTPStatus string `json:"http_status,omitempty"` // MISP's HTTP status, when there was one
 	Indicators string `json:"indicators,omitempty"`  // how many indicators were not looked up
+	Suppressed string `json:"suppressed,omitempty"`  // how many error events of the class were held back since the last one sent
 
 	// Operator jobs (custom-misp feeds fetch run by a Wazuh command wodle).
 	Operation string `json:"operation,omitempty"` // e.g. feeds_fetch

@@ -48,6 +48,7 @@ func (p *Payload) appendJSON(b []byte) []byte {
 	o.str("message", p.Message)
 	o.str("http_status", p.HTTPStatus)
 	o.str("indicators", p.Indicators)
+	o.str("suppressed", p.Suppressed)
 	o.str("operation", p.Operation)
 	o.str("result", p.Result)
 	if p.Source != nil {

@@ -2,12 +2,15 @@ package ruleset
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/custom-misp/custom-misp/internal/misp"
 )
 
 // alwaysSet lists, per family of event, the fields every event of that
@@ -213,5 +216,107 @@ func TestRuleset_Correlation(t *testing.T) {
 				t.Errorf("fires on events (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestRuleset_KeepFailing: issue 11 item 9. The cache sends one error
+// event per class per 5 minutes and the next one carries how many it held
+// back (misp.suppressed), so a frequency rule over error events could
+// never count ten. 117650 fires on a transient error event that says 9 or
+// more were held back, that is 10 or more failures within the window, and
+// on nothing else; its description reads the count.
+func TestRuleset_KeepFailing(t *testing.T) {
+	rules, decoders := readRepo(t)
+	rs, err := load(rules, decoders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withCount := func(c misp.Class, suppressed string) decoded {
+		m := failure(c)
+		m.MISP.Suppressed = suppressed
+		ev, err := decode(rs.decoders, string(c)+" "+suppressed, datagram(t, m, true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
+	transient := map[misp.Class]int{misp.ClassUnavailable: 117644, misp.ClassRateLimited: 117645, misp.ClassTimeout: 117646}
+	fire := []string{"9", "10", "12", "19", "90", "99", "100", "2147483647", "99999999999999999999"}
+	// Fewer than 9, no count, and what custom-misp never writes (leading
+	// zeros, signs, spaces, other text): the class's own rule.
+	stay := []string{"", "0", "1", "8", "08", "09", "009", "00", "0010", "-9", "+9", " 9", "9 ", "9.0", "1e9", "9a", "x9", "١٠"}
+	for class, own := range transient {
+		for _, n := range fire {
+			if r := rs.match(withCount(class, n)); r == nil || r.id != 117650 {
+				t.Errorf("%s, suppressed %q: rule %v, want 117650", class, n, r)
+			}
+		}
+		for _, n := range stay {
+			if r := rs.match(withCount(class, n)); r == nil || r.id != own {
+				t.Errorf("%s, suppressed %q: rule %v, want %d", class, n, r, own)
+			}
+		}
+	}
+	ev := withCount(misp.ClassUnavailable, "9")
+	got := expand(rs.match(ev).description, ev)
+	want := `MISP: lookups keep failing (9 more unavailable errors since the last one reported), enrichment is degraded: misp unavailable: status 503: Service Unavailable`
+	if got != want {
+		t.Errorf("description\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestRuleset_KeepFailingWithoutCache: with the cache off (or unusable)
+// every failing alert sends its error event, without a count; 117651
+// fires on the tenth transient one from any agent, as 117650's frequency
+// form did before.
+func TestRuleset_KeepFailingWithoutCache(t *testing.T) {
+	rules, decoders := readRepo(t)
+	rs, err := load(rules, decoders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	freq := rs.byID[117651]
+	if freq == nil || freq.frequency != 10 || !freq.globalFrequency || freq.ifMatchedGroup != "misp_error_transient" {
+		t.Fatalf("rule 117651 = %+v, want frequency 10 over misp_error_transient, any agent", freq)
+	}
+	agents := []string{"1:[003] (WIN-DC01) 10.20.0.15->misp:", "1:[004] (WS-HR-0107) 10.20.30.77->misp:", "1:misp:"}
+	classes := []misp.Class{misp.ClassUnavailable, misp.ClassTimeout, misp.ClassRateLimited, misp.ClassAuth}
+	var history []earlier
+	var fired []int
+	for i := range 14 {
+		// The auth events (every fourth) are in no transient rule: not
+		// counted.
+		c := classes[i%len(classes)]
+		body, err := json.Marshal(failure(c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := decode(rs.decoders, fmt.Sprint(i+1), agents[i%len(agents)]+string(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rs.match(ev)
+		if !r.hasGroup(freq.ifMatchedGroup) {
+			if c != misp.ClassAuth {
+				t.Fatalf("event %d (%s): rule %d, not in %s", i+1, c, r.id, freq.ifMatchedGroup)
+			}
+			continue
+		}
+		matched := 0
+		if counted, ok := freq.fires(history, ev); ok {
+			fired = append(fired, i+1)
+			if g := gaps(freq.description, ev); len(g) > 0 {
+				t.Errorf("description leaves %v empty", g)
+			}
+			// As analysisd: the event and the newest counted one are
+			// marked, so the next event does not fire it again.
+			matched = freq.level
+			history[counted[0]].matched = freq.level
+		}
+		history = append(history, earlier{ev: ev, matched: matched})
+	}
+	// Events 4, 8 and 12 are auth: the tenth transient event is the 13th.
+	if diff := cmp.Diff([]int{13}, fired); diff != "" {
+		t.Errorf("117651 fires on events (-want +got):\n%s", diff)
 	}
 }

@@ -80,6 +80,14 @@ func failure(c misp.Class) event.Message {
 	return event.Failure(c, 503, "misp "+string(c)+": status 503: Service Unavailable", 3, source())
 }
 
+// throttled is the error event of class c sent after the cache held n of
+// its class back (enrich sets misp.suppressed from cache.ShouldReport).
+func throttled(c misp.Class, n int) event.Message {
+	m := failure(c)
+	m.MISP.Suppressed = strconv.Itoa(n)
+	return m
+}
+
 // foreignMatch is a match event that custom-misp never sends (it always
 // sets to_ids and a threat level): what the catch-all 117617 is for, such
 // as an event of an older or another producer.
@@ -129,6 +137,17 @@ func kinds(t *testing.T) []kind {
 		{"error class unknown to the rules", failure(misp.Class("quota")), 117649, 3},
 		{"config error before the alert was read", event.Failure(misp.ClassConfig, 0, "configuration: options: unknown key \"toids\"", 0, event.Source{}), 117640, 12},
 		{"match of another producer", foreignMatch(), 117617, 3},
+		// Lookups keep failing: 9 or more of a transient class held back
+		// (117650); fewer, or a class that is not transient, stay on the
+		// class's own rule.
+		{"unavailable after 9 held back", throttled(misp.ClassUnavailable, 9), 117650, 10},
+		{"rate_limited after 12 held back", throttled(misp.ClassRateLimited, 12), 117650, 10},
+		{"timeout after 100000 held back", throttled(misp.ClassTimeout, 100000), 117650, 10},
+		{"timeout after 8 held back", throttled(misp.ClassTimeout, 8), 117646, 4},
+		{"unavailable after 1 held back", throttled(misp.ClassUnavailable, 1), 117644, 6},
+		{"auth after 30 held back", throttled(misp.ClassAuth, 30), 117641, 12},
+		{"tls after 9 held back", throttled(misp.ClassTLS, 9), 117642, 10},
+		{"unknown class after 20 held back", throttled(misp.Class("quota"), 20), 117649, 3},
 	}
 	want := map[misp.Class]struct{ id, level int }{
 		misp.ClassConfig:      {117640, 12},
@@ -514,7 +533,7 @@ func TestCheck_Fails(t *testing.T) {
 		{name: "ID outside the block", change: edit(`id="117646"`, `id="100620"`), want: "rule 100620: ID outside the documented block"},
 		{name: "missing field", change: edit(`"misp.error">^timeout$`, `"misp.err">^timeout$`), want: "field misp.err is in no event"},
 		{name: "missing description field", change: edit(`lookup timed out, indicators`, `lookup timed out, $(misp.indicator_count) indicators`), want: "$(misp.indicator_count)"},
-		{name: "unmatched event kind", change: cut(`<rule id="117646"`, `<!-- A single timeout`), want: "error timeout: matched by no rule below the root"},
+		{name: "unmatched event kind", change: cut(`<rule id="117646"`, `<!-- Lookups keep failing`), want: "error timeout: matched by no rule below the root"},
 		{name: "decoder name typo", change: edit(`<decoded_as>json-misp</decoded_as>`, `<decoded_as>json_misp</decoded_as>`), want: "decoded_as json_misp"},
 		{name: "level 0 below the root", change: edit(`<rule id="117646" level="4">`, `<rule id="117646" level="0">`), want: "rule 117646: level 0 below the root"},
 		{name: "unknown if_matched_group", change: edit(`<if_matched_group>misp_ioc</if_matched_group>`, `<if_matched_group>misp_iocs</if_matched_group>`), want: "if_matched_group misp_iocs"},
