@@ -151,7 +151,7 @@ func (h *testHome) input(t *testing.T) Input {
 }
 
 var orderWazuh = []string{"wazuh user", "ossec.conf", "integration block", "alert_format", "options", "api key file", "group filter",
-	"integrations dir", "binary", "helper binary", "decoder", "rules", "sysmon levels", "queue socket", "integrations.log", "cache"}
+	"integrations dir", "binary", "helper binary", "decoder", "rules", "sysmon levels", "queue socket", "integrations.log", "cache", "mirror"}
 
 // insertAfter returns order with check added after the check named after.
 func insertAfter(order []string, after, check string) []string {
@@ -234,7 +234,7 @@ func TestWazuh(t *testing.T) {
 		{name: "no custom-misp block", setup: func(t *testing.T, h *testHome, in *Input) {
 			h.conf(t, `<integration><name>virustotal</name><api_key>VT</api_key></integration>`)
 			*in = h.input(t)
-		}, order: []string{"wazuh user", "ossec.conf", "integration block", "integrations dir", "binary", "helper binary", "decoder", "rules", "queue socket", "integrations.log", "cache"}, wants: map[string]want{
+		}, order: []string{"wazuh user", "ossec.conf", "integration block", "integrations dir", "binary", "helper binary", "decoder", "rules", "queue socket", "integrations.log", "cache", "mirror"}, wants: map[string]want{
 			"integration block": {Fail, "no <integration> named custom-misp", "ossec-snippets/integration-*.xml"},
 		}},
 		{name: "two blocks, key in ossec.conf", setup: func(t *testing.T, h *testHome, in *Input) {

@@ -178,12 +178,8 @@ func live(ctx context.Context, cfg *config.Config, env Env, a *alert.Alert, inds
 	var failure *event.Message
 	fail := func(class misp.Class, status int, msg string) {
 		env.Log.Warnf("alert %s: %d indicators not looked up: %s", a.ID, len(unknown), msg)
-		if report, suppressed := store.ShouldReport(class); report {
-			m := event.Failure(class, status, msg, len(unknown), src)
-			if suppressed > 0 {
-				m.MISP.Suppressed = strconv.Itoa(suppressed)
-			}
-			failure = &m
+		if m := failureEvent(store, class, status, msg, len(unknown), src); m != nil {
+			failure = m
 		}
 	}
 	if len(unknown) > 0 {
@@ -229,6 +225,21 @@ func live(ctx context.Context, cfg *config.Config, env Env, a *alert.Alert, inds
 	}
 
 	return lookup{found: found, fromCache: fromCache, failure: failure}
+}
+
+// failureEvent is the run's error event of class, with the count of those
+// held back since the last one sent, or nil when this one is held back
+// too (see cache.ShouldReport).
+func failureEvent(store Cache, class misp.Class, status int, msg string, notLookedUp int, src event.Source) *event.Message {
+	report, suppressed := store.ShouldReport(class)
+	if !report {
+		return nil
+	}
+	m := event.Failure(class, status, msg, notLookedUp, src)
+	if suppressed > 0 {
+		m.MISP.Suppressed = strconv.Itoa(suppressed)
+	}
+	return &m
 }
 
 // key is the cache identity of an indicator: where it was found does not

@@ -6,7 +6,6 @@ import (
 
 	"github.com/custom-misp/custom-misp/internal/alert"
 	"github.com/custom-misp/custom-misp/internal/config"
-	"github.com/custom-misp/custom-misp/internal/event"
 	"github.com/custom-misp/custom-misp/internal/ioc"
 	"github.com/custom-misp/custom-misp/internal/mirror"
 	"github.com/custom-misp/custom-misp/internal/misp"
@@ -45,10 +44,7 @@ func fromMirror(cfg *config.Config, env Env, a *alert.Alert, inds []ioc.Indicato
 	lk := lookup{found: make(map[ioc.Indicator][]misp.Attribute, len(inds)), viaMirror: true}
 	report := func(class misp.Class, msg string, notLookedUp int) {
 		env.Log.Warnf("alert %s: %s", a.ID, msg)
-		if env.OpenCache().ShouldReport(class) {
-			m := event.Failure(class, 0, msg, notLookedUp, Source(a))
-			lk.failure = &m
-		}
+		lk.failure = failureEvent(env.OpenCache(), class, 0, msg, notLookedUp, Source(a))
 	}
 	if v.Mirror == nil {
 		report(misp.ClassNoMirror, noMirrorMessage(v), len(inds))
