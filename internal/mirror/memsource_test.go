@@ -119,9 +119,6 @@ func (s *memSource) AttributePage(ctx context.Context, q misp.Query, ids []strin
 			if a.deleted || (q.ToIDs != nil && bool(a.a.ToIDs) != *q.ToIDs) || !slices.Contains(q.Types, string(a.a.Type)) {
 				continue
 			}
-			if q.EnforceWarninglist && s.onWarnlist[string(a.a.Value)] {
-				continue
-			}
 			all = append(all, a.a)
 		}
 	}
@@ -129,7 +126,17 @@ func (s *memSource) AttributePage(ctx context.Context, q misp.Query, ids []strin
 	if from >= len(all) {
 		return misp.Answer{}, nil
 	}
-	return misp.Answer{Attributes: all[from:min(from+limit, len(all))]}, nil
+	// As mispclient.AttributePage: the page is cut first, then the
+	// warninglisted rows are counted apart.
+	var ans misp.Answer
+	for _, a := range all[from:min(from+limit, len(all))] {
+		if q.EnforceWarninglist && s.onWarnlist[string(a.Value)] {
+			ans.Warninglisted++
+			continue
+		}
+		ans.Attributes = append(ans.Attributes, a)
+	}
+	return ans, nil
 }
 
 func (s *memSource) WarninglistFingerprint(ctx context.Context) (string, error) {

@@ -199,6 +199,8 @@ func TestSync_ChangesArrive(t *testing.T) {
 		t.Errorf("after a warninglist change: %+v", res)
 	}
 	f.want(ioc.IP, "203.0.113.50")
+	// A warninglisted row in a full page does not end the paging.
+	f.want(ioc.IP, "203.0.113.6", "ip-dst 203.0.113.6 ev1")
 
 	m, _ = Open(f.opt.Path)
 	defer m.Close()

@@ -116,6 +116,9 @@ type Tag struct {
 type Answer struct {
 	Attributes []Attribute `json:"attributes,omitempty"`
 	Skipped    Skipped     `json:"skipped,omitzero"`
+	// Warninglisted counts attributes left out for their warninglist hits
+	// (the mirror's pages only, see mispclient.AttributePage).
+	Warninglisted int `json:"warninglisted,omitempty"`
 }
 
 // Skipped counts the attributes of one answer that were left out because a

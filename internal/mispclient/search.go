@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/custom-misp/custom-misp/internal/ioc"
 	"github.com/custom-misp/custom-misp/internal/misp"
 )
@@ -38,11 +40,14 @@ type searchBody struct {
 	Published          *int     `json:"published,omitempty"`
 	EnforceWarninglist int      `json:"enforceWarninglist,omitempty"`
 	ExcludeDecayed     int      `json:"excludeDecayed,omitempty"`
-	IncludeEventTags   int      `json:"includeEventTags"`
-	IncludeContext     int      `json:"includeContext"`
-	Limit              int      `json:"limit"`
-	Page               int      `json:"page"`
-	Order              string   `json:"order"`
+	// IncludeWarninglistHits replaces EnforceWarninglist for the mirror's
+	// pages, see AttributePage.
+	IncludeWarninglistHits int    `json:"includeWarninglistHits,omitempty"`
+	IncludeEventTags       int    `json:"includeEventTags"`
+	IncludeContext         int    `json:"includeContext"`
+	Limit                  int    `json:"limit"`
+	Page                   int    `json:"page"`
+	Order                  string `json:"order"`
 }
 
 // Search looks the values up with POST /attributes/restSearch and returns
@@ -75,7 +80,7 @@ func (c *Client) SearchAnswer(ctx context.Context, q misp.Query) (misp.Answer, e
 	if err != nil {
 		return misp.Answer{}, err
 	}
-	a, err := decodeSearch(raw)
+	a, err := decodeSearch(raw, false)
 	if err != nil {
 		return misp.Answer{}, c.notJSON(h, err)
 	}
@@ -187,7 +192,10 @@ func short(s string) string {
 // answer a search without results with {"response":[]}; that is accepted
 // as no match too. Each attribute is decoded on its own (see
 // attributeOrFault), so a bad one is counted and left out.
-func decodeSearch(raw []byte) (misp.Answer, error) {
+//
+// dropWarned leaves out the attributes MISP marked with warninglist hits
+// (includeWarninglistHits), counting them in Answer.Warninglisted.
+func decodeSearch(raw []byte, dropWarned bool) (misp.Answer, error) {
 	var env struct {
 		Response json.RawMessage `json:"response"`
 	}
@@ -219,6 +227,10 @@ func decodeSearch(raw []byte) (misp.Answer, error) {
 			a.Skipped.Add(e.badField)
 			continue
 		}
+		if dropWarned && e.warned {
+			a.Warninglisted++
+			continue
+		}
 		if !e.attr.Deleted {
 			a.Attributes = append(a.Attributes, e.attr)
 		}
@@ -234,12 +246,17 @@ type attributeOrFault struct {
 	attr       misp.Attribute
 	unreadable bool
 	badField   string // what was wrong, e.g. "Event.info"; "" for the element itself
+	warned     bool   // MISP listed warninglist hits for it (a non-empty "warnings")
 }
 
 // UnmarshalJSON implements json.Unmarshaler; it never fails.
 func (e *attributeOrFault) UnmarshalJSON(b []byte) error {
 	err := json.Unmarshal(b, &e.attr)
 	if err == nil && !bytes.Equal(b, []byte("null")) {
+		if bytes.Contains(b, []byte(`"warnings"`)) {
+			w := gjson.GetBytes(b, "warnings")
+			e.warned = w.IsArray() && len(w.Array()) > 0
+		}
 		return nil
 	}
 	e.unreadable = true

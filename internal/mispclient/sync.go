@@ -45,6 +45,16 @@ func (c *Client) AttributePage(ctx context.Context, q misp.Query, eventIDs []str
 	body.IncludeEventTags = 0
 	body.Limit, body.Page = limit, page
 	body.Order = syncOrder
+	if body.EnforceWarninglist == 1 {
+		// MISP drops warninglisted attributes from a page after cutting
+		// it (MispAttribute::fetchAttributes, checked on 2.5.1): a page
+		// comes back short or empty while later pages still hold rows, so
+		// "a short page is the last" would lose them. Asking for the hits
+		// instead keeps every page whole, and the warninglisted ones are
+		// left out here. MISP marks hits on to_ids attributes only (unless
+		// its MISP.warning_for_all is on); see docs/mirror.md.
+		body.EnforceWarninglist, body.IncludeWarninglistHits = 0, 1
+	}
 	b, err := json.Marshal(body)
 	if err != nil {
 		return misp.Answer{}, configErr("attribute page: encode query: %v", err)
@@ -53,7 +63,7 @@ func (c *Client) AttributePage(ctx context.Context, q misp.Query, eventIDs []str
 	if err != nil {
 		return misp.Answer{}, err
 	}
-	a, err := decodeSearch(raw)
+	a, err := decodeSearch(raw, body.IncludeWarninglistHits == 1)
 	if err != nil {
 		return misp.Answer{}, c.notJSON(h, err)
 	}

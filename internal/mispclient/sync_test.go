@@ -1,0 +1,137 @@
+package mispclient
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/custom-misp/custom-misp/internal/misp"
+)
+
+// The answers below are real MISP 2.5.1 captures (testdata/sync, keys
+// never in them): the requests the mirror's sync makes, as the real
+// server answered them.
+
+func TestAttributePage_AsksForHitsNotEnforcement(t *testing.T) {
+	var body map[string]any
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if err := json.Unmarshal(b, &body); err != nil {
+			t.Errorf("body: %v", err)
+		}
+		reply(w, 200, testdata(t, "sync/attributes-restsearch-includeWarninglistHits-event2.json"))
+	})
+	c, _ := newClient(t, srv.URL, nil)
+	on := true
+	q := misp.Query{ToIDs: &on, Published: &on, EnforceWarninglist: true, Types: []string{"domain", "hostname"}}
+	ans, err := c.AttributePage(context.Background(), q, []string{"2", "13"}, 3, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"returnFormat": "json", "type": []any{"domain", "hostname"}, "eventid": []any{"2", "13"},
+		"to_ids": float64(1), "published": float64(1), "includeWarninglistHits": float64(1),
+		"includeEventTags": float64(0), "includeContext": float64(0),
+		"limit": float64(100), "page": float64(3), "order": "id asc",
+	}
+	if d := cmp.Diff(want, body); d != "" {
+		t.Errorf("request body (-want +got):\n%s", d)
+	}
+	// 37 attributes in the capture, 6 of them with warninglist hits.
+	if len(ans.Attributes) != 31 || ans.Warninglisted != 6 || ans.Skipped.Count != 0 {
+		t.Errorf("kept %d, warninglisted %d, skipped %d; want 31, 6, 0", len(ans.Attributes), ans.Warninglisted, ans.Skipped.Count)
+	}
+}
+
+func TestAttributePage_RefusesBadInput(t *testing.T) {
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) { t.Error("MISP asked") })
+	c, _ := newClient(t, srv.URL, nil)
+	for name, call := range map[string]func() error{
+		"values":       func() error { _, err := c.AttributePage(context.Background(), misp.Query{Values: []string{"x"}}, nil, 1, 10); return err },
+		"event id":     func() error { _, err := c.AttributePage(context.Background(), misp.Query{}, []string{"1 OR 1"}, 1, 10); return err },
+		"negated id":   func() error { _, err := c.AttributePage(context.Background(), misp.Query{}, []string{"!5"}, 1, 10); return err },
+		"limit":        func() error { _, err := c.AttributePage(context.Background(), misp.Query{}, nil, 1, MaxSyncPage+1); return err },
+		"page":         func() error { _, err := c.AttributePage(context.Background(), misp.Query{}, nil, 0, 10); return err },
+		"metadata ids": func() error { _, err := c.EventMetadata(context.Background(), []string{"%"}); return err },
+	} {
+		if err := call(); misp.ClassOf(err) != misp.ClassConfig {
+			t.Errorf("%s: %v, want a config error", name, err)
+		}
+	}
+}
+
+func TestEventIndex_RealShape(t *testing.T) {
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/events/index" || r.Method != http.MethodPost {
+			t.Errorf("%s %s", r.Method, r.URL.Path)
+		}
+		reply(w, 200, testdata(t, "sync/events-index-minimal.json"))
+	})
+	c, _ := newClient(t, srv.URL, nil)
+	rows, err := c.EventIndex(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 16 {
+		t.Fatalf("%d rows, want 16", len(rows))
+	}
+	want := misp.EventStamp{ID: "1", UUID: "54884656-2da8-4625-bf07-43ef950d210b", Timestamp: "1418217625", Published: true}
+	if rows[0] != want {
+		t.Errorf("first row %+v, want %+v", rows[0], want)
+	}
+}
+
+func TestEventMetadata_RealShape(t *testing.T) {
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		reply(w, 200, testdata(t, "sync/events-restsearch-metadata-event13.json"))
+	})
+	c, _ := newClient(t, srv.URL, nil)
+	events, err := c.EventMetadata(context.Background(), []string{"13"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 {
+		t.Fatalf("%d events, want 1", len(events))
+	}
+	e := events[0]
+	if e.ID != "13" || e.Info != "custom-misp real-MISP test: planted group g1" || e.ThreatLevelID != "1" || !bool(e.Published) ||
+		e.Orgc.Name != "ORGNAME" || len(e.Tags) != 2 || e.Tags[0].Name != "tlp:green" || e.Timestamp != "1796542025" {
+		t.Errorf("event %+v", e)
+	}
+}
+
+func TestWarninglistFingerprint_ChangesWithEnabledLists(t *testing.T) {
+	raw := testdata(t, "sync/warninglists-index.json")
+	var doc map[string][]map[string]map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	serve := func() string {
+		b, _ := json.Marshal(doc)
+		srv := newServer(t, func(w http.ResponseWriter, r *http.Request) { reply(w, 200, b) })
+		c, _ := newClient(t, srv.URL, nil)
+		fp, err := c.WarninglistFingerprint(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fp
+	}
+	before := serve()
+	if again := serve(); again != before {
+		t.Fatalf("fingerprint not stable: %s, %s", before, again)
+	}
+	// Enable a disabled list: the fingerprint changes.
+	for _, w := range doc["Warninglists"] {
+		if w["Warninglist"]["enabled"] == false {
+			w["Warninglist"]["enabled"] = true
+			break
+		}
+	}
+	if after := serve(); after == before {
+		t.Errorf("enabling a list left the fingerprint at %s", after)
+	}
+}
