@@ -51,10 +51,22 @@ func TestAttributePage_RefusesBadInput(t *testing.T) {
 	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) { t.Error("MISP asked") })
 	c, _ := newClient(t, srv.URL, nil)
 	for name, call := range map[string]func() error{
-		"values":       func() error { _, err := c.AttributePage(context.Background(), misp.Query{Values: []string{"x"}}, nil, 1, 10); return err },
-		"event id":     func() error { _, err := c.AttributePage(context.Background(), misp.Query{}, []string{"1 OR 1"}, 1, 10); return err },
-		"negated id":   func() error { _, err := c.AttributePage(context.Background(), misp.Query{}, []string{"!5"}, 1, 10); return err },
-		"limit":        func() error { _, err := c.AttributePage(context.Background(), misp.Query{}, nil, 1, MaxSyncPage+1); return err },
+		"values": func() error {
+			_, err := c.AttributePage(context.Background(), misp.Query{Values: []string{"x"}}, nil, 1, 10)
+			return err
+		},
+		"event id": func() error {
+			_, err := c.AttributePage(context.Background(), misp.Query{}, []string{"1 OR 1"}, 1, 10)
+			return err
+		},
+		"negated id": func() error {
+			_, err := c.AttributePage(context.Background(), misp.Query{}, []string{"!5"}, 1, 10)
+			return err
+		},
+		"limit": func() error {
+			_, err := c.AttributePage(context.Background(), misp.Query{}, nil, 1, MaxSyncPage+1)
+			return err
+		},
 		"page":         func() error { _, err := c.AttributePage(context.Background(), misp.Query{}, nil, 0, 10); return err },
 		"metadata ids": func() error { _, err := c.EventMetadata(context.Background(), []string{"%"}); return err },
 	} {
