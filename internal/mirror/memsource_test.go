@@ -131,7 +131,7 @@ func (s *memSource) AttributePage(ctx context.Context, q misp.Query, ids []strin
 	var ans misp.Answer
 	for _, a := range all[from:min(from+limit, len(all))] {
 		if q.EnforceWarninglist && s.onWarnlist[string(a.Value)] {
-			ans.Warninglisted++
+			ans.Filtered++
 			continue
 		}
 		ans.Attributes = append(ans.Attributes, a)

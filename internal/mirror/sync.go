@@ -56,13 +56,14 @@ type Result struct {
 	Deleted    int    `json:"events_deleted"`     // events gone from MISP
 	Attributes int    `json:"attributes_read"`    // attributes read from MISP
 	Skipped    int    `json:"attributes_skipped"` // unreadable attributes MISP sent
-	// Warninglisted attributes are on a warninglist MISP has enabled
-	// (enforce_warninglist): left out, as live lookups leave them out.
-	Warninglisted int    `json:"attributes_warninglisted"`
-	TooBroad      int    `json:"networks_too_broad"`
-	Requests      int    `json:"requests"`
-	Duration      string `json:"duration"`
-	Meta          Meta   `json:"mirror"`
+	// Filtered attributes are on a warninglist MISP has enabled
+	// (enforce_warninglist) or decayed (exclude_decayed): left out, as
+	// live lookups leave them out.
+	Filtered int    `json:"attributes_filtered"`
+	TooBroad int    `json:"networks_too_broad"`
+	Requests int    `json:"requests"`
+	Duration string `json:"duration"`
+	Meta     Meta   `json:"mirror"`
 }
 
 // ErrBusy: another sync holds the lock.
@@ -317,10 +318,10 @@ func (s *syncer) write(ctx context.Context, wr *writer, index map[uint32]misp.Ev
 				withAttrs[uint32(ev)] = true
 				s.res.Attributes++
 			}
-			s.res.Warninglisted += ans.Warninglisted
+			s.res.Filtered += ans.Filtered
 			// Every row of a page comes back, kept, skipped or
 			// warninglisted: only a short page is the last.
-			if len(ans.Attributes)+ans.Skipped.Count+ans.Warninglisted < s.o.PageSize {
+			if len(ans.Attributes)+ans.Skipped.Count+ans.Filtered < s.o.PageSize {
 				break
 			}
 		}

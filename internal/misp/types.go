@@ -116,9 +116,10 @@ type Tag struct {
 type Answer struct {
 	Attributes []Attribute `json:"attributes,omitempty"`
 	Skipped    Skipped     `json:"skipped,omitzero"`
-	// Warninglisted counts attributes left out for their warninglist hits
-	// (the mirror's pages only, see mispclient.AttributePage).
-	Warninglisted int `json:"warninglisted,omitempty"`
+	// Filtered counts attributes left out here for what MISP marked on
+	// them: warninglist hits, or decay (the mirror's pages only, see
+	// mispclient.AttributePage).
+	Filtered int `json:"filtered,omitempty"`
 }
 
 // Skipped counts the attributes of one answer that were left out because a

@@ -40,9 +40,11 @@ type searchBody struct {
 	Published          *int     `json:"published,omitempty"`
 	EnforceWarninglist int      `json:"enforceWarninglist,omitempty"`
 	ExcludeDecayed     int      `json:"excludeDecayed,omitempty"`
-	// IncludeWarninglistHits replaces EnforceWarninglist for the mirror's
-	// pages, see AttributePage.
+	// IncludeWarninglistHits and IncludeDecayScore replace
+	// EnforceWarninglist and ExcludeDecayed for the mirror's pages, see
+	// AttributePage.
 	IncludeWarninglistHits int    `json:"includeWarninglistHits,omitempty"`
+	IncludeDecayScore      int    `json:"includeDecayScore,omitempty"`
 	IncludeEventTags       int    `json:"includeEventTags"`
 	IncludeContext         int    `json:"includeContext"`
 	Limit                  int    `json:"limit"`
@@ -193,9 +195,10 @@ func short(s string) string {
 // as no match too. Each attribute is decoded on its own (see
 // attributeOrFault), so a bad one is counted and left out.
 //
-// dropWarned leaves out the attributes MISP marked with warninglist hits
-// (includeWarninglistHits), counting them in Answer.Warninglisted.
-func decodeSearch(raw []byte, dropWarned bool) (misp.Answer, error) {
+// dropMarked leaves out the attributes MISP marked with warninglist hits
+// (includeWarninglistHits) or as decayed by every decaying model that
+// scored them (includeDecayScore), counting them in Answer.Filtered.
+func decodeSearch(raw []byte, dropMarked bool) (misp.Answer, error) {
 	var env struct {
 		Response json.RawMessage `json:"response"`
 	}
@@ -227,8 +230,8 @@ func decodeSearch(raw []byte, dropWarned bool) (misp.Answer, error) {
 			a.Skipped.Add(e.badField)
 			continue
 		}
-		if dropWarned && e.warned {
-			a.Warninglisted++
+		if dropMarked && (e.warned || e.decayed) {
+			a.Filtered++
 			continue
 		}
 		if !e.attr.Deleted {
@@ -247,6 +250,7 @@ type attributeOrFault struct {
 	unreadable bool
 	badField   string // what was wrong, e.g. "Event.info"; "" for the element itself
 	warned     bool   // MISP listed warninglist hits for it (a non-empty "warnings")
+	decayed    bool   // every "decay_score" entry says decayed, as excludeDecayed reads them
 }
 
 // UnmarshalJSON implements json.Unmarshaler; it never fails.
@@ -256,6 +260,15 @@ func (e *attributeOrFault) UnmarshalJSON(b []byte) error {
 		if bytes.Contains(b, []byte(`"warnings"`)) {
 			w := gjson.GetBytes(b, "warnings")
 			e.warned = w.IsArray() && len(w.Array()) > 0
+		}
+		if bytes.Contains(b, []byte(`"decay_score"`)) {
+			// MispAttribute::fetchAttributes: left out when ALL scores
+			// say decayed.
+			scores := gjson.GetBytes(b, "decay_score").Array()
+			e.decayed = len(scores) > 0
+			for _, sc := range scores {
+				e.decayed = e.decayed && sc.Get("decayed").Bool()
+			}
 		}
 		return nil
 	}

@@ -36,14 +36,14 @@ func TestAttributePage_AsksForHitsNotEnforcement(t *testing.T) {
 		"returnFormat": "json", "type": []any{"domain", "hostname"}, "eventid": []any{"2", "13"},
 		"to_ids": float64(1), "published": float64(1), "includeWarninglistHits": float64(1),
 		"includeEventTags": float64(0), "includeContext": float64(0),
-		"limit": float64(100), "page": float64(3), "order": "id asc",
+		"limit": float64(100), "page": float64(3), "order": "Attribute.id asc",
 	}
 	if d := cmp.Diff(want, body); d != "" {
 		t.Errorf("request body (-want +got):\n%s", d)
 	}
 	// 37 attributes in the capture, 6 of them with warninglist hits.
-	if len(ans.Attributes) != 31 || ans.Warninglisted != 6 || ans.Skipped.Count != 0 {
-		t.Errorf("kept %d, warninglisted %d, skipped %d; want 31, 6, 0", len(ans.Attributes), ans.Warninglisted, ans.Skipped.Count)
+	if len(ans.Attributes) != 31 || ans.Filtered != 6 || ans.Skipped.Count != 0 {
+		t.Errorf("kept %d, filtered %d, skipped %d; want 31, 6, 0", len(ans.Attributes), ans.Filtered, ans.Skipped.Count)
 	}
 }
 
@@ -145,5 +145,45 @@ func TestWarninglistFingerprint_ChangesWithEnabledLists(t *testing.T) {
 	}
 	if after := serve(); after == before {
 		t.Errorf("enabling a list left the fingerprint at %s", after)
+	}
+}
+
+// With exclude_decayed the page asks for the scores and leaves out what
+// every model scored decayed: the same rows the real MISP 2.5.1 kept for
+// excludeDecayed on the same query (both answers captured, 29 and 8 rows).
+func TestAttributePage_DecayAsMISPExcludesIt(t *testing.T) {
+	var body map[string]any
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(b, &body)
+		reply(w, 200, testdata(t, "sync/h-attributes-restsearch-includeDecayScore.json"))
+	})
+	c, _ := newClient(t, srv.URL, nil)
+	ans, err := c.AttributePage(context.Background(), misp.Query{ExcludeDecayed: true}, []string{"2", "3", "13"}, 1, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body["includeDecayScore"] != float64(1) || body["excludeDecayed"] != nil {
+		t.Errorf("request asked %v / %v, want includeDecayScore 1 and no excludeDecayed", body["includeDecayScore"], body["excludeDecayed"])
+	}
+	var want struct {
+		Response struct {
+			Attribute []struct {
+				ID string `json:"id"`
+			} `json:"Attribute"`
+		} `json:"response"`
+	}
+	if err := json.Unmarshal(testdata(t, "sync/h-attributes-restsearch-excludeDecayed.json"), &want); err != nil {
+		t.Fatal(err)
+	}
+	var got, wantIDs []string
+	for _, a := range ans.Attributes {
+		got = append(got, string(a.ID))
+	}
+	for _, a := range want.Response.Attribute {
+		wantIDs = append(wantIDs, a.ID)
+	}
+	if d := cmp.Diff(wantIDs, got); d != "" || ans.Filtered != 21 {
+		t.Errorf("kept ids (-MISP's excludeDecayed +ours):\n%s; filtered %d, want 21", d, ans.Filtered)
 	}
 }
