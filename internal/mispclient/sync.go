@@ -116,8 +116,9 @@ func (c *Client) EventMetadata(ctx context.Context, ids []string) ([]misp.Event,
 	return events, nil
 }
 
-// WarninglistFingerprint hashes the ids and versions of the warninglists
-// MISP has enabled: when it changes, values the mirror holds may now be
+// WarninglistFingerprint hashes the ids, versions and entry counts of the
+// warninglists MISP has enabled (editing a custom list moves its version
+// and count, checked on 2.5.1): when it changes, values the mirror holds may now be
 // on a warninglist, which no attribute timestamp tells.
 func (c *Client) WarninglistFingerprint(ctx context.Context) (string, error) {
 	var out struct {
@@ -125,6 +126,7 @@ func (c *Client) WarninglistFingerprint(ctx context.Context) (string, error) {
 			Warninglist struct {
 				ID      misp.FlexString `json:"id"`
 				Version misp.FlexString `json:"version"`
+				Entries misp.FlexString `json:"warninglist_entry_count"`
 				Enabled misp.FlexBool   `json:"enabled"`
 			} `json:"Warninglist"`
 		} `json:"Warninglists"`
@@ -135,7 +137,7 @@ func (c *Client) WarninglistFingerprint(ctx context.Context) (string, error) {
 	var on []string
 	for _, w := range out.Warninglists {
 		if w.Warninglist.Enabled {
-			on = append(on, string(w.Warninglist.ID)+"@"+string(w.Warninglist.Version))
+			on = append(on, string(w.Warninglist.ID)+"@"+string(w.Warninglist.Version)+"/"+string(w.Warninglist.Entries))
 		}
 	}
 	slices.Sort(on)
