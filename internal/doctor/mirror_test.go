@@ -1,7 +1,6 @@
 package doctor
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,45 +8,28 @@ import (
 	"time"
 
 	"github.com/custom-misp/custom-misp/internal/config"
-	"github.com/custom-misp/custom-misp/internal/mirror"
+	"github.com/custom-misp/custom-misp/internal/mirror/mirrortest"
 	"github.com/custom-misp/custom-misp/internal/misp"
 )
 
-// oneEventMISP is a MISP with one event and two attributes, one of them a
-// network, as the mirror's sync reads it.
-type oneEventMISP struct{ fail bool }
-
-func (s oneEventMISP) EventIndex(context.Context) ([]misp.EventStamp, error) {
-	if s.fail {
-		return nil, &misp.Error{Class: misp.ClassUnavailable, Status: 503, Message: "Service Unavailable"}
+// oneEvent is a MISP with one event and two attributes, one of them a
+// network.
+func oneEvent(down bool) *mirrortest.Source {
+	return &mirrortest.Source{
+		Down:   down,
+		Events: []misp.Event{{ID: "7", Info: "c2", Timestamp: "1700000000", Published: true}},
+		Attributes: []misp.Attribute{
+			{ID: "1", EventID: "7", Type: "ip-dst", Value: "203.0.113.5", ToIDs: true},
+			{ID: "2", EventID: "7", Type: "ip-src", Value: "198.51.100.0/24", ToIDs: true},
+		},
 	}
-	return []misp.EventStamp{{ID: "7", Timestamp: "1700000000", Published: true}}, nil
 }
-
-func (oneEventMISP) EventMetadata(context.Context, []string) ([]misp.Event, error) {
-	return []misp.Event{{ID: "7", Info: "c2", Timestamp: "1700000000", Published: true}}, nil
-}
-
-func (oneEventMISP) AttributePage(_ context.Context, _ misp.Query, _ []string, page, _ int) (misp.Answer, error) {
-	if page > 1 {
-		return misp.Answer{}, nil
-	}
-	return misp.Answer{Attributes: []misp.Attribute{
-		{ID: "1", EventID: "7", Type: "ip-dst", Value: "203.0.113.5", ToIDs: true},
-		{ID: "2", EventID: "7", Type: "ip-src", Value: "198.51.100.0/24", ToIDs: true},
-	}}, nil
-}
-
-func (oneEventMISP) WarninglistFingerprint(context.Context) (string, error) { return "0:", nil }
 
 func TestMirrorCheck(t *testing.T) {
 	synced := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
-	sync := func(t *testing.T, path string, at time.Time, src mirror.Source) {
+	sync := func(t *testing.T, path string, at time.Time, src *mirrortest.Source) {
 		t.Helper()
-		_, err := mirror.Sync(context.Background(), src, mirror.Options{Path: path, Scope: "S", Filters: "to_ids=true", FullSyncInterval: 24 * time.Hour, Now: func() time.Time { return at }})
-		if err != nil && !strings.Contains(err.Error(), "Unavailable") {
-			t.Fatal(err)
-		}
+		_, _ = mirrortest.Sync(t, path, "S", at, src)
 	}
 	for _, tc := range []struct {
 		name   string
@@ -60,17 +42,17 @@ func TestMirrorCheck(t *testing.T) {
 		{"live", config.LookupLive, nil, synced, "S", []string{`OK lookup "live"`}},
 		{"auto without mirror", config.LookupAuto, nil, synced, "S", []string{`OK lookup "auto" asks MISP for every alert`}},
 		{"mirror mode without mirror", config.LookupMirror, nil, synced, "S", []string{`FAIL nothing is looked up`}},
-		{"fresh", config.LookupAuto, func(t *testing.T, p string) { sync(t, p, synced, oneEventMISP{}) }, synced.Add(10 * time.Minute), "S",
+		{"fresh", config.LookupAuto, func(t *testing.T, p string) { sync(t, p, synced, oneEvent(false)) }, synced.Add(10 * time.Minute), "S",
 			[]string{`OK generation 1, 2 attributes (1 networks) over 1 events`, `OK full, 1 events read`}},
-		{"stale in auto", config.LookupAuto, func(t *testing.T, p string) { sync(t, p, synced, oneEventMISP{}) }, synced.Add(2 * time.Hour), "S",
+		{"stale in auto", config.LookupAuto, func(t *testing.T, p string) { sync(t, p, synced, oneEvent(false)) }, synced.Add(2 * time.Hour), "S",
 			[]string{`WARN lookup "auto" asks MISP instead`, `OK last sync`}},
-		{"stale in mirror mode", config.LookupMirror, func(t *testing.T, p string) { sync(t, p, synced, oneEventMISP{}) }, synced.Add(2 * time.Hour), "S",
+		{"stale in mirror mode", config.LookupMirror, func(t *testing.T, p string) { sync(t, p, synced, oneEvent(false)) }, synced.Add(2 * time.Hour), "S",
 			[]string{`WARN still answers from it and sends stale_mirror events`, `OK last sync`}},
-		{"other scope", config.LookupAuto, func(t *testing.T, p string) { sync(t, p, synced, oneEventMISP{}) }, synced, "T",
+		{"other scope", config.LookupAuto, func(t *testing.T, p string) { sync(t, p, synced, oneEvent(false)) }, synced, "T",
 			[]string{`WARN built for another MISP URL, key or filters`, `OK last sync`}},
 		{"last sync failed", config.LookupAuto, func(t *testing.T, p string) {
-			sync(t, p, synced, oneEventMISP{})
-			sync(t, p, synced.Add(time.Hour), oneEventMISP{fail: true})
+			sync(t, p, synced, oneEvent(false))
+			sync(t, p, synced.Add(time.Hour), oneEvent(true))
 		}, synced.Add(70 * time.Minute), "S",
 			[]string{`WARN older than mirror_max_age`, `WARN failed after`}},
 		{"symlink", config.LookupAuto, func(t *testing.T, p string) {
@@ -79,7 +61,7 @@ func TestMirrorCheck(t *testing.T) {
 			}
 		}, synced, "S", []string{`FAIL symbolic link`}},
 		{"anyone can write", config.LookupAuto, func(t *testing.T, p string) {
-			sync(t, p, synced, oneEventMISP{})
+			sync(t, p, synced, oneEvent(false))
 			if err := os.Chmod(p, 0o666); err != nil {
 				t.Fatal(err)
 			}

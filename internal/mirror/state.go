@@ -80,11 +80,12 @@ func ReadState(path string) (State, error) {
 }
 
 // FreshAt is when the mirror m was last known to hold everything MISP
-// had: its own SyncedAt, or a later sync that found nothing to change.
+// had: what the last sync recorded for this generation (a sync that found
+// nothing new records a later time than the generation's own SyncedAt,
+// a failed one carries the previous time over), else SyncedAt.
 func FreshAt(m Meta, st State) time.Time {
-	at := m.SyncedAt
-	if st.Generation == m.Generation && st.CurrentAt > at {
-		at = st.CurrentAt
+	if st.Generation == m.Generation && st.CurrentAt > 0 {
+		return time.Unix(st.CurrentAt, 0)
 	}
-	return time.Unix(at, 0)
+	return time.Unix(m.SyncedAt, 0)
 }
