@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -116,5 +117,63 @@ func TestHelperMissing(t *testing.T) {
 	want := `"misp":{"error":"config","message":"custom-misp-net not found at ` + filepath.Join(dir, "custom-misp-net") + `: install it next to custom-misp (make install)","indicators":"3"`
 	if !strings.Contains(got, want) {
 		t.Errorf("datagram %s\ndoes not contain %s", got, want)
+	}
+}
+
+// TestGolden_MirrorMatchesLive: after `custom-misp sync` against the same
+// fake MISP, every sample alert run with lookup "mirror" (and the fake
+// stopped, so nothing can be asked) sends exactly the golden datagrams of
+// TestGolden plus "lookup":"mirror" and "mirror_age" in each event.
+func TestGolden_MirrorMatchesLive(t *testing.T) {
+	alerts, err := filepath.Glob("../../testdata/alerts/*.json")
+	if err != nil || len(alerts) == 0 {
+		t.Fatalf("no sample alerts: %v", err)
+	}
+	dir := t.TempDir()
+	w, ca, cleanup, err := newWorld(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	srvURL, sock, queue := w.srv.URL, w.sock, w.queue
+	opts, _ := json.Marshal(map[string]any{"ca_file": ca, "socket_path": sock, "log_file": filepath.Join(dir, "log"), "cache": "off", "to_ids": false,
+		"lookup": "mirror", "mirror_path": filepath.Join(dir, "mirror.db")})
+	optsFile := filepath.Join(dir, "options")
+	if err := os.WriteFile(optsFile, opts, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sync := exec.Command(builtBinary, "sync", "--options", optsFile, "--url", srvURL, "--wazuh-home", dir)
+	sync.Env = append(os.Environ(), "CUSTOM_MISP_API_KEY="+testKey)
+	if out, err := sync.CombinedOutput(); err != nil {
+		t.Fatalf("sync: %v: %s", err, out)
+	}
+	w.srv.Close() // from here on, MISP cannot answer anything
+	mirrorFields := regexp.MustCompile(`,"lookup":"mirror","mirror_age":"[0-9]+"`)
+	for _, alert := range alerts {
+		name := strings.TrimSuffix(filepath.Base(alert), ".json")
+		if name == "expected" {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			cmd := &exec.Cmd{Path: builtBinary, Args: []string{"integrations", alert, testKey, srvURL, "", optsFile, "10", "3", "> /dev/null 2>&1"}}
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("run: %v: %s", err, out)
+			}
+			var got bytes.Buffer
+			for _, d := range drain(queue) {
+				if !mirrorFields.Match(d) {
+					t.Errorf("datagram without the mirror's fields: %s", d)
+				}
+				got.Write(mirrorFields.ReplaceAll(bytes.ReplaceAll(d, []byte(srvURL), []byte("$MISP_URL")), nil))
+				got.WriteByte('\n')
+			}
+			want, err := os.ReadFile(filepath.Join("..", "..", "testdata", "golden", name+".golden"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(string(want), got.String()); diff != "" {
+				t.Errorf("mirror datagrams differ from the live golden file beyond lookup and mirror_age (-live +mirror):\n%s", diff)
+			}
+		})
 	}
 }

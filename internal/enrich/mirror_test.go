@@ -10,9 +10,9 @@ import (
 	"github.com/custom-misp/custom-misp/internal/alert"
 	"github.com/custom-misp/custom-misp/internal/config"
 	"github.com/custom-misp/custom-misp/internal/ioc"
-	"github.com/custom-misp/custom-misp/internal/misp"
 	"github.com/custom-misp/custom-misp/internal/mirror"
 	"github.com/custom-misp/custom-misp/internal/mirror/mirrortest"
+	"github.com/custom-misp/custom-misp/internal/misp"
 )
 
 // The lookup modes, with a real mirror built by mirror.Sync from a MISP in
@@ -93,7 +93,7 @@ func TestRun_LookupModes(t *testing.T) {
 	path := mirrorAt(t)
 	fresh, stale := syncedAt.Add(10*time.Minute), syncedAt.Add(2*time.Hour)
 	fromMirror := []string{dstIP.Value, hashValue} // the network and the hash; the domain is not mirrored
-	live := []string{domain.Value}                  // what the fake MISP answers
+	live := []string{domain.Value}                 // what the fake MISP answers
 	for name, tc := range map[string]modeCase{
 		"auto, fresh: the mirror, MISP not asked": {config.LookupAuto, path, "scope", fresh, false, fromMirror, ""},
 		"auto, stale: live":                       {config.LookupAuto, path, "scope", stale, true, live, ""},
