@@ -671,19 +671,21 @@ func (s *Server) addSighting(w http.ResponseWriter, r *http.Request, k Key, body
 		want = append(want, id)
 	}
 	who := caller{orgID: k.OrgID, siteAdmin: k.SiteAdmin}
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
 	for _, a := range s.db.attrs {
 		if !who.visible(a) {
 			continue
 		}
 		for _, v := range want {
-			if newValueMatcher(v).matches(a) || v == a.id || v == a.uuid {
+			if newValueMatcher(v).matches(a) || v == itoa(a.num) || v == a.uuid {
 				source, _ := scalar(f["source"])
 				typ, ok := scalar(f["type"])
 				if !ok {
 					typ = "0"
 				}
 				writePretty(w, http.StatusOK, map[string]any{"Sighting": map[string]string{
-					"id": "1", "attribute_id": a.id, "event_id": a.ev.id, "org_id": k.OrgID,
+					"id": "1", "attribute_id": itoa(a.num), "event_id": a.ev.id, "org_id": k.OrgID,
 					"date_sighting": strconv.FormatInt(s.now().Unix(), 10),
 					"uuid":          stableUUID("sighting", a.uuid), "source": source, "type": typ,
 				}})

@@ -62,6 +62,9 @@ type Options struct {
 	// Events replaces the embedded events: every *.json file at its root
 	// is loaded as one MISP event. Nil means the embedded set.
 	Events fs.FS
+	// Synthetic adds a generated set after Events (see Synthetic). For
+	// the generated set alone, give Events an empty directory.
+	Synthetic Synthetic
 	// RedisDown makes MISP's Redis unreachable, as a stopped Redis or a
 	// wrong redis_host does: queuing a feed fetch (MISP.background_jobs
 	// true) answers 500 "An Internal Error Has Occurred.",
@@ -136,10 +139,22 @@ type Server struct {
 	now          func() time.Time
 	redisDown    bool
 	noWorkers    bool
-	db           *store
 	warninglists []*warninglist
 	closed       chan struct{}
 	closeOnce    sync.Once
+
+	// dbMu guards the data: searches read it, the change methods
+	// (changes.go) write it and bump gen, which retires cached pages.
+	dbMu     sync.RWMutex
+	db       *store
+	gen      uint64
+	listsFor map[string][]*warninglist // the enabled lists by attribute type
+
+	pageMu sync.Mutex
+	pages  struct {
+		key   string
+		attrs []*attribute
+	}
 
 	mu       sync.Mutex
 	faults   []*Fault
@@ -179,10 +194,14 @@ func New(opts Options) (*Server, error) {
 		}
 		events = sub
 	}
-	db, err := load(events)
+	if err := opts.Synthetic.check(); err != nil {
+		return nil, fmt.Errorf("mispfake: %w", err)
+	}
+	db, err := load(events, opts.Synthetic.Attributes+opts.Synthetic.Events > 0)
 	if err != nil {
 		return nil, fmt.Errorf("mispfake: %w", err)
 	}
+	db.generate(opts.Synthetic)
 	wsub, err := fs.Sub(embedded, "testdata/warninglists")
 	if err != nil {
 		return nil, fmt.Errorf("mispfake: %w", err)
@@ -202,6 +221,7 @@ func New(opts Options) (*Server, error) {
 		noWorkers:    opts.NoWorkers,
 		db:           db,
 		warninglists: lists,
+		listsFor:     listsByType(lists),
 		closed:       make(chan struct{}),
 		settings:     defaultSettings(),
 		feeds:        defaultFeeds(),
@@ -601,8 +621,15 @@ func (s *Server) restSearch(w http.ResponseWriter, r *http.Request, k Key, body 
 		return
 	}
 	q := parseQuery(filters, s.now())
+	if len(q.values) > 0 {
+		s.dbMu.Lock()
+		s.db.buildIndex()
+		s.dbMu.Unlock()
+	}
+	s.dbMu.RLock()
 	res := s.search(q, caller{orgID: k.OrgID, siteAdmin: k.SiteAdmin})
 	out, err := s.encodeSearch(q, res.attrs)
+	s.dbMu.RUnlock()
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, msgInternalError, r.URL.Path)
 		return

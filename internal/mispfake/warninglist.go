@@ -31,6 +31,9 @@ type warninglist struct {
 	matching                 map[string]bool
 	prefixes                 []netip.Prefix
 	entries                  map[string]bool // lowercased
+	// first4 and first6 mark the first bytes of the addresses a cidr
+	// list covers, so most addresses are turned away without a scan.
+	first4, first6 [256]bool
 }
 
 type rawWarninglist struct {
@@ -90,6 +93,14 @@ func loadWarninglists(fsys fs.FS) ([]*warninglist, error) {
 					return nil, fmt.Errorf("warninglist %s: %w", name, err)
 				}
 				w.prefixes = append(w.prefixes, p)
+				first := &w.first4
+				if p.Addr().Is6() {
+					first = &w.first6
+				}
+				lo := int(firstByte(p.Addr()))
+				for b := lo; b < lo+1<<max(8-p.Bits(), 0) && b < 256; b++ {
+					first[b] = true
+				}
 				continue
 			}
 			w.entries[strings.ToLower(e)] = true
@@ -97,6 +108,13 @@ func loadWarninglists(fsys fs.FS) ([]*warninglist, error) {
 		out = append(out, w)
 	}
 	return out, nil
+}
+
+func firstByte(ip netip.Addr) byte {
+	if ip.Is4() {
+		return ip.As4()[0]
+	}
+	return ip.As16()[0]
 }
 
 // parsePrefix reads a CIDR block or a bare address (a /32 or /128).
@@ -112,18 +130,66 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(ip, ip.BitLen()), nil
 }
 
+// listsByType maps each attribute type to the lists that apply to it
+// (their matching_attributes), in list order.
+func listsByType(lists []*warninglist) map[string][]*warninglist {
+	m := map[string][]*warninglist{}
+	for _, w := range lists {
+		for t := range w.matching {
+			m[t] = append(m[t], w)
+		}
+	}
+	return m
+}
+
+// probe is one value half, parsed once for every list that checks it.
+type probe struct {
+	v     string
+	ip    netip.Addr // valid when v is an address
+	host  string     // for hostname lists, set on first use
+	hosts bool
+}
+
+func newProbe(v string) probe {
+	p := probe{v: v}
+	if ip, err := netip.ParseAddr(v); err == nil {
+		p.ip = ip
+	}
+	return p
+}
+
+// hostname is the value's host, or the value itself when it is no URL.
+// Only a value with "//" can have one: url.Parse needs it for a Host.
+func (p *probe) hostname() string {
+	if !p.hosts {
+		p.hosts, p.host = true, p.v
+		if strings.Contains(p.v, "//") {
+			if u, err := url.Parse(p.v); err == nil && u.Host != "" {
+				p.host = u.Hostname()
+			}
+		}
+		p.host = strings.TrimSuffix(strings.ToLower(p.host), ".")
+	}
+	return p.host
+}
+
 // hits lists the warninglists an attribute is on. As in MISP, a list only
 // applies to its matching_attributes types, and each half of a composite
-// value is checked on its own.
-func hits(lists []*warninglist, a *attribute) []warning {
+// value is checked on its own. The caller holds dbMu.
+func (s *Server) hits(a *attribute) []warning {
+	lists := s.listsFor[a.typ]
+	if len(lists) == 0 {
+		return nil
+	}
+	var probes [2]probe
+	for i, h := range a.halves[:min(len(a.halves), 2)] {
+		probes[i] = newProbe(h)
+	}
 	var out []warning
 	for _, w := range lists {
-		if !w.matching[a.typ] {
-			continue
-		}
-		for _, h := range a.halves {
-			if m, ok := w.match(h); ok {
-				out = append(out, warning{Match: m, Value: h, ListID: w.id, ListName: w.name, ListCategory: w.category})
+		for i := range min(len(a.halves), 2) {
+			if m, ok := w.match(&probes[i]); ok {
+				out = append(out, warning{Match: m, Value: probes[i].v, ListID: w.id, ListName: w.name, ListCategory: w.category})
 				break
 			}
 		}
@@ -135,11 +201,15 @@ func hits(lists []*warninglist, a *attribute) []warning {
 // (network contains the address), string (exact), substring, and hostname
 // (the value's host, or a parent domain of it, is listed). Regex lists are
 // not supported: none is embedded.
-func (w *warninglist) match(v string) (string, bool) {
+func (w *warninglist) match(p *probe) (string, bool) {
+	v := p.v
 	switch w.kind {
 	case "cidr":
-		ip, err := netip.ParseAddr(v)
-		if err != nil {
+		ip := p.ip
+		if !ip.IsValid() {
+			return "", false
+		}
+		if first := firstByte(ip); ip.Is4() && !w.first4[first] || ip.Is6() && !w.first6[first] {
 			return "", false
 		}
 		for _, p := range w.prefixes {
@@ -158,11 +228,7 @@ func (w *warninglist) match(v string) (string, bool) {
 			}
 		}
 	case "hostname":
-		host := v
-		if u, err := url.Parse(v); err == nil && u.Host != "" {
-			host = u.Hostname()
-		}
-		host = strings.TrimSuffix(strings.ToLower(host), ".")
+		host := p.hostname()
 		for d := host; d != ""; {
 			if w.entries[d] {
 				return d, true
