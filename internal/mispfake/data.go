@@ -91,6 +91,8 @@ type rawEvent struct {
 	PublishTimestamp text        `json:"publish_timestamp"`
 	SharingGroupID   text        `json:"sharing_group_id"`
 	ExtendsUUID      text        `json:"extends_uuid"`
+	Locked           text        `json:"locked"`
+	CreatorEmail     text        `json:"event_creator_email"`
 	Orgc             *rawOrg     `json:"Orgc"`
 	Tag              []rawTag    `json:"Tag"`
 	Attribute        []rawAttr   `json:"Attribute"`
@@ -145,7 +147,8 @@ type rawAttr struct {
 type event struct {
 	id, orgID, date, threatLevelID, info, uuid, analysis string
 	distribution, sharingGroupID, extendsUUID            string
-	published                                            bool
+	creatorEmail                                         string
+	published, locked                                    bool
 	orgc                                                 *org
 	tags                                                 []*tag
 	num, publishTS, eventTS                              int64
@@ -408,6 +411,8 @@ func (l *loader) event(f parsed) *event {
 		sharingGroupID: r.SharingGroupID.or("0"),
 		extendsUUID:    r.ExtendsUUID.s,
 		published:      r.Published.bool(),
+		locked:         r.Locked.bool(),
+		creatorEmail:   r.CreatorEmail.or("admin@admin.test"),
 		orgc:           l.org(r.Orgc, r.OrgcID.s),
 	}
 	ev.num, _ = strconv.ParseInt(ev.id, 10, 64)

@@ -62,6 +62,10 @@ type Options struct {
 	// Events replaces the embedded events: every *.json file at its root
 	// is loaded as one MISP event. Nil means the embedded set.
 	Events fs.FS
+	// Warninglists replaces the embedded warninglists: every *.json file
+	// at its root is a MISP list.json, enabled. A file named
+	// "ID-name.json" gets that id. Nil means the embedded lists.
+	Warninglists fs.FS
 	// Synthetic adds a generated set after Events (see Synthetic). For
 	// the generated set alone, give Events an empty directory.
 	Synthetic Synthetic
@@ -149,6 +153,8 @@ type Server struct {
 	db       *store
 	gen      uint64
 	listsFor map[string][]*warninglist // the enabled lists by attribute type
+	decay    *DecayingModel            // the enabled model, if any
+	sighted  map[*attribute]int64      // last sighting, for decay
 
 	pageMu sync.Mutex
 	pages  struct {
@@ -202,9 +208,11 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("mispfake: %w", err)
 	}
 	db.generate(opts.Synthetic)
-	wsub, err := fs.Sub(embedded, "testdata/warninglists")
-	if err != nil {
-		return nil, fmt.Errorf("mispfake: %w", err)
+	wsub := opts.Warninglists
+	if wsub == nil {
+		if wsub, err = fs.Sub(embedded, "testdata/warninglists"); err != nil {
+			return nil, fmt.Errorf("mispfake: %w", err)
+		}
 	}
 	lists, err := loadWarninglists(wsub)
 	if err != nil {
@@ -222,6 +230,7 @@ func New(opts Options) (*Server, error) {
 		db:           db,
 		warninglists: lists,
 		listsFor:     listsByType(lists),
+		sighted:      map[*attribute]int64{},
 		closed:       make(chan struct{}),
 		settings:     defaultSettings(),
 		feeds:        defaultFeeds(),
@@ -303,6 +312,24 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, k Key, body []byt
 	switch {
 	case p == "/attributes/restSearch" || strings.HasPrefix(p, "/attributes/restSearch/"):
 		s.restSearch(w, r, k, body)
+	case p == "/events/index" || strings.HasPrefix(p, "/events/index/"):
+		s.eventIndex(w, r, k, body, strings.TrimPrefix(p, "/events/index"))
+	case p == "/events/restSearch" || p == "/events/restSearch/json":
+		s.eventRestSearch(w, r, k, body)
+	case p == "/warninglists/index" || p == "/warninglists":
+		s.warninglistIndex(w, r, body)
+	case strings.HasPrefix(p, "/warninglists/view/"):
+		s.warninglistView(w, r, strings.TrimPrefix(p, "/warninglists/view/"))
+	case p == "/warninglists/toggleEnable":
+		s.warninglistToggle(w, r, k, body)
+	case p == "/warninglists/checkValue":
+		s.warninglistCheck(w, r, body)
+	case p == "/decayingModel/index":
+		// The test bed had no decaying model (captured: []); the fake
+		// has none either, so excludeDecayed never drops anything.
+		writePretty(w, http.StatusOK, []any{})
+	case p == "/mispfake/changes":
+		s.randomChangesEndpoint(w, r, k, body)
 	case p == "/servers/getVersion":
 		s.getVersion(w, k)
 	case p == "/users/view/me":

@@ -289,13 +289,15 @@ func (g *generator) value(typ string) (value, category string) {
 		if g.percent(30) {
 			category = "Payload delivery"
 		}
-	default: // hashes and filename|hash
+	case "md5", "sha1", "sha256", "filename|md5", "filename|sha256":
 		category = []string{"Payload delivery", "Payload delivery", "Payload delivery", "Artifacts dropped", "Payload installation"}[g.r.IntN(5)]
 		n := map[string]int{"md5": 16, "sha1": 20, "sha256": 32, "filename|sha256": 32, "filename|md5": 16}[typ]
 		value = g.hex(n)
 		if strings.HasPrefix(typ, "filename|") {
 			value = g.filename() + "|" + value
 		}
+	default: // a type the mix has not (an edit of a loaded attribute)
+		category, value = "Other", "synthetic-"+g.hex(6)
 	}
 	return value, category
 }
@@ -383,6 +385,7 @@ func (s *store) generate(spec Synthetic) {
 			analysis:       strconv.Itoa(g.r.IntN(3)),
 			distribution:   []string{"3", "3", "3", "3", "3", "3", "1", "1", "1", "2", "0"}[g.r.IntN(11)],
 			sharingGroupID: "0",
+			creatorEmail:   "admin@admin.test",
 			orgc:           orgs[g.r.IntN(len(orgs))],
 			eventTS:        t0,
 		}

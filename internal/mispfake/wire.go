@@ -143,6 +143,9 @@ func (s *Server) appendAttribute(b []byte, q query, a *attribute, evJSON []byte)
 			b = append(b, ']')
 		}
 	}
+	if q.decayScore {
+		b = s.appendDecay(b, q, a)
+	}
 	b = append(appendKey(b, "Event", false), evJSON...)
 	if a.obj != nil {
 		b = appendString(appendKey(append(appendKey(b, "Object", false), '{'), "id", true), a.obj.id)
