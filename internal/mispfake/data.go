@@ -91,6 +91,8 @@ type rawEvent struct {
 	PublishTimestamp text        `json:"publish_timestamp"`
 	SharingGroupID   text        `json:"sharing_group_id"`
 	ExtendsUUID      text        `json:"extends_uuid"`
+	Locked           text        `json:"locked"`
+	CreatorEmail     text        `json:"event_creator_email"`
 	Orgc             *rawOrg     `json:"Orgc"`
 	Tag              []rawTag    `json:"Tag"`
 	Attribute        []rawAttr   `json:"Attribute"`
@@ -140,16 +142,17 @@ type rawAttr struct {
 }
 
 // event, org, tag, object and attribute are the fake's database rows.
-// They are built once by load and never written afterwards, so searches
-// read them without locking.
+// load builds them; afterwards only the Server's change methods write
+// them, under Server.dbMu.
 type event struct {
 	id, orgID, date, threatLevelID, info, uuid, analysis string
-	timestamp, distribution, publishTimestamp            string
-	sharingGroupID, extendsUUID                          string
-	published                                            bool
+	distribution, sharingGroupID, extendsUUID            string
+	creatorEmail                                         string
+	published, locked                                    bool
 	orgc                                                 *org
 	tags                                                 []*tag
-	publishTS, eventTS                                   int64
+	num, publishTS, eventTS                              int64
+	attrs                                                []*attribute // the event's attributes, in id order
 }
 
 type org struct {
@@ -167,23 +170,35 @@ type object struct {
 	id, distribution, sharingGroupID string
 }
 
+// attribute keeps its id and timestamp as numbers only (the wire form is
+// made when it is written) and shares strings where it can: a million of
+// them must fit in a benchmark's memory.
 type attribute struct {
-	id, objectID, category, typ, uuid, timestamp string
-	distribution, sharingGroupID, comment, value string
-	objectRelation, firstSeen, lastSeen          *string
-	toIDs, deleted, disableCorrelation           bool
-	num, ts                                      int64
-	halves                                       []string // value1 and value2, normalised for comparison
-	ev                                           *event
-	obj                                          *object
-	tags                                         []*tag
+	num, ts                               int64 // id and timestamp
+	category, typ, uuid, value            string
+	distribution, sharingGroupID, comment string
+	objectRelation, firstSeen, lastSeen   *string
+	halves                                []string // value1 and value2, normalised for comparison
+	ev                                    *event
+	obj                                   *object
+	tags                                  []*tag
+	toIDs, deleted, disableCorrelation    bool
 }
 
-// store is everything the fake knows, plus a value index for the common
-// exact-match search.
+// store is everything the fake knows. Besides the rows it keeps the
+// loader, whose id allocators and tag and organisation tables the changes
+// (a new attribute, a new tag) go on using.
 type store struct {
-	events []*event
-	attrs  []*attribute // sorted by numeric id, MISP's natural order
+	events    []*event     // sorted by numeric id
+	attrs     []*attribute // sorted by numeric id, MISP's natural order
+	eventByID map[string]*event
+	// eventByUUID is keyed by the lowercased uuid.
+	eventByUUID map[string]*event
+	l           *loader
+	// byHalf indexes values for the common exact-match search. It is
+	// built on the first value search, not at load: a sync of a million
+	// synthetic attributes never searches by value, and the index would
+	// be a third of the fake's memory.
 	byHalf map[string][]*attribute
 }
 
@@ -208,6 +223,15 @@ func (a *allocator) reserve(id string) {
 	if n, err := strconv.ParseInt(id, 10, 64); err == nil && n >= a.next {
 		a.next = n + 1
 	}
+}
+
+// fresh returns an id above every id loaded or taken so far.
+func (a *allocator) fresh() int64 {
+	for a.reserved[strconv.FormatInt(a.next, 10)] || a.claimed[strconv.FormatInt(a.next, 10)] {
+		a.next++
+	}
+	a.next++
+	return a.next - 1
 }
 
 func (a *allocator) take(id string) string {
@@ -237,13 +261,14 @@ type parsed struct {
 }
 
 // load reads every *.json file at the root of fsys, in name order, as one
-// MISP event ({"Event": {...}}).
-func load(fsys fs.FS) (*store, error) {
+// MISP event ({"Event": {...}}). An empty fsys is a mistake unless
+// allowEmpty (a synthetic set follows).
+func load(fsys fs.FS, allowEmpty bool) (*store, error) {
 	names, err := fs.Glob(fsys, "*.json")
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
-	if len(names) == 0 {
+	if len(names) == 0 && !allowEmpty {
 		return nil, fmt.Errorf("list events: no *.json files")
 	}
 	slices.Sort(names)
@@ -286,10 +311,10 @@ func load(fsys fs.FS) (*store, error) {
 		}
 	}
 
-	s := &store{byHalf: map[string][]*attribute{}}
+	s := &store{eventByID: map[string]*event{}, eventByUUID: map[string]*event{}, l: l}
 	for _, f := range files {
 		ev := l.event(f)
-		s.events = append(s.events, ev)
+		s.addEvent(ev)
 		for i, ra := range f.ev.Attribute {
 			s.add(l.attribute(f.name, fmt.Sprintf("a%d", i), ra, ev, nil))
 		}
@@ -304,8 +329,19 @@ func load(fsys fs.FS) (*store, error) {
 			}
 		}
 	}
-	slices.SortStableFunc(s.attrs, func(a, b *attribute) int { return cmpInt(a.num, b.num) })
+	s.sortRows()
 	return s, nil
+}
+
+// sortRows puts events and attributes (also each event's) in id order,
+// the order MISP's tables return them in.
+func (s *store) sortRows() {
+	byNum := func(a, b *attribute) int { return cmpInt(a.num, b.num) }
+	slices.SortStableFunc(s.attrs, byNum)
+	slices.SortStableFunc(s.events, func(a, b *event) int { return cmpInt(a.num, b.num) })
+	for _, ev := range s.events {
+		slices.SortStableFunc(ev.attrs, byNum)
+	}
 }
 
 func readEvent(fsys fs.FS, name string) (*rawEvent, error) {
@@ -365,22 +401,23 @@ func (l *loader) reserveAttr(a rawAttr) {
 func (l *loader) event(f parsed) *event {
 	r := f.ev
 	ev := &event{
-		id:               l.eventIDs.take(r.ID.s),
-		orgID:            r.OrgID.or(adminOrgID),
-		threatLevelID:    r.ThreatLevelID.or("4"),
-		info:             r.Info.s,
-		uuid:             r.UUID.or(stableUUID(f.name, "event")),
-		analysis:         r.Analysis.or("0"),
-		timestamp:        r.Timestamp.or("0"),
-		distribution:     r.Distribution.or("3"),
-		publishTimestamp: r.PublishTimestamp.or("0"),
-		sharingGroupID:   r.SharingGroupID.or("0"),
-		extendsUUID:      r.ExtendsUUID.s,
-		published:        r.Published.bool(),
-		orgc:             l.org(r.Orgc, r.OrgcID.s),
+		id:             l.eventIDs.take(r.ID.s),
+		orgID:          r.OrgID.or(adminOrgID),
+		threatLevelID:  r.ThreatLevelID.or("4"),
+		info:           r.Info.s,
+		uuid:           r.UUID.or(stableUUID(f.name, "event")),
+		analysis:       r.Analysis.or("0"),
+		distribution:   r.Distribution.or("3"),
+		sharingGroupID: r.SharingGroupID.or("0"),
+		extendsUUID:    r.ExtendsUUID.s,
+		published:      r.Published.bool(),
+		locked:         r.Locked.bool(),
+		creatorEmail:   r.CreatorEmail.or("admin@admin.test"),
+		orgc:           l.org(r.Orgc, r.OrgcID.s),
 	}
-	ev.eventTS, _ = strconv.ParseInt(ev.timestamp, 10, 64)
-	ev.publishTS, _ = strconv.ParseInt(ev.publishTimestamp, 10, 64)
+	ev.num, _ = strconv.ParseInt(ev.id, 10, 64)
+	ev.eventTS, _ = strconv.ParseInt(r.Timestamp.s, 10, 64)
+	ev.publishTS, _ = strconv.ParseInt(r.PublishTimestamp.s, 10, 64)
 	ev.date = r.Date.or(unixDate(ev.eventTS))
 	for _, t := range r.Tag {
 		ev.tags = append(ev.tags, l.tag(t))
@@ -390,12 +427,9 @@ func (l *loader) event(f parsed) *event {
 
 func (l *loader) attribute(file, where string, r rawAttr, ev *event, obj *object) *attribute {
 	a := &attribute{
-		id:                 l.attrIDs.take(r.ID.s),
-		objectID:           "0",
 		category:           r.Category.s,
 		typ:                r.Type.s,
 		uuid:               r.UUID.or(stableUUID(file, where)),
-		timestamp:          r.Timestamp.or(ev.timestamp),
 		distribution:       r.Distribution.or("5"),
 		sharingGroupID:     r.SharingGroupID.or("0"),
 		comment:            r.Comment.s,
@@ -409,14 +443,14 @@ func (l *loader) attribute(file, where string, r rawAttr, ev *event, obj *object
 		ev:                 ev,
 		obj:                obj,
 	}
-	if obj != nil {
-		a.objectID = obj.id
-	}
 	if a.objectRelation != nil && *a.objectRelation == "" {
 		a.objectRelation = nil
 	}
-	a.num, _ = strconv.ParseInt(a.id, 10, 64)
-	a.ts, _ = strconv.ParseInt(a.timestamp, 10, 64)
+	a.num, _ = strconv.ParseInt(l.attrIDs.take(r.ID.s), 10, 64)
+	a.ts = ev.eventTS
+	if r.Timestamp.s != "" {
+		a.ts, _ = strconv.ParseInt(r.Timestamp.s, 10, 64)
+	}
 	a.halves = splitValue(a.typ, a.value)
 	for _, t := range r.Tag {
 		a.tags = append(a.tags, l.tag(t))
@@ -469,14 +503,56 @@ func (l *loader) org(r *rawOrg, orgcID string) *org {
 	return o
 }
 
+// addEvent appends ev to the tables.
+func (s *store) addEvent(ev *event) {
+	s.events = append(s.events, ev)
+	s.eventByID[ev.id] = ev
+	s.eventByUUID[strings.ToLower(ev.uuid)] = ev
+}
+
+// add appends a to the tables. Loading and generating add in any order
+// and sort once; a change adds above every id, which keeps the order.
 func (s *store) add(a *attribute) {
 	s.attrs = append(s.attrs, a)
-	seen := map[string]bool{}
-	for _, h := range a.halves {
-		if !seen[h] {
-			seen[h] = true
-			s.byHalf[h] = append(s.byHalf[h], a)
+	a.ev.attrs = append(a.ev.attrs, a)
+	if s.byHalf != nil {
+		s.index(a)
+	}
+}
+
+// index adds a to the value index.
+func (s *store) index(a *attribute) {
+	for i, h := range a.halves {
+		if i == 1 && h == a.halves[0] {
+			break // both halves alike: listed once
 		}
+		s.byHalf[h] = append(s.byHalf[h], a)
+	}
+}
+
+// unindex removes a from the value index.
+func (s *store) unindex(a *attribute) {
+	if s.byHalf == nil {
+		return
+	}
+	for _, h := range a.halves {
+		list := slices.DeleteFunc(s.byHalf[h], func(b *attribute) bool { return b == a })
+		if len(list) == 0 {
+			delete(s.byHalf, h)
+		} else {
+			s.byHalf[h] = list
+		}
+	}
+}
+
+// buildIndex makes the value index if there is none yet.
+func (s *store) buildIndex() {
+	if s.byHalf != nil {
+		return
+	}
+	s.byHalf = make(map[string][]*attribute, len(s.attrs))
+	for _, a := range s.attrs {
+		s.index(a)
 	}
 }
 
@@ -517,6 +593,9 @@ func stableUUID(parts ...string) string {
 func unixDate(sec int64) string {
 	return time.Unix(sec, 0).UTC().Format(time.DateOnly)
 }
+
+// itoa is an id or epoch in MISP's wire form, a decimal string.
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func cmpInt(a, b int64) int {
 	switch {

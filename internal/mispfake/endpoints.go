@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -671,25 +672,35 @@ func (s *Server) addSighting(w http.ResponseWriter, r *http.Request, k Key, body
 		want = append(want, id)
 	}
 	who := caller{orgID: k.OrgID, siteAdmin: k.SiteAdmin}
+	var found *attribute
+	s.dbMu.RLock()
 	for _, a := range s.db.attrs {
-		if !who.visible(a) {
-			continue
+		if who.visible(a) && slices.ContainsFunc(want, func(v string) bool {
+			return newValueMatcher(v).matches(a) || v == itoa(a.num) || v == a.uuid
+		}) {
+			found = a
+			break
 		}
-		for _, v := range want {
-			if newValueMatcher(v).matches(a) || v == a.id || v == a.uuid {
-				source, _ := scalar(f["source"])
-				typ, ok := scalar(f["type"])
-				if !ok {
-					typ = "0"
-				}
-				writePretty(w, http.StatusOK, map[string]any{"Sighting": map[string]string{
-					"id": "1", "attribute_id": a.id, "event_id": a.ev.id, "org_id": k.OrgID,
-					"date_sighting": strconv.FormatInt(s.now().Unix(), 10),
-					"uuid":          stableUUID("sighting", a.uuid), "source": source, "type": typ,
-				}})
-				return
-			}
+	}
+	var attrID, eventID, uuid string
+	if found != nil {
+		attrID, eventID, uuid = itoa(found.num), found.ev.id, found.uuid
+	}
+	s.dbMu.RUnlock()
+	if found != nil {
+		// Recorded for the decay score only; MISP moves no timestamp.
+		_ = s.Sight(attrID) // gone meanwhile: nothing to record
+		source, _ := scalar(f["source"])
+		typ, ok := scalar(f["type"])
+		if !ok {
+			typ = "0"
 		}
+		writePretty(w, http.StatusOK, map[string]any{"Sighting": map[string]string{
+			"id": "1", "attribute_id": attrID, "event_id": eventID, "org_id": k.OrgID,
+			"date_sighting": strconv.FormatInt(s.now().Unix(), 10),
+			"uuid":          stableUUID("sighting", uuid), "source": source, "type": typ,
+		}})
+		return
 	}
 	writePretty(w, http.StatusOK, map[string]string{"message": "Could not add the Sighting. Reason: No valid attributes found that match the criteria."})
 }

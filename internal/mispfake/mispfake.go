@@ -62,6 +62,13 @@ type Options struct {
 	// Events replaces the embedded events: every *.json file at its root
 	// is loaded as one MISP event. Nil means the embedded set.
 	Events fs.FS
+	// Warninglists replaces the embedded warninglists: every *.json file
+	// at its root is a MISP list.json, enabled. A file named
+	// "ID-name.json" gets that id. Nil means the embedded lists.
+	Warninglists fs.FS
+	// Synthetic adds a generated set after Events (see Synthetic). For
+	// the generated set alone, give Events an empty directory.
+	Synthetic Synthetic
 	// RedisDown makes MISP's Redis unreachable, as a stopped Redis or a
 	// wrong redis_host does: queuing a feed fetch (MISP.background_jobs
 	// true) answers 500 "An Internal Error Has Occurred.",
@@ -136,10 +143,24 @@ type Server struct {
 	now          func() time.Time
 	redisDown    bool
 	noWorkers    bool
-	db           *store
 	warninglists []*warninglist
 	closed       chan struct{}
 	closeOnce    sync.Once
+
+	// dbMu guards the data: searches read it, the change methods
+	// (changes.go) write it and bump gen, which retires cached pages.
+	dbMu     sync.RWMutex
+	db       *store
+	gen      uint64
+	listsFor map[string][]*warninglist // the enabled lists by attribute type
+	decay    *DecayingModel            // the enabled model, if any
+	sighted  map[*attribute]int64      // last sighting, for decay
+
+	pageMu sync.Mutex
+	pages  struct {
+		key   string
+		attrs []*attribute
+	}
 
 	mu       sync.Mutex
 	faults   []*Fault
@@ -179,13 +200,19 @@ func New(opts Options) (*Server, error) {
 		}
 		events = sub
 	}
-	db, err := load(events)
+	if err := opts.Synthetic.check(); err != nil {
+		return nil, fmt.Errorf("mispfake: %w", err)
+	}
+	db, err := load(events, opts.Synthetic.Attributes+opts.Synthetic.Events > 0)
 	if err != nil {
 		return nil, fmt.Errorf("mispfake: %w", err)
 	}
-	wsub, err := fs.Sub(embedded, "testdata/warninglists")
-	if err != nil {
-		return nil, fmt.Errorf("mispfake: %w", err)
+	db.generate(opts.Synthetic)
+	wsub := opts.Warninglists
+	if wsub == nil {
+		if wsub, err = fs.Sub(embedded, "testdata/warninglists"); err != nil {
+			return nil, fmt.Errorf("mispfake: %w", err)
+		}
 	}
 	lists, err := loadWarninglists(wsub)
 	if err != nil {
@@ -202,6 +229,8 @@ func New(opts Options) (*Server, error) {
 		noWorkers:    opts.NoWorkers,
 		db:           db,
 		warninglists: lists,
+		listsFor:     listsByType(lists),
+		sighted:      map[*attribute]int64{},
 		closed:       make(chan struct{}),
 		settings:     defaultSettings(),
 		feeds:        defaultFeeds(),
@@ -283,6 +312,24 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, k Key, body []byt
 	switch {
 	case p == "/attributes/restSearch" || strings.HasPrefix(p, "/attributes/restSearch/"):
 		s.restSearch(w, r, k, body)
+	case p == "/events/index" || strings.HasPrefix(p, "/events/index/"):
+		s.eventIndex(w, r, k, body, strings.TrimPrefix(p, "/events/index"))
+	case p == "/events/restSearch" || p == "/events/restSearch/json":
+		s.eventRestSearch(w, r, k, body)
+	case p == "/warninglists/index" || p == "/warninglists":
+		s.warninglistIndex(w, r, body)
+	case strings.HasPrefix(p, "/warninglists/view/"):
+		s.warninglistView(w, r, strings.TrimPrefix(p, "/warninglists/view/"))
+	case p == "/warninglists/toggleEnable":
+		s.warninglistToggle(w, r, k, body)
+	case p == "/warninglists/checkValue":
+		s.warninglistCheck(w, r, body)
+	case p == "/decayingModel/index":
+		// The test bed had no decaying model (captured: []); the fake
+		// has none either, so excludeDecayed never drops anything.
+		writePretty(w, http.StatusOK, []any{})
+	case p == "/mispfake/changes":
+		s.randomChangesEndpoint(w, r, k, body)
 	case p == "/servers/getVersion":
 		s.getVersion(w, k)
 	case p == "/users/view/me":
@@ -601,8 +648,15 @@ func (s *Server) restSearch(w http.ResponseWriter, r *http.Request, k Key, body 
 		return
 	}
 	q := parseQuery(filters, s.now())
+	if len(q.values) > 0 {
+		s.dbMu.Lock()
+		s.db.buildIndex()
+		s.dbMu.Unlock()
+	}
+	s.dbMu.RLock()
 	res := s.search(q, caller{orgID: k.OrgID, siteAdmin: k.SiteAdmin})
 	out, err := s.encodeSearch(q, res.attrs)
+	s.dbMu.RUnlock()
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, msgInternalError, r.URL.Path)
 		return

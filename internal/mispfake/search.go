@@ -1,8 +1,10 @@
 package mispfake
 
 import (
-	"bytes"
 	"encoding/json"
+	"fmt"
+	"iter"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -188,8 +190,13 @@ func (m valueMatcher) matches(a *attribute) bool {
 // when it equals a column case-insensitively (MySQL's _ci collation) or,
 // holding %, matches it as LIKE.
 func condMatches(c cond, cols ...string) bool {
+	return condMatchesSeq(c, slices.Values(cols))
+}
+
+// condMatchesSeq is condMatches over columns given as a sequence.
+func condMatchesSeq(c cond, cols iter.Seq[string]) bool {
 	anyCol := func(item string) bool {
-		for _, col := range cols {
+		for col := range cols {
 			if re := c.re[item]; re != nil && re.MatchString(col) || re == nil && strings.EqualFold(item, col) {
 				return true
 			}
@@ -207,6 +214,19 @@ func condMatches(c cond, cols ...string) bool {
 	return !slices.ContainsFunc(c.not, anyCol)
 }
 
+// tagNames yields the names of the tags in each list.
+func tagNames(lists ...[]*tag) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, l := range lists {
+			for _, t := range l {
+				if !yield(t.name) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // query is a parsed restSearch body.
 type query struct {
 	value                                    cond
@@ -221,6 +241,9 @@ type query struct {
 	desc                                     bool
 	eventTags, context, eventUUID            bool
 	warninglist, warninglistHits, sightings  bool
+	key                                      string // the query but its page
+	decayScore, excludeDecayed               bool
+	scoreThreshold                           float64 // "score": overrides the model's threshold
 }
 
 // timeFilter keeps attributes whose chosen timestamp lies in [from, to].
@@ -282,14 +305,25 @@ func parseQuery(f map[string]any, now time.Time) query {
 		q.order = strings.TrimPrefix(strings.TrimPrefix(field, "Attribute."), "attribute.")
 		q.desc = strings.EqualFold(strings.TrimSpace(dir), "desc")
 	}
-	// Observed (restsearch_decay): includeDecayScore brings the event's
-	// tags along, as the decaying models read them.
-	q.eventTags = !phpEmpty(f["includeEventTags"]) || !phpEmpty(f["includeDecayScore"])
+	// The page cache knows a query by everything but its page.
+	rest := maps.Clone(f)
+	delete(rest, "page")
+	key, _ := json.Marshal(rest)
+	q.key = fmt.Sprint(string(key), q.since)
 	q.context = !phpEmpty(f["includeContext"])
 	q.eventUUID = !phpEmpty(f["includeEventUuid"])
 	q.warninglist = !phpEmpty(f["enforceWarninglist"])
 	q.warninglistHits = !phpEmpty(f["includeWarninglistHits"])
 	q.sightings = !phpEmpty(f["includeSightings"])
+	// excludeDecayed implies includeDecayScore (MispAttribute::restSearch).
+	q.excludeDecayed = !phpEmpty(f["excludeDecayed"])
+	q.decayScore = q.excludeDecayed || !phpEmpty(f["includeDecayScore"])
+	if v, ok := scalar(f["score"]); ok {
+		q.scoreThreshold, _ = strconv.ParseFloat(v, 64)
+	}
+	// Observed (restsearch_decay) and in fetchAttributes: a decay score
+	// brings the event's tags along, as the decaying models read them.
+	q.eventTags = !phpEmpty(f["includeEventTags"]) || q.decayScore
 	return q
 }
 
@@ -358,9 +392,67 @@ type result struct {
 }
 
 func (s *Server) search(q query, who caller) result {
-	candidates := s.db.attrs
-	if len(q.values) > 0 && !slices.ContainsFunc(q.values, func(m valueMatcher) bool { return m.like != nil }) {
-		candidates = s.lookup(q.values)
+	out := s.matching(q, who)
+	var r result
+	if q.limit > 0 {
+		start := min((q.page-1)*q.limit, len(out))
+		end := min(start+q.limit, len(out))
+		out = out[start:end]
+	}
+	// X-Result-Count counts the rows fetched, before enforceWarninglist
+	// drops any (restsearch_enforce_warninglist: 5 counted, 2 returned).
+	r.count = len(out)
+	// enforceWarninglist and excludeDecayed drop rows from the fetched
+	// page (fetchAttributes), counted in X-Skipped-Elements-Count.
+	if q.warninglist || q.excludeDecayed {
+		kept := out[:0:0]
+		for _, a := range out {
+			if q.warninglist && len(s.hits(a)) > 0 {
+				r.skipped++
+				continue
+			}
+			if d, ok := s.decayOf(a, q.scoreThreshold); q.excludeDecayed && ok && d.decayed {
+				r.skipped++
+				continue
+			}
+			kept = append(kept, a)
+		}
+		out = kept
+	}
+	// With a limit, MispAttribute::__iteratedFetch adds one unless the
+	// page it hands out, after the warninglist drop, is shorter than the
+	// limit; an empty page ends the fetch before that check and keeps the
+	// one. Captured on the test bed: a full page of 5 counts 6, 100 rows
+	// of which 5 were warninglisted count 100, a page whose only row was
+	// warninglisted counts 2, a page past the end 1.
+	if q.limit > 0 && (len(out) == 0 || len(out) == q.limit) {
+		r.count++
+	}
+	r.attrs = out
+	return r
+}
+
+// matching returns every visible attribute q keeps, in q's order. The
+// caller holds dbMu for reading.
+//
+// A search by value or by event id starts from the indexes, so it costs
+// what it finds. A search that has to scan every attribute (a sync paging
+// through all of them) is kept for the next page of the same query until
+// the data changes: each page then costs its own size, not a scan of a
+// million attributes. MISP's own answer to a changed table between two
+// pages is the same as the fake's: the next page is cut from the new rows.
+func (s *Server) matching(q query, who caller) []*attribute {
+	candidates, scan := s.candidates(q)
+	cacheKey := ""
+	if scan && q.limit > 0 {
+		cacheKey = fmt.Sprintf("%d|%s|%t|%s", s.gen, who.orgID, who.siteAdmin, q.key)
+		s.pageMu.Lock()
+		hit := s.pages.key == cacheKey
+		list := s.pages.attrs
+		s.pageMu.Unlock()
+		if hit {
+			return list
+		}
 	}
 	var out []*attribute
 	for _, a := range candidates {
@@ -369,43 +461,29 @@ func (s *Server) search(q query, who caller) result {
 		}
 	}
 	q.sort(out)
+	if cacheKey != "" {
+		s.pageMu.Lock()
+		s.pages.key, s.pages.attrs = cacheKey, out
+		s.pageMu.Unlock()
+	}
+	return out
+}
 
-	var r result
-	if q.limit > 0 {
-		start := min((q.page-1)*q.limit, len(out))
-		end := min(start+q.limit, len(out))
-		// MispAttribute::__iteratedFetch adds one to the page size
-		// unless the page came back shorter than the limit: a full page
-		// (restsearch_limit_page, tb_restsearch_limit_truncated) and an
-		// empty one (tb_redisdown_restsearch: 1 for no match) both count
-		// one more than they hold, whether or not more results follow.
-		r.count = end - start
-		if r.count == 0 || r.count == q.limit {
-			r.count++
-		}
-		out = out[start:end]
-	} else {
-		r.count = len(out)
+// candidates narrows the attributes q can match through the indexes, in
+// id order; scan is true when it could not and every attribute is a
+// candidate.
+func (s *Server) candidates(q query) (list []*attribute, scan bool) {
+	switch {
+	case len(q.values) > 0 && !slices.ContainsFunc(q.values, func(m valueMatcher) bool { return m.like != nil }):
+		return s.lookup(q.values), false
+	case len(q.eventIDs.or) > 0 && len(q.eventIDs.re) == 0:
+		return s.eventAttrs(q.eventIDs.or), false
 	}
-	// enforceWarninglist drops attributes after the count: the captured
-	// MISP reported X-Result-Count 5 with only 2 returned and 3 skipped.
-	if q.warninglist {
-		kept := out[:0:0]
-		for _, a := range out {
-			if len(hits(s.warninglists, a)) > 0 {
-				r.skipped++
-				continue
-			}
-			kept = append(kept, a)
-		}
-		out = kept
-	}
-	r.attrs = out
-	return r
+	return s.db.attrs, true
 }
 
 // lookup finds the attributes with a value half equal to one of the
-// searched values, in id order.
+// searched values, in id order. The caller has built the value index.
 func (s *Server) lookup(values []valueMatcher) []*attribute {
 	seen := map[*attribute]bool{}
 	var out []*attribute
@@ -415,6 +493,25 @@ func (s *Server) lookup(values []valueMatcher) []*attribute {
 				seen[a] = true
 				out = append(out, a)
 			}
+		}
+	}
+	slices.SortFunc(out, func(a, b *attribute) int { return cmpInt(a.num, b.num) })
+	return out
+}
+
+// eventAttrs gathers the attributes of the events named by id or uuid, in
+// id order.
+func (s *Server) eventAttrs(ids []string) []*attribute {
+	seen := map[*event]bool{}
+	var out []*attribute
+	for _, id := range ids {
+		ev := s.db.eventByID[id]
+		if ev == nil {
+			ev = s.db.eventByUUID[strings.ToLower(id)]
+		}
+		if ev != nil && !seen[ev] {
+			seen[ev] = true
+			out = append(out, ev.attrs...)
 		}
 	}
 	slices.SortFunc(out, func(a, b *attribute) int { return cmpInt(a.num, b.num) })
@@ -465,15 +562,9 @@ func (q query) keep(a *attribute) bool {
 	if !q.threatLevels.empty() && !condMatches(q.threatLevels, a.ev.threatLevelID) {
 		return false
 	}
-	if !q.tags.empty() {
-		// Tags match against the event's tags or the attribute's own.
-		var names []string
-		for _, t := range append(slices.Clone(a.ev.tags), a.tags...) {
-			names = append(names, t.name)
-		}
-		if !condMatches(q.tags, names...) {
-			return false
-		}
+	// Tags match against the event's tags or the attribute's own.
+	if !q.tags.empty() && !condMatchesSeq(q.tags, tagNames(a.ev.tags, a.tags)) {
+		return false
 	}
 	for _, tf := range q.since {
 		ts := a.ts
@@ -490,204 +581,52 @@ func (q query) keep(a *attribute) bool {
 	return true
 }
 
-// sort applies "order" for the columns MISP allows; without it MISP
-// returns rows in id order.
+// orderKeys are the columns MispAttribute::restSearch lets "order"
+// name (findOrder); any other order is dropped, as MISP drops it.
+var orderKeys = map[string]func(a, b *attribute) int{
+	"id":                      func(a, b *attribute) int { return 0 },
+	"timestamp":               func(a, b *attribute) int { return cmpInt(a.ts, b.ts) },
+	"event_id":                func(a, b *attribute) int { return cmpInt(a.ev.num, b.ev.num) },
+	"value":                   func(a, b *attribute) int { return strings.Compare(a.value, b.value) },
+	"type":                    func(a, b *attribute) int { return strings.Compare(a.typ, b.typ) },
+	"category":                func(a, b *attribute) int { return strings.Compare(a.category, b.category) },
+	"distribution":            func(a, b *attribute) int { return strings.Compare(a.distribution, b.distribution) },
+	"Event.publish_timestamp": func(a, b *attribute) int { return cmpInt(a.ev.publishTS, b.ev.publishTS) },
+}
+
+// sort applies "order". Rows that tie keep id order, reversed with
+// "desc" (captured: "Attribute.timestamp desc" gave ids 1184, 1182, 1181
+// for one timestamp).
+//
+// Without an order MISP leaves the order to the database's plan. On the
+// test bed a type-filtered page cut by limit came in the type index's
+// order (type, then id: no-order-limit5 gave 69, 80, 88, 114, 235, the
+// domains first), unless "published" or "eventid" made it go through the
+// events (id order, as everything unpaged). The fake reproduces those two
+// plans; a client that pages must send an order.
 func (q query) sort(attrs []*attribute) {
-	var key func(a, b *attribute) int
-	switch q.order {
-	case "id":
-		key = func(a, b *attribute) int { return cmpInt(a.num, b.num) }
-	case "timestamp":
-		key = func(a, b *attribute) int { return cmpInt(a.ts, b.ts) }
-	case "event_id":
-		key = func(a, b *attribute) int { return strings.Compare(a.ev.id, b.ev.id) }
-	case "value":
-		key = func(a, b *attribute) int { return strings.Compare(a.value, b.value) }
-	case "type":
-		key = func(a, b *attribute) int { return strings.Compare(a.typ, b.typ) }
-	case "category":
-		key = func(a, b *attribute) int { return strings.Compare(a.category, b.category) }
-	case "Event.publish_timestamp":
-		key = func(a, b *attribute) int { return cmpInt(a.ev.publishTS, b.ev.publishTS) }
-	default:
+	key, ok := orderKeys[q.order]
+	if ok && q.order == "id" && !q.desc {
+		return // candidates come in id order
+	}
+	if !ok {
+		if q.limit > 0 && !q.types.empty() && q.eventIDs.empty() && len(q.published) == 0 {
+			slices.SortStableFunc(attrs, func(a, b *attribute) int {
+				if c := strings.Compare(a.typ, b.typ); c != 0 {
+					return c
+				}
+				return cmpInt(a.num, b.num)
+			})
+		}
 		return
 	}
 	slices.SortStableFunc(attrs, func(a, b *attribute) int {
 		if q.desc {
-			return key(b, a)
+			a, b = b, a
 		}
-		return key(a, b)
+		if c := key(a, b); c != 0 {
+			return c
+		}
+		return cmpInt(a.num, b.num)
 	})
-}
-
-// Wire shapes, in the field order MISP 2.5.1 writes them.
-
-type attrOut struct {
-	ID                 string     `json:"id"`
-	EventID            string     `json:"event_id"`
-	ObjectID           string     `json:"object_id"`
-	ObjectRelation     *string    `json:"object_relation"`
-	Category           string     `json:"category"`
-	Type               string     `json:"type"`
-	ToIDs              bool       `json:"to_ids"`
-	UUID               string     `json:"uuid"`
-	Timestamp          string     `json:"timestamp"`
-	Distribution       string     `json:"distribution"`
-	SharingGroupID     string     `json:"sharing_group_id"`
-	Comment            string     `json:"comment"`
-	Deleted            bool       `json:"deleted"`
-	DisableCorrelation bool       `json:"disable_correlation"`
-	FirstSeen          *string    `json:"first_seen"`
-	LastSeen           *string    `json:"last_seen"`
-	Value              string     `json:"value"`
-	EventUUID          string     `json:"event_uuid,omitempty"`
-	Sighting           *[]any     `json:"Sighting,omitempty"`
-	Warnings           []warning  `json:"warnings,omitempty"`
-	Event              any        `json:"Event"`
-	Object             *objectOut `json:"Object,omitempty"`
-	Tag                []any      `json:"Tag,omitempty"`
-}
-
-type leanEventOut struct {
-	OrgID            string `json:"org_id"`
-	Distribution     string `json:"distribution"`
-	PublishTimestamp string `json:"publish_timestamp"`
-	ID               string `json:"id"`
-	Info             string `json:"info"`
-	OrgcID           string `json:"orgc_id"`
-	UUID             string `json:"uuid"`
-}
-
-type contextEventOut struct {
-	ID               string        `json:"id"`
-	OrgcID           string        `json:"orgc_id"`
-	OrgID            string        `json:"org_id"`
-	Date             string        `json:"date"`
-	ThreatLevelID    string        `json:"threat_level_id"`
-	Info             string        `json:"info"`
-	Published        bool          `json:"published"`
-	UUID             string        `json:"uuid"`
-	Analysis         string        `json:"analysis"`
-	Timestamp        string        `json:"timestamp"`
-	Distribution     string        `json:"distribution"`
-	PublishTimestamp string        `json:"publish_timestamp"`
-	SharingGroupID   string        `json:"sharing_group_id"`
-	ExtendsUUID      string        `json:"extends_uuid"`
-	Tag              []eventTagOut `json:"Tag"`
-	Orgc             orgOut        `json:"Orgc"`
-}
-
-type eventTagOut struct {
-	Local          bool            `json:"local"`
-	ID             string          `json:"id"`
-	Name           string          `json:"name"`
-	Colour         string          `json:"colour"`
-	NumericalValue json.RawMessage `json:"numerical_value"`
-}
-
-type orgOut struct {
-	ID    string `json:"id"`
-	Name  string `json:"name"`
-	UUID  string `json:"uuid"`
-	Local bool   `json:"local"`
-}
-
-type objectOut struct {
-	ID             string `json:"id"`
-	Distribution   string `json:"distribution"`
-	SharingGroupID string `json:"sharing_group_id"`
-}
-
-type ownTagOut struct {
-	ID             string          `json:"id"`
-	Name           string          `json:"name"`
-	Colour         string          `json:"colour"`
-	NumericalValue json.RawMessage `json:"numerical_value"`
-	IsGalaxy       bool            `json:"is_galaxy"`
-	Local          bool            `json:"local"`
-}
-
-type inheritedTagOut struct {
-	ID             string          `json:"id"`
-	Name           string          `json:"name"`
-	Colour         string          `json:"colour"`
-	NumericalValue json.RawMessage `json:"numerical_value"`
-	Inherited      int             `json:"inherited"`
-}
-
-func (s *Server) render(q query, a *attribute) attrOut {
-	out := attrOut{
-		ID: a.id, EventID: a.ev.id, ObjectID: a.objectID, ObjectRelation: a.objectRelation,
-		Category: a.category, Type: a.typ, ToIDs: a.toIDs, UUID: a.uuid, Timestamp: a.timestamp,
-		Distribution: a.distribution, SharingGroupID: a.sharingGroupID, Comment: a.comment,
-		Deleted: a.deleted, DisableCorrelation: a.disableCorrelation,
-		FirstSeen: a.firstSeen, LastSeen: a.lastSeen, Value: a.value,
-	}
-	if q.eventUUID {
-		out.EventUUID = a.ev.uuid
-	}
-	if q.sightings {
-		out.Sighting = &[]any{} // the fake records no sightings
-	}
-	// MISP evaluates warninglist hits only for IDS attributes.
-	if q.warninglistHits && a.toIDs {
-		out.Warnings = hits(s.warninglists, a)
-	}
-	if q.context {
-		ev := contextEventOut{
-			ID: a.ev.id, OrgcID: a.ev.orgc.id, OrgID: a.ev.orgID, Date: a.ev.date,
-			ThreatLevelID: a.ev.threatLevelID, Info: a.ev.info, Published: a.ev.published,
-			UUID: a.ev.uuid, Analysis: a.ev.analysis, Timestamp: a.ev.timestamp,
-			Distribution: a.ev.distribution, PublishTimestamp: a.ev.publishTimestamp,
-			SharingGroupID: a.ev.sharingGroupID, ExtendsUUID: a.ev.extendsUUID,
-			Tag:  []eventTagOut{},
-			Orgc: orgOut{ID: a.ev.orgc.id, Name: a.ev.orgc.name, UUID: a.ev.orgc.uuid, Local: a.ev.orgc.local},
-		}
-		for _, t := range a.ev.tags {
-			ev.Tag = append(ev.Tag, eventTagOut{Local: t.local, ID: t.id, Name: t.name, Colour: t.colour, NumericalValue: t.numerical})
-		}
-		out.Event = ev
-	} else {
-		out.Event = leanEventOut{
-			OrgID: a.ev.orgID, Distribution: a.ev.distribution, PublishTimestamp: a.ev.publishTimestamp,
-			ID: a.ev.id, Info: a.ev.info, OrgcID: a.ev.orgc.id, UUID: a.ev.uuid,
-		}
-	}
-	if a.obj != nil {
-		out.Object = &objectOut{ID: a.obj.id, Distribution: a.obj.distribution, SharingGroupID: a.obj.sharingGroupID}
-	}
-	own := map[*tag]bool{}
-	for _, t := range a.tags {
-		own[t] = true
-		out.Tag = append(out.Tag, ownTagOut{ID: t.id, Name: t.name, Colour: t.colour, NumericalValue: t.numerical, IsGalaxy: t.galaxy, Local: t.local})
-	}
-	if q.eventTags {
-		for _, t := range a.ev.tags {
-			if !own[t] {
-				out.Tag = append(out.Tag, inheritedTagOut{ID: t.id, Name: t.name, Colour: t.colour, NumericalValue: t.numerical, Inherited: 1})
-			}
-		}
-	}
-	return out
-}
-
-// encodeSearch writes the body exactly as MISP's JsonExport does: a fixed
-// header, compact attributes separated by commas, a fixed footer, slashes
-// and <>& left unescaped.
-func (s *Server) encodeSearch(q query, attrs []*attribute) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteString(`{"response": {"Attribute": [`)
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	for i, a := range attrs {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		if err := enc.Encode(s.render(q, a)); err != nil {
-			return nil, err
-		}
-		buf.Truncate(buf.Len() - 1) // Encode's newline
-	}
-	buf.WriteString("]}}\n")
-	return buf.Bytes(), nil
 }

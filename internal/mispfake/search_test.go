@@ -350,17 +350,17 @@ func TestLoad_EmbeddedEvents(t *testing.T) {
 		ids = append(ids, e.id)
 	}
 	// Real ids are kept; the two feed exports without ids get fresh ones
-	// above every id seen.
-	want := []string{"1", "2", "3", "1528", "1255", "1529", "1530"}
+	// above every id seen. Events are held in id order, as MISP's table.
+	want := []string{"1", "2", "3", "1255", "1528", "1529", "1530"}
 	if diff := cmp.Diff(want, ids); diff != "" {
 		t.Errorf("event ids (-want +got):\n%s", diff)
 	}
-	attrIDs, uuids := map[string]bool{}, map[string]bool{}
+	attrIDs, uuids := map[int64]bool{}, map[string]bool{}
 	for _, a := range s.db.attrs {
-		if attrIDs[a.id] || uuids[a.uuid] {
-			t.Errorf("attribute %s / %s is not unique", a.id, a.uuid)
+		if attrIDs[a.num] || uuids[a.uuid] {
+			t.Errorf("attribute %d / %s is not unique", a.num, a.uuid)
 		}
-		attrIDs[a.id], uuids[a.uuid] = true, true
+		attrIDs[a.num], uuids[a.uuid] = true, true
 	}
 	if len(s.db.attrs) < 400 {
 		t.Errorf("%d attributes loaded, want the whole set (> 400)", len(s.db.attrs))

@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"testing/fstest"
 	"time"
 
 	"github.com/custom-misp/custom-misp/internal/mispfake"
@@ -60,6 +61,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	useTLS := fl.Bool("tls", false, "serve HTTPS with a fresh self-signed certificate")
 	certOut := fl.String("cert-out", "", "with -tls, write the certificate (PEM) here, for a client's ca_file")
 	eventsDir := fl.String("events", "", "load MISP events from this directory instead of the embedded set")
+	embeddedEvents := fl.Bool("embedded", true, "load the embedded events; -embedded=false with -synthetic serves the generated set alone")
+	synthetic := fl.String("synthetic", "", "add a generated data set of N attributes over M events, given as NxM (e.g. 1000000x20000)")
+	seed := fl.Int64("seed", 1, "with -synthetic, the seed of the generated set (the same seed gives the same set)")
 	watchStdin := fl.Bool("stdin", true, "stop when stdin is closed")
 	if err := fl.Parse(args); err != nil {
 		return usageError{err}
@@ -77,6 +81,20 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	if *eventsDir != "" {
 		opts.Events = os.DirFS(*eventsDir)
+	}
+	if *synthetic != "" {
+		g, err := mispfake.ParseSynthetic(*synthetic)
+		if err != nil {
+			return usageError{err}
+		}
+		g.Seed = *seed
+		opts.Synthetic = g
+	}
+	if !*embeddedEvents {
+		if *eventsDir != "" || *synthetic == "" {
+			return usageError{errors.New("-embedded=false needs -synthetic and no -events")}
+		}
+		opts.Events = fstest.MapFS{}
 	}
 	fake, err := mispfake.New(opts)
 	if err != nil {
