@@ -131,7 +131,97 @@ func run(w io.Writer, bin, alertDir string, raw bool) error {
 		line, _ := describe(g)
 		fmt.Fprintf(w, "         %s\n         %s\n", line, g)
 	}
+	if err := wd.mirrorPart(w, files); err != nil {
+		return err
+	}
 	fmt.Fprintf(w, "\nanalysisd decodes each datagram \"1:<location>:<json>\" with the bundled decoder; the bundled rules turn it into an alert.\n")
+	return nil
+}
+
+// mirrorPart shows the local mirror: a sync, every alert matched from the
+// mirror while MISP answers nothing, and a change in MISP picked up by the
+// next sync (an address range added, which then matches an address
+// inside it).
+func (wd *world) mirrorPart(w io.Writer, files []string) error {
+	fmt.Fprintf(w, "\n== the local mirror (lookup \"mirror\") ==\n")
+	opts := map[string]any{
+		"ca_file": filepath.Join(wd.dir, "misp-ca.pem"), "socket_path": filepath.Join(wd.dir, "queue", "sockets", "queue"),
+		"log_file": filepath.Join(wd.dir, "logs", "integrations.log"), "to_ids": false,
+		"lookup": "mirror", "mirror_path": filepath.Join(wd.dir, "mirror.db"),
+	}
+	b, _ := json.Marshal(opts)
+	mirrorOpts := filepath.Join(wd.dir, "custom-misp-mirror.options")
+	if err := os.WriteFile(mirrorOpts, b, 0o640); err != nil {
+		return err
+	}
+	sync := func() error {
+		cmd := exec.Command(wd.bin, "sync", "--options", mirrorOpts, "--url", wd.url, "--wazuh-home", wd.dir)
+		cmd.Env = append(os.Environ(), "CUSTOM_MISP_API_KEY="+demoKey)
+		out, err := cmd.CombinedOutput()
+		first, _, _ := strings.Cut(string(out), "\n")
+		fmt.Fprintf(w, "  $ custom-misp sync\n    %s\n", first)
+		if err != nil {
+			return fmt.Errorf("sync: %v: %s", err, out)
+		}
+		return nil
+	}
+	if err := sync(); err != nil {
+		return err
+	}
+
+	// MISP now fails every request: the mirror answers alone.
+	wd.fake.Inject(mispfake.Fault{Status: 503})
+	before := len(wd.fake.Requests())
+	var events, matches int
+	start := time.Now()
+	for _, f := range files {
+		_, _, grams, err := wd.runAlertWith(f, demoKey, mirrorOpts)
+		if err != nil {
+			return err
+		}
+		for _, g := range grams {
+			events++
+			if _, isMatch := describe(g); isMatch {
+				matches++
+			}
+		}
+	}
+	fmt.Fprintf(w, "  with MISP answering 503 to everything: %d alerts in %s, %d events (%d matches, each with \"lookup\":\"mirror\"), %d MISP requests\n",
+		len(files), time.Since(start).Round(time.Millisecond), events, matches, len(wd.fake.Requests())-before)
+	wd.fake.ClearFaults()
+
+	// A change in MISP: a network added to the demo event.
+	example := ""
+	for _, f := range files {
+		if strings.Contains(f, "sshd-accepted-publickey-public-ipv4") {
+			example = f
+		}
+	}
+	if example == "" {
+		return nil
+	}
+	if _, err := wd.fake.AddAttribute("3", mispfake.NewAttribute{Type: "ip-src", Value: "86.12.0.0/16", Category: "Network activity", ToIDs: true, Comment: "a scanner range"}); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "  in MISP: ip-src 86.12.0.0/16 added to event 3\n")
+	if err := sync(); err != nil {
+		return err
+	}
+	_, _, grams, err := wd.runAlertWith(example, demoKey, mirrorOpts)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "  %s (source 86.12.145.33):\n", filepath.Base(example))
+	for _, g := range grams {
+		line, _ := describe(g)
+		fmt.Fprintf(w, "         %s\n", line)
+		var m struct {
+			MISP event.Payload `json:"misp"`
+		}
+		if _, js, ok := strings.Cut(g, ":{"); ok && json.Unmarshal([]byte("{"+js), &m) == nil && m.MISP.MatchedRange != "" {
+			fmt.Fprintf(w, "         matched_range %s, lookup %s, mirror_age %s s\n", m.MISP.MatchedRange, m.MISP.Lookup, m.MISP.MirrorAge)
+		}
+	}
 	return nil
 }
 
@@ -177,9 +267,13 @@ func setup(bin string) (*world, error) {
 // runAlert runs the binary once with integratord 4.14's exact argv and
 // returns what arrived on the queue socket.
 func (wd *world) runAlert(alertFile, key string) (int, time.Duration, []string, error) {
+	return wd.runAlertWith(alertFile, key, wd.options)
+}
+
+func (wd *world) runAlertWith(alertFile, key, options string) (int, time.Duration, []string, error) {
 	cmd := &exec.Cmd{
 		Path: wd.bin,
-		Args: []string{"integrations", alertFile, key, wd.url, "", wd.options, "10", "3", "> /dev/null 2>&1"},
+		Args: []string{"integrations", alertFile, key, wd.url, "", options, "10", "3", "> /dev/null 2>&1"},
 		Dir:  wd.dir,
 	}
 	var out bytes.Buffer
