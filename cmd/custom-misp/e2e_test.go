@@ -108,7 +108,14 @@ func worldOf(ts *testscript.TestScript) *world {
 // newWorld starts a fake MISP over TLS and a queue socket; ca is the path
 // of the fake's certificate, written under workDir for ca_file.
 func newWorld(workDir string) (w *world, ca string, cleanup func(), err error) {
-	fake, err := mispfake.New(mispfake.Options{Keys: map[string]mispfake.Key{testKey: {}}})
+	return newWorldWith(workDir, mispfake.Options{})
+}
+
+// newWorldWith is newWorld with the fake's options (its clock, say); the
+// test key is added to them.
+func newWorldWith(workDir string, opts mispfake.Options) (w *world, ca string, cleanup func(), err error) {
+	opts.Keys = map[string]mispfake.Key{testKey: {}}
+	fake, err := mispfake.New(opts)
 	if err != nil {
 		return nil, "", nil, err
 	}

@@ -134,6 +134,10 @@ type Meta struct {
 	// FullAt is when the last full sync started; FullSyncInterval after
 	// it, the next sync is full again.
 	FullAt int64 `json:"full_at"`
+	// RecheckFrom is a MISP time (Unix seconds): events whose timestamp
+	// is at or after it are read again by the next sync (see
+	// recheckOverlap in sync.go).
+	RecheckFrom int64 `json:"recheck_from,omitempty"`
 	// Warninglists fingerprints the warninglists MISP had enabled: a
 	// change makes the next sync full (see sync.go).
 	Warninglists string `json:"warninglists"`

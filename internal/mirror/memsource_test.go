@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/custom-misp/custom-misp/internal/misp"
 )
@@ -21,6 +22,7 @@ type memSource struct {
 	warninglists string
 	onWarnlist   map[string]bool
 	fail         func(call string, n int) error // injected failures
+	dateLag      time.Duration                  // how far MISP's clock is past its last change
 	calls        map[string]int
 }
 
@@ -35,7 +37,8 @@ type memAttr struct {
 }
 
 func newMemSource() *memSource {
-	return &memSource{clock: 1_700_000_000, events: map[uint32]*memEvent{}, onWarnlist: map[string]bool{}, calls: map[string]int{}}
+	// Syncs happen long after the changes, unless a test says otherwise.
+	return &memSource{clock: 1_700_000_000, events: map[uint32]*memEvent{}, onWarnlist: map[string]bool{}, calls: map[string]int{}, dateLag: 10 * time.Minute}
 }
 
 func (s *memSource) tick() string { s.clock++; return strconv.FormatInt(s.clock, 10) }
@@ -76,15 +79,16 @@ func (s *memSource) call(name string) error {
 	return nil
 }
 
-func (s *memSource) EventIndex(ctx context.Context) ([]misp.EventStamp, error) {
+func (s *memSource) EventIndex(ctx context.Context) ([]misp.EventStamp, time.Time, error) {
 	if err := s.call("index"); err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	var out []misp.EventStamp
 	for _, e := range s.events {
 		out = append(out, misp.EventStamp{ID: e.ev.ID, UUID: e.ev.UUID, Timestamp: e.ev.Timestamp, Published: e.ev.Published})
 	}
-	return out, nil
+	// MISP's clock: one second after its last change (the Date header).
+	return out, time.Unix(s.clock, 0).Add(s.dateLag), nil
 }
 
 func (s *memSource) EventMetadata(ctx context.Context, ids []string) ([]misp.Event, error) {

@@ -480,3 +480,27 @@ func TestSync_DiskFull(t *testing.T) {
 		t.Errorf("temporary files left: %v", temps)
 	}
 }
+
+// A change in the same second as the sync's read leaves the event's
+// timestamp as the sync read it: the next sync reads the event again all
+// the same, because it changed within recheckOverlap of the read. One
+// sync later, with nothing new, it is left alone.
+func TestSync_SameSecondChangeIsNotLost(t *testing.T) {
+	f := newFixture(t)
+	f.sync()
+	f.src.dateLag = 0 // the sync reads in the second of the last change
+	a := f.src.addAttr(1, "ip-dst", "203.0.113.70", true)
+	f.sync()
+	f.want(ioc.IP, "203.0.113.70", "ip-dst 203.0.113.70 ev1")
+	// The same second: MISP's clock has not moved, nor the timestamp.
+	a.a.Value = "203.0.113.71"
+	if res := f.sync(); !res.Changed || res.Events == 0 {
+		t.Fatalf("sync after a same-second change: %+v", res)
+	}
+	f.want(ioc.IP, "203.0.113.71", "ip-dst 203.0.113.71 ev1")
+	f.src.clock += 3600 // an hour later, nothing new
+	f.sync()
+	if res := f.sync(); res.Changed || res.Events != 0 {
+		t.Errorf("idle sync an hour later read %d events", res.Events)
+	}
+}

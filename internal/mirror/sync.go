@@ -16,7 +16,8 @@ import (
 
 // Source is MISP as a sync reads it (*mispclient.Client).
 type Source interface {
-	EventIndex(ctx context.Context) ([]misp.EventStamp, error)
+	// EventIndex also returns MISP's time of the answer (zero if unknown).
+	EventIndex(ctx context.Context) ([]misp.EventStamp, time.Time, error)
 	EventMetadata(ctx context.Context, ids []string) ([]misp.Event, error)
 	AttributePage(ctx context.Context, q misp.Query, eventIDs []string, page, limit int) (misp.Answer, error)
 	WarninglistFingerprint(ctx context.Context) (string, error)
@@ -136,11 +137,27 @@ func Sync(ctx context.Context, src Source, o Options) (res Result, err error) {
 }
 
 type syncer struct {
-	o     Options
-	src   Source
-	start time.Time
-	base  *Mirror
-	res   Result
+	o           Options
+	src         Source
+	start       time.Time
+	base        *Mirror
+	res         Result
+	recheckFrom int64 // Meta.RecheckFrom of the generation being written
+}
+
+// recheckOverlap: MISP timestamps are whole seconds, and an edit sets the
+// event's timestamp when it starts, not when it commits. An event whose
+// timestamp lies within this much of the index read may change again with
+// the same timestamp (a second change in the same second, a transaction
+// still open), so the next sync reads it again whatever its timestamp
+// says. At a 5-minute sync interval that is one extra read of the few
+// events changed in the last minute before a sync.
+const recheckOverlap = time.Minute
+
+// recent says whether a MISP timestamp is at or after from.
+func recent(ts misp.FlexString, from int64) bool {
+	t, err := strconv.ParseInt(string(ts), 10, 64)
+	return err == nil && from > 0 && t >= from
 }
 
 func (s *syncer) run(ctx context.Context) (Result, error) {
@@ -168,18 +185,29 @@ func (s *syncer) run(ctx context.Context) (Result, error) {
 	s.base = base
 	s.res.Full, s.res.Why = base == nil, why
 
-	stamps, err := s.src.EventIndex(ctx)
+	stamps, readAt, err := s.src.EventIndex(ctx)
 	if err != nil {
 		return s.res, fmt.Errorf("reading MISP's event index: %w", err)
 	}
 	index := map[uint32]misp.EventStamp{}
+	var newest int64
 	for _, st := range stamps {
 		id, err := strconv.ParseUint(string(st.ID), 10, 32)
 		if err != nil {
 			return s.res, fmt.Errorf("MISP's event index: event id %q is not a number", cut(string(st.ID)))
 		}
 		index[uint32(id)] = st
+		if ts, err := strconv.ParseInt(string(st.Timestamp), 10, 64); err == nil {
+			newest = max(newest, ts)
+		}
 	}
+	// See recheckOverlap. Without MISP's Date header, its newest
+	// timestamp stands in for the time of the read (never later).
+	read := readAt.Unix()
+	if readAt.IsZero() || read < newest {
+		read = newest
+	}
+	s.recheckFrom = read - int64(recheckOverlap/time.Second)
 
 	// What changed since the base generation.
 	var fetch []uint32
@@ -193,6 +221,11 @@ func (s *syncer) run(ctx context.Context) (Result, error) {
 			case !ok:
 				s.res.Deleted++
 			case st.Timestamp != e.Event.Timestamp || st.Published != e.Event.Published:
+				fetch = append(fetch, id)
+			case recent(st.Timestamp, base.meta.RecheckFrom):
+				// Changed close to the last read: a second change in the
+				// same second, or a transaction that was still open,
+				// leaves the timestamp as it was read.
 				fetch = append(fetch, id)
 			default:
 				keepOld[id] = e
@@ -276,7 +309,7 @@ func (s *syncer) openBase() (*Mirror, string) {
 // write builds the new generation: the base's records of unchanged events
 // (copied as they are), then the events read now.
 func (s *syncer) write(ctx context.Context, wr *writer, index map[uint32]misp.EventStamp, fetch []uint32, keepOld map[uint32]eventRecord, wl string) (Meta, error) {
-	meta := Meta{Generation: s.res.Generation + 1, Scope: s.o.Scope, URL: s.o.URL, Filters: s.o.Filters, SyncedAt: s.start.Unix(), FullAt: s.start.Unix(), Warninglists: wl}
+	meta := Meta{Generation: s.res.Generation + 1, Scope: s.o.Scope, URL: s.o.URL, Filters: s.o.Filters, SyncedAt: s.start.Unix(), FullAt: s.start.Unix(), Warninglists: wl, RecheckFrom: s.recheckFrom}
 	if s.base != nil {
 		meta.FullAt = s.base.meta.FullAt
 		if err := wr.copyRecords(s.base); err != nil {
@@ -390,7 +423,7 @@ type countingSource struct {
 	n int
 }
 
-func (c *countingSource) EventIndex(ctx context.Context) ([]misp.EventStamp, error) {
+func (c *countingSource) EventIndex(ctx context.Context) ([]misp.EventStamp, time.Time, error) {
 	c.n++
 	return c.Source.EventIndex(ctx)
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/custom-misp/custom-misp/internal/misp"
 )
@@ -79,13 +80,16 @@ func (c *Client) AttributePage(ctx context.Context, q misp.Query, eventIDs []str
 const syncOrder = "Attribute.id asc"
 
 // EventIndex lists every event the key can see, one minimal row each:
-// POST /events/index {"minimal": 1}.
-func (c *Client) EventIndex(ctx context.Context) ([]misp.EventStamp, error) {
+// POST /events/index {"minimal": 1}; and MISP's own time of the answer
+// (its Date header; zero when absent or unreadable).
+func (c *Client) EventIndex(ctx context.Context) ([]misp.EventStamp, time.Time, error) {
 	var rows []misp.EventStamp
-	if _, err := c.Post(ctx, "/events/index", map[string]any{"minimal": 1}, &rows); err != nil {
-		return nil, err
+	h, err := c.Post(ctx, "/events/index", map[string]any{"minimal": 1}, &rows)
+	if err != nil {
+		return nil, time.Time{}, err
 	}
-	return rows, nil
+	at, _ := http.ParseTime(h.Get("Date"))
+	return rows, at, nil
 }
 
 // EventMetadata returns the metadata (no attributes) of the given events:

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -81,12 +82,16 @@ func TestEventIndex_RealShape(t *testing.T) {
 		if r.URL.Path != "/events/index" || r.Method != http.MethodPost {
 			t.Errorf("%s %s", r.Method, r.URL.Path)
 		}
+		w.Header().Set("Date", "Sun, 06 Dec 2026 07:31:02 GMT")
 		reply(w, 200, testdata(t, "sync/events-index-minimal.json"))
 	})
 	c, _ := newClient(t, srv.URL, nil)
-	rows, err := c.EventIndex(context.Background())
+	rows, at, err := c.EventIndex(context.Background())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want := time.Date(2026, 12, 6, 7, 31, 2, 0, time.UTC); !at.Equal(want) {
+		t.Errorf("MISP's time %v, want %v (its Date header)", at, want)
 	}
 	if len(rows) != 16 {
 		t.Fatalf("%d rows, want 16", len(rows))

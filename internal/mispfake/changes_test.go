@@ -188,7 +188,10 @@ func TestChanges_Timestamps(t *testing.T) {
 			"edit":    s.EditValue("999999", "x"),
 			"publish": s.Publish("999999"),
 			"untag":   s.UntagEvent("1", "no-such-tag"),
-			"add":     func() error { _, err := s.AddAttribute("999999", NewAttribute{Type: "domain", Value: "x.com"}); return err }(),
+			"add": func() error {
+				_, err := s.AddAttribute("999999", NewAttribute{Type: "domain", Value: "x.com"})
+				return err
+			}(),
 		} {
 			if !errors.Is(err, ErrNotFound) {
 				t.Errorf("%s: %v, want ErrNotFound", name, err)
@@ -221,7 +224,11 @@ func TestChanges_SoftDeletedRows(t *testing.T) {
 		t.Error("the minimal index lists an event without attributes left")
 	}
 	var meta struct {
-		Response []struct{ Event struct{ AttributeCount string `json:"attribute_count"` } } `json:"response"`
+		Response []struct {
+			Event struct {
+				AttributeCount string `json:"attribute_count"`
+			}
+		} `json:"response"`
 	}
 	post(t, s, adminKey, "/events/restSearch", `{"returnFormat":"json","metadata":1,"eventid":9}`, &meta)
 	if len(meta.Response) != 1 || meta.Response[0].Event.AttributeCount != "0" {

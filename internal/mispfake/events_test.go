@@ -80,7 +80,9 @@ func TestWarninglists_EnableChangesFingerprintOnly(t *testing.T) {
 		return len(attrsOf(t, s, `{"returnFormat":"json","value":"8.8.8.8","enforceWarninglist":1}`))
 	}
 	fingerprint := func() string {
-		var out struct{ Warninglists []struct{ Warninglist warninglistOut } }
+		var out struct {
+			Warninglists []struct{ Warninglist warninglistOut }
+		}
 		post(t, s, adminKey, "/warninglists", `{"enabled":1}`, &out)
 		var b strings.Builder
 		for _, w := range out.Warninglists {

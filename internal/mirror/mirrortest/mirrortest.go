@@ -27,15 +27,15 @@ type Source struct {
 
 var errDown = &misp.Error{Class: misp.ClassUnavailable, Status: 503, Message: "Service Unavailable"}
 
-func (s *Source) EventIndex(context.Context) ([]misp.EventStamp, error) {
+func (s *Source) EventIndex(context.Context) ([]misp.EventStamp, time.Time, error) {
 	if s.Down {
-		return nil, errDown
+		return nil, time.Time{}, errDown
 	}
 	var out []misp.EventStamp
 	for _, e := range s.Events {
 		out = append(out, misp.EventStamp{ID: e.ID, UUID: e.UUID, Timestamp: e.Timestamp, Published: e.Published})
 	}
-	return out, nil
+	return out, time.Time{}, nil
 }
 
 func (s *Source) EventMetadata(_ context.Context, ids []string) ([]misp.Event, error) {

@@ -3,8 +3,8 @@ package main
 import (
 	"bufio"
 	"crypto/tls"
-	"errors"
 	"crypto/x509"
+	"errors"
 	"io"
 	"net/http"
 	"os"
