@@ -308,7 +308,11 @@ func Matching(ind ioc.Indicator, attrs []misp.Attribute) []misp.Attribute {
 }
 
 // sortBest orders attributes for an analyst: detection-grade first, then
-// the most severe event, then the newest.
+// the most severe event, then the newest, then the highest id. The last
+// rule makes the order total: MISP returns attributes of equal timestamp
+// (an event imported at once) in whatever order its index gives, the
+// mirror in id order, and the first one names the event's attribute and
+// tags, so without it live and mirror runs could pick different ones.
 func sortBest(attrs []misp.Attribute) { slices.SortStableFunc(attrs, better) }
 
 func better(a, b misp.Attribute) int {
@@ -321,7 +325,10 @@ func better(a, b misp.Attribute) int {
 	if c := cmp.Compare(threatRank(string(a.Event.ThreatLevelID)), threatRank(string(b.Event.ThreatLevelID))); c != 0 {
 		return c
 	}
-	return -compareNumeric(string(a.Timestamp), string(b.Timestamp))
+	if c := compareNumeric(string(a.Timestamp), string(b.Timestamp)); c != 0 {
+		return -c
+	}
+	return -compareNumeric(string(a.ID), string(b.ID))
 }
 
 // compareNumeric compares decimal strings (MISP timestamps) without parsing.

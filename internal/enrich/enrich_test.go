@@ -68,3 +68,20 @@ func TestBetter_DetectionThenSeverityThenNewest(t *testing.T) {
 		t.Errorf("order (-want +got):\n%s", diff)
 	}
 }
+
+// Two attributes of one event with the same value and timestamp (the real
+// MISP's VMRay event 12: 50.19.252.36 as ip-dst in objects 100 and 145,
+// attributes 978 and 1112) came back in one order from MISP and in the
+// other from the mirror, so the two paths named different attributes and
+// tags. The higher id wins, whatever order they arrive in.
+func TestBetter_EqualTimestampsHighestIDFirst(t *testing.T) {
+	a978 := misp.Attribute{ID: "978", Value: "50.19.252.36", ToIDs: true, Event: misp.Event{ThreatLevelID: "4"}, Timestamp: "1796542024"}
+	a1112 := a978
+	a1112.ID = "1112"
+	for _, in := range [][]misp.Attribute{{a978, a1112}, {a1112, a978}} {
+		got := Matching(ioc.Indicator{Kind: ioc.IP, Value: "50.19.252.36"}, in)
+		if len(got) != 2 || got[0].ID != "1112" || got[1].ID != "978" {
+			t.Errorf("Matching(%s, %s) = %v, want 1112 then 978", in[0].ID, in[1].ID, got)
+		}
+	}
+}
