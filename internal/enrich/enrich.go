@@ -290,10 +290,17 @@ func describe(err error) (class misp.Class, status int, msg string, reset time.T
 // Matching returns the attributes that answer for ind, best first. MISP
 // matches either half of a composite (filename|sha256, ip-dst|port,
 // domain|ip), case-insensitively, so we do the same to share out the
-// answer of one batched request.
+// answer of one batched request. Only the types of ind's kind count: the
+// batched request asks for the types of every kind in the alert, so
+// without that a domain would match a url attribute holding a bare host
+// name only when the alert also held a URL (and never from the mirror).
 func Matching(ind ioc.Indicator, attrs []misp.Attribute) []misp.Attribute {
 	var mine []misp.Attribute
+	types := ind.Kind.MISPTypes()
 	for _, a := range attrs {
+		if !slices.Contains(types, string(a.Type)) {
+			continue
+		}
 		v := string(a.Value)
 		if strings.EqualFold(v, ind.Value) {
 			mine = append(mine, a)
