@@ -290,10 +290,17 @@ func describe(err error) (class misp.Class, status int, msg string, reset time.T
 // Matching returns the attributes that answer for ind, best first. MISP
 // matches either half of a composite (filename|sha256, ip-dst|port,
 // domain|ip), case-insensitively, so we do the same to share out the
-// answer of one batched request.
+// answer of one batched request. Only the types of ind's kind count: the
+// batched request asks for the types of every kind in the alert, so
+// without that a domain would match a url attribute holding a bare host
+// name only when the alert also held a URL (and never from the mirror).
 func Matching(ind ioc.Indicator, attrs []misp.Attribute) []misp.Attribute {
 	var mine []misp.Attribute
+	types := ind.Kind.MISPTypes()
 	for _, a := range attrs {
+		if !slices.Contains(types, string(a.Type)) {
+			continue
+		}
 		v := string(a.Value)
 		if strings.EqualFold(v, ind.Value) {
 			mine = append(mine, a)
@@ -308,7 +315,11 @@ func Matching(ind ioc.Indicator, attrs []misp.Attribute) []misp.Attribute {
 }
 
 // sortBest orders attributes for an analyst: detection-grade first, then
-// the most severe event, then the newest.
+// the most severe event, then the newest, then the highest id. The last
+// rule makes the order total: MISP returns attributes of equal timestamp
+// (an event imported at once) in whatever order its index gives, the
+// mirror in id order, and the first one names the event's attribute and
+// tags, so without it live and mirror runs could pick different ones.
 func sortBest(attrs []misp.Attribute) { slices.SortStableFunc(attrs, better) }
 
 func better(a, b misp.Attribute) int {
@@ -321,7 +332,10 @@ func better(a, b misp.Attribute) int {
 	if c := cmp.Compare(threatRank(string(a.Event.ThreatLevelID)), threatRank(string(b.Event.ThreatLevelID))); c != 0 {
 		return c
 	}
-	return -compareNumeric(string(a.Timestamp), string(b.Timestamp))
+	if c := compareNumeric(string(a.Timestamp), string(b.Timestamp)); c != 0 {
+		return -c
+	}
+	return -compareNumeric(string(a.ID), string(b.ID))
 }
 
 // compareNumeric compares decimal strings (MISP timestamps) without parsing.

@@ -19,6 +19,7 @@ func TestMatching_SharesOneAnswerOutByValue(t *testing.T) {
 		{ID: "4", Value: "evil.example|198.51.100.7", Type: "domain|ip"},
 		{ID: "5", Value: "notevil.example", Type: "domain"},
 		{ID: "6", Value: "SHOUTING.Example", Type: "domain"},
+		{ID: "7", Value: "www.whitewall.top", Type: "url"},
 	}
 	tests := []struct {
 		name string
@@ -31,6 +32,10 @@ func TestMatching_SharesOneAnswerOutByValue(t *testing.T) {
 		{"no substring matches", ioc.Indicator{Kind: ioc.Domain, Value: "example"}, nil},
 		// An analyst may type EVIL.example; MISP matches it to evil.example.
 		{"whole value, other case", ioc.Indicator{Kind: ioc.Domain, Value: "shouting.example"}, []string{"6"}},
+		// The real MISP's event 8 has a url attribute whose value is a bare
+		// host name; an alert holding that name and a URL asks for the url
+		// types too, and MISP returns it: not a match for the domain.
+		{"another kind's type", ioc.Indicator{Kind: ioc.Domain, Value: "www.whitewall.top"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,5 +71,22 @@ func TestBetter_DetectionThenSeverityThenNewest(t *testing.T) {
 	want := []string{"ioc-high-new", "ioc-high-old", "ioc-low-new", "ioc-undefined", "ctx-high"}
 	if diff := cmp.Diff(want, ids); diff != "" {
 		t.Errorf("order (-want +got):\n%s", diff)
+	}
+}
+
+// Two attributes of one event with the same value and timestamp (the real
+// MISP's VMRay event 12: 50.19.252.36 as ip-dst in objects 100 and 145,
+// attributes 978 and 1112) came back in one order from MISP and in the
+// other from the mirror, so the two paths named different attributes and
+// tags. The higher id wins, whatever order they arrive in.
+func TestBetter_EqualTimestampsHighestIDFirst(t *testing.T) {
+	a978 := misp.Attribute{ID: "978", Type: "ip-dst", Value: "50.19.252.36", ToIDs: true, Event: misp.Event{ThreatLevelID: "4"}, Timestamp: "1796542024"}
+	a1112 := a978
+	a1112.ID = "1112"
+	for _, in := range [][]misp.Attribute{{a978, a1112}, {a1112, a978}} {
+		got := Matching(ioc.Indicator{Kind: ioc.IP, Value: "50.19.252.36"}, in)
+		if len(got) != 2 || got[0].ID != "1112" || got[1].ID != "978" {
+			t.Errorf("Matching(%s, %s) = %v, want 1112 then 978", in[0].ID, in[1].ID, got)
+		}
 	}
 }
