@@ -8,18 +8,22 @@ import (
 	"github.com/custom-misp/custom-misp/internal/cli"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 	"unicode"
 
+	"github.com/custom-misp/custom-misp/internal/config"
 	"github.com/custom-misp/custom-misp/internal/enrich"
 	"github.com/custom-misp/custom-misp/internal/event"
 	"github.com/custom-misp/custom-misp/internal/ioc"
+	"github.com/custom-misp/custom-misp/internal/mirror"
 	"github.com/custom-misp/custom-misp/internal/misp"
 	"github.com/custom-misp/custom-misp/internal/wazuh"
 )
 
-const lookupUsage = "custom-misp lookup " + opFlagsUsage + " VALUE..."
+const lookupUsage = "custom-misp lookup [--live] " + opFlagsUsage + " VALUE..."
 
 // Column caps of the lookup table: an analyst's terminal, not a report.
 // In bytes, event.Cut's 3-byte ellipsis included.
@@ -40,11 +44,14 @@ type lookupRow struct {
 	unsure bool
 }
 
-// runLookup looks values up in MISP as integratord mode would (same
-// classification, normalisation, exclusions and filters; no cache) and
-// prints a table, or with --json the events integratord would send.
+// runLookup looks values up as integratord mode would (same
+// classification, normalisation, exclusions and filters; the local mirror
+// when the lookup option says a run would use it, else MISP without the
+// cache) and prints a table, or with --json the events integratord would
+// send.
 func runLookup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	_, f := newOpFlags("lookup")
+	fs, f := newOpFlags("lookup")
+	live := fs.Bool("live", false, "ask MISP even when integratord would answer from the local mirror")
 	values, err := f.parse(args)
 	if errors.Is(err, flag.ErrHelp) {
 		return f.help(stdout, lookupUsage)
@@ -85,6 +92,12 @@ func runLookup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	slices.Sort(q.Types)
 	q.Types = slices.Compact(q.Types)
 
+	if *live {
+		cfg.Lookup = config.LookupLive
+	}
+	if v, ok := enrich.UseMirror(&cfg, func() mirror.View { return enrich.OpenMirror(&cfg, time.Now()) }, stderrLog{stderr}, "lookup"); ok {
+		return lookupInMirror(v, rows, f.json, cfg, stdout, stderr)
+	}
 	if len(q.Values) > 0 {
 		client, err := opClient(cfg, cfg.Retries)
 		if err != nil {
@@ -118,9 +131,54 @@ func runLookup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	if f.json {
-		return cli.Report(stderr, printLookupJSON(stdout, rows, cfg.MISPURL))
+		return cli.Report(stderr, printLookupJSON(stdout, rows, cfg.MISPURL, nil))
 	}
 	return cli.Report(stderr, printLookupTable(stdout, rows, cfg.MISPURL, cfg.Limit))
+}
+
+// lookupInMirror answers the rows from the local mirror, as a run with
+// lookup "auto" (fresh mirror) or "mirror" does.
+func lookupInMirror(v mirror.View, rows []lookupRow, jsonOut bool, cfg config.Config, stdout, stderr io.Writer) int {
+	if v.Mirror == nil {
+		return cli.Report(stderr, cli.Fail(cli.ExitMISP, errors.New("lookup: "+enrich.NoMirrorMessage(v)), "or add --live to ask MISP"))
+	}
+	defer v.Mirror.Close()
+	for i := range rows {
+		if !rows[i].valid {
+			continue
+		}
+		attrs, err := v.Mirror.Lookup(rows[i].ind)
+		if err != nil {
+			return cli.Report(stderr, cli.Fail(cli.ExitMISP, fmt.Errorf("lookup: reading the mirror: %w", err), "run custom-misp sync, or add --live to ask MISP"))
+		}
+		enrich.SortBest(attrs)
+		rows[i].attrs = attrs
+	}
+	state := "fresh"
+	if v.Status == mirror.Stale {
+		state = fmt.Sprintf("STALE: over mirror_max_age %s", cfg.MirrorMaxAge)
+	}
+	fmt.Fprintf(stderr, "custom-misp: lookup: answered from the local mirror, generation %d, last current %s ago (%s); --live asks MISP\n",
+		v.Mirror.Meta().Generation, v.Age.Truncate(time.Second), state)
+	if jsonOut {
+		age := strconv.FormatInt(int64(v.Age/time.Second), 10)
+		return cli.Report(stderr, printLookupJSON(stdout, rows, cfg.MISPURL, func(m *event.Message) {
+			m.MISP.Lookup, m.MISP.MirrorAge = config.LookupMirror, age
+		}))
+	}
+	return cli.Report(stderr, printLookupTable(stdout, rows, cfg.MISPURL, cfg.Limit))
+}
+
+// stderrLog is enrich.Logger for an operator command: warnings on stderr,
+// no debug lines.
+type stderrLog struct{ w io.Writer }
+
+func (stderrLog) Debugf(string, ...any) {}
+func (l stderrLog) Warnf(format string, args ...any) {
+	fmt.Fprintf(l.w, "custom-misp: warning: "+format+"\n", args...)
+}
+func (l stderrLog) Errorf(format string, args ...any) {
+	fmt.Fprintf(l.w, "custom-misp: "+format+"\n", args...)
 }
 
 // cutOff says that MISP's answer was cut at limit and what that may
@@ -160,12 +218,18 @@ func classify(p *ioc.Policy, raw string) lookupRow {
 
 // printLookupJSON prints one event per matched value, as event.Match
 // builds it for integratord (without the alert's source fields).
-func printLookupJSON(w io.Writer, rows []lookupRow, baseURL string) error {
+// printLookupJSON prints the match events; mark, if set, adds to each
+// what a mirror run adds.
+func printLookupJSON(w io.Writer, rows []lookupRow, baseURL string, mark func(*event.Message)) error {
 	for _, r := range rows {
 		if len(r.attrs) == 0 {
 			continue
 		}
-		if _, err := fmt.Fprintf(w, "%s\n", wazuh.Marshal(event.Match(r.ind, r.attrs, baseURL, event.Source{}))); err != nil {
+		m := event.Match(r.ind, r.attrs, baseURL, event.Source{})
+		if mark != nil {
+			mark(&m)
+		}
+		if _, err := fmt.Fprintf(w, "%s\n", wazuh.Marshal(m)); err != nil {
 			return err
 		}
 	}

@@ -310,17 +310,17 @@ func Matching(ind ioc.Indicator, attrs []misp.Attribute) []misp.Attribute {
 			mine = append(mine, a)
 		}
 	}
-	sortBest(mine)
+	SortBest(mine)
 	return mine
 }
 
-// sortBest orders attributes for an analyst: detection-grade first, then
+// SortBest orders attributes for an analyst: detection-grade first, then
 // the most severe event, then the newest, then the highest id. The last
 // rule makes the order total: MISP returns attributes of equal timestamp
 // (an event imported at once) in whatever order its index gives, the
 // mirror in id order, and the first one names the event's attribute and
 // tags, so without it live and mirror runs could pick different ones.
-func sortBest(attrs []misp.Attribute) { slices.SortStableFunc(attrs, better) }
+func SortBest(attrs []misp.Attribute) { slices.SortStableFunc(attrs, better) }
 
 func better(a, b misp.Attribute) int {
 	if a.ToIDs != b.ToIDs {

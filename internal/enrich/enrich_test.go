@@ -63,7 +63,7 @@ func TestBetter_DetectionThenSeverityThenNewest(t *testing.T) {
 		t.Fatalf("Matching(nil) = %v", got)
 	}
 	sorted := append([]misp.Attribute(nil), attrs...)
-	sortBest(sorted)
+	SortBest(sorted)
 	var ids []string
 	for _, a := range sorted {
 		ids = append(ids, string(a.ID))

@@ -68,9 +68,7 @@ func Alert(ctx context.Context, cfg *config.Config, log Logger, client func() (S
 		},
 	}
 	if cfg.Lookup != config.LookupLive {
-		env.OpenMirror = func() mirror.View {
-			return mirror.ForRun(cfg.MirrorPath, mirror.Scope(cfg.MISPURL, cfg.APIKey, cfg.Query()), time.Now(), cfg.MirrorMaxAge)
-		}
+		env.OpenMirror = func() mirror.View { return OpenMirror(cfg, time.Now()) }
 	}
 	res, err := Run(ctx, cfg, al, env)
 	if opened != nil {

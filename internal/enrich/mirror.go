@@ -11,15 +11,26 @@ import (
 	"github.com/custom-misp/custom-misp/internal/misp"
 )
 
-// chooseMirror decides, for lookup "auto" and "mirror", whether this run
-// answers from the mirror: "auto" uses it only when it is fresh and built
-// for this MISP, key and filters, and goes live otherwise; "mirror" always
-// does, and fromMirror reports what is wrong with it.
+// OpenMirror opens the mirror cfg names as a run sees it: usable only if
+// it was built for cfg's MISP URL, key and filters.
+func OpenMirror(cfg *config.Config, now time.Time) mirror.View {
+	return mirror.ForRun(cfg.MirrorPath, mirror.Scope(cfg.MISPURL, cfg.APIKey, cfg.Query()), now, cfg.MirrorMaxAge)
+}
+
 func chooseMirror(cfg *config.Config, env Env, alertID string) (mirror.View, bool) {
-	if cfg.Lookup == config.LookupLive || env.OpenMirror == nil {
+	return UseMirror(cfg, env.OpenMirror, env.Log, "alert "+alertID)
+}
+
+// UseMirror decides, for lookup "auto" and "mirror", whether to answer
+// from the mirror (open opens it; nil means there is none): "auto" uses it
+// only when it is fresh and built for this MISP, key and filters, and goes
+// live otherwise; "mirror" always does, and the caller reports what is
+// wrong with it when View.Mirror is nil. what names the lookup in the log.
+func UseMirror(cfg *config.Config, open func() mirror.View, log Logger, what string) (mirror.View, bool) {
+	if cfg.Lookup == config.LookupLive || open == nil {
 		return mirror.View{}, false
 	}
-	v := env.OpenMirror()
+	v := open()
 	if cfg.Lookup == config.LookupMirror || v.Status == mirror.Fresh {
 		return v, true
 	}
@@ -28,11 +39,11 @@ func chooseMirror(cfg *config.Config, env Env, alertID string) (mirror.View, boo
 	}
 	switch v.Status {
 	case mirror.Unusable:
-		env.Log.Warnf("alert %s: mirror not used, looking up in MISP: %v (the next custom-misp sync writes a new one)", alertID, v.Err)
+		log.Warnf("%s: mirror not used, looking up in MISP: %v (the next custom-misp sync writes a new one)", what, v.Err)
 	case mirror.Stale:
-		env.Log.Debugf("alert %s: mirror last current %s ago, over mirror_max_age %s: looking up in MISP", alertID, v.Age.Round(time.Second), cfg.MirrorMaxAge)
+		log.Debugf("%s: mirror last current %s ago, over mirror_max_age %s: looking up in MISP", what, v.Age.Truncate(time.Second), cfg.MirrorMaxAge)
 	default:
-		env.Log.Debugf("alert %s: mirror %s: looking up in MISP", alertID, v.Status)
+		log.Debugf("%s: mirror %s: looking up in MISP", what, v.Status)
 	}
 	return mirror.View{}, false
 }
@@ -47,7 +58,7 @@ func fromMirror(cfg *config.Config, env Env, a *alert.Alert, inds []ioc.Indicato
 		lk.failure = failureEvent(env.OpenCache(), class, 0, msg, notLookedUp, Source(a))
 	}
 	if v.Mirror == nil {
-		report(misp.ClassNoMirror, noMirrorMessage(v), len(inds))
+		report(misp.ClassNoMirror, NoMirrorMessage(v), len(inds))
 		return lk
 	}
 	defer v.Mirror.Close()
@@ -58,18 +69,19 @@ func fromMirror(cfg *config.Config, env Env, a *alert.Alert, inds []ioc.Indicato
 			report(misp.ClassNoMirror, fmt.Sprintf("the mirror could not be read (%v): %d indicators not looked up; the next custom-misp sync writes a new one", err, len(inds)-i), len(inds)-i)
 			return lk
 		}
-		sortBest(attrs)
+		SortBest(attrs)
 		lk.found[ind] = attrs
 		res.FromMirror++
 	}
 	if v.Status == mirror.Stale {
 		report(misp.ClassStaleMirror, fmt.Sprintf("the mirror was last current %s ago, over mirror_max_age %s: it answered, but may lack what MISP learnt since; check the custom-misp sync job",
-			v.Age.Round(time.Second), cfg.MirrorMaxAge), 0)
+			v.Age.Truncate(time.Second), cfg.MirrorMaxAge), 0)
 	}
 	return lk
 }
 
-func noMirrorMessage(v mirror.View) string {
+// NoMirrorMessage says why lookup "mirror" found nothing to answer from.
+func NoMirrorMessage(v mirror.View) string {
 	const what = `lookup is "mirror" and MISP is not asked per alert, so nothing was looked up: `
 	switch v.Status {
 	case mirror.Missing:

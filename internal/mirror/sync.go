@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"syscall"
@@ -457,6 +458,9 @@ func lock(path string) (unlock func(), err error) {
 		_ = f.Close()
 		return nil, fmt.Errorf("mirror lock %s.lock %w", path, errNotRegular)
 	}
+	// Owned like the mirror (runs never open the lock, but an admin
+	// reading the directory should find one rule for its files).
+	_ = matchDirGroup(f, filepath.Dir(path))
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		_ = f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
