@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -162,5 +163,50 @@ func TestRun_EventsDirNotAnEvent(t *testing.T) {
 	err := run([]string{"-key", testKey, "-events", dir}, strings.NewReader(""), io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "list.json") {
 		t.Errorf("run: %v, want an error naming list.json", err)
+	}
+}
+
+// TestRun_Synthetic serves a generated set alone and changes it through
+// /mispfake/changes, as the benchmark does.
+func TestRun_Synthetic(t *testing.T) {
+	base, stdin, done := start(t, "-key", testKey, "-synthetic", "2000x20", "-seed", "4", "-embedded=false")
+	do := func(path, body string) (int, string, http.Header) {
+		req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", testKey)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), resp.Header
+	}
+	status, body, _ := do("/events/index", `{"minimal":1}`)
+	if status != 200 || strings.Count(body, `"orgc_uuid"`) != 20 {
+		t.Errorf("events/index: %d, %d events, want 20", status, strings.Count(body, `"orgc_uuid"`))
+	}
+	_, _, h := do("/attributes/restSearch", `{"returnFormat":"json","deleted":[0,1]}`)
+	if got := h.Get("X-Result-Count"); got != "2000" {
+		t.Errorf("attributes: X-Result-Count %s, want 2000", got)
+	}
+	if status, body, _ := do("/mispfake/changes", `{"count":10,"seed":1}`); status != 200 || strings.Count(body, `"kind"`) != 10 {
+		t.Errorf("changes: %d %s", status, body)
+	}
+	stdin.Close()
+	waitDone(t, done)
+}
+
+func TestRun_SyntheticUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"-key", testKey, "-synthetic", "lots"},
+		{"-key", testKey, "-synthetic", "10x0"},
+		{"-key", testKey, "-embedded=false"},
+		{"-key", testKey, "-embedded=false", "-synthetic", "10x1", "-events", "."},
+	} {
+		var usage usageError
+		if err := run(args, strings.NewReader(""), io.Discard, io.Discard); !errors.As(err, &usage) {
+			t.Errorf("run(%q) = %v, want a usage error (exit 2)", args, err)
+		}
 	}
 }
