@@ -92,7 +92,10 @@ func (s *Server) AddAttribute(eventID string, na NewAttribute) (string, error) {
 		}
 		a := &attribute{
 			num: s.db.l.attrIDs.fresh(), ts: now, category: na.Category, typ: na.Type, value: na.Value,
-			distribution: "5", sharingGroupID: "0", comment: na.Comment, toIDs: na.ToIDs, ev: ev,
+			toIDs: na.ToIDs, ev: ev, attrMeta: plainMeta,
+		}
+		if na.Comment != "" {
+			a.attrMeta = &attrMeta{distribution: "5", sharingGroupID: "0", comment: na.Comment}
 		}
 		a.uuid = na.UUID
 		if a.uuid == "" {

@@ -3,6 +3,7 @@ package mispfake
 import (
 	"bytes"
 	"crypto/sha1"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -171,19 +172,31 @@ type object struct {
 }
 
 // attribute keeps its id and timestamp as numbers only (the wire form is
-// made when it is written) and shares strings where it can: a million of
-// them must fit in a benchmark's memory.
+// made when it is written), and the columns that are the same for most
+// attributes in attrMeta, which they share: a million of them must fit in
+// a benchmark's memory.
 type attribute struct {
-	num, ts                               int64 // id and timestamp
-	category, typ, uuid, value            string
+	num, ts                    int64 // id and timestamp
+	category, typ, uuid, value string
+	halves                     []string // value1 and value2, normalised for comparison
+	ev                         *event
+	tags                       []*tag
+	*attrMeta
+	toIDs, deleted bool
+}
+
+// attrMeta holds an attribute's rarely varying columns. It may be shared,
+// so it is never written once an attribute has it.
+type attrMeta struct {
 	distribution, sharingGroupID, comment string
 	objectRelation, firstSeen, lastSeen   *string
-	halves                                []string // value1 and value2, normalised for comparison
-	ev                                    *event
 	obj                                   *object
-	tags                                  []*tag
-	toIDs, deleted, disableCorrelation    bool
+	disableCorrelation                    bool
 }
+
+// plainMeta is the attrMeta of an attribute outside an object, with no
+// comment and no first/last seen, inheriting the event's distribution.
+var plainMeta = &attrMeta{distribution: "5", sharingGroupID: "0"}
 
 // store is everything the fake knows. Besides the rows it keeps the
 // loader, whose id allocators and tag and organisation tables the changes
@@ -427,21 +440,23 @@ func (l *loader) event(f parsed) *event {
 
 func (l *loader) attribute(file, where string, r rawAttr, ev *event, obj *object) *attribute {
 	a := &attribute{
-		category:           r.Category.s,
-		typ:                r.Type.s,
-		uuid:               r.UUID.or(stableUUID(file, where)),
-		distribution:       r.Distribution.or("5"),
-		sharingGroupID:     r.SharingGroupID.or("0"),
-		comment:            r.Comment.s,
-		value:              r.Value.s,
-		objectRelation:     r.ObjectRelation.ptr(),
-		firstSeen:          r.FirstSeen.ptr(),
-		lastSeen:           r.LastSeen.ptr(),
-		toIDs:              r.ToIDs.bool(),
-		deleted:            r.Deleted.bool(),
-		disableCorrelation: r.DisableCorrelation.bool(),
-		ev:                 ev,
-		obj:                obj,
+		category: r.Category.s,
+		typ:      r.Type.s,
+		uuid:     r.UUID.or(stableUUID(file, where)),
+		value:    r.Value.s,
+		toIDs:    r.ToIDs.bool(),
+		deleted:  r.Deleted.bool(),
+		ev:       ev,
+		attrMeta: &attrMeta{
+			distribution:       r.Distribution.or("5"),
+			sharingGroupID:     r.SharingGroupID.or("0"),
+			comment:            r.Comment.s,
+			objectRelation:     r.ObjectRelation.ptr(),
+			firstSeen:          r.FirstSeen.ptr(),
+			lastSeen:           r.LastSeen.ptr(),
+			disableCorrelation: r.DisableCorrelation.bool(),
+			obj:                obj,
+		},
 	}
 	if a.objectRelation != nil && *a.objectRelation == "" {
 		a.objectRelation = nil
@@ -586,7 +601,14 @@ func stableUUID(parts ...string) string {
 	h := sha1.Sum([]byte("mispfake/" + path.Join(parts...)))
 	h[6] = h[6]&0x0f | 0x50 // version 5
 	h[8] = h[8]&0x3f | 0x80 // RFC 4122 variant
-	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
+	var b [36]byte
+	hex.Encode(b[0:8], h[0:4])
+	hex.Encode(b[9:13], h[4:6])
+	hex.Encode(b[14:18], h[6:8])
+	hex.Encode(b[19:23], h[8:10])
+	hex.Encode(b[24:36], h[10:16])
+	b[8], b[13], b[18], b[23] = '-', '-', '-', '-'
+	return string(b[:])
 }
 
 // unixDate is an epoch as MISP's event date (YYYY-MM-DD, UTC).

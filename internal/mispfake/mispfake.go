@@ -14,9 +14,15 @@
 // (status codes, hangs, junk or huge bodies, dropped connections) can be
 // queued with Inject.
 //
+// For a local mirror's sync it serves the minimal events index,
+// events/restSearch with metadata and the warninglists, records changes
+// made through its Go API (changes.go) with the timestamps MISP records,
+// and can generate a large synthetic data set (Synthetic).
+//
 // Every shape was checked against the captures of a real MISP 2.5.1 in
-// testdata/captures (see golden_test.go); README.md says where each event
-// comes from and what the fake does not do.
+// testdata/captures (see golden_test.go and golden_sync_test.go);
+// README.md says where each event comes from and what the fake does not
+// do.
 package mispfake
 
 import (

@@ -3,7 +3,6 @@ package mispfake
 import (
 	"encoding/json"
 	"fmt"
-	"iter"
 	"maps"
 	"regexp"
 	"slices"
@@ -18,6 +17,7 @@ import (
 type cond struct {
 	or, not, and []string
 	re           map[string]*regexp.Regexp // compiled LIKE items
+	set          map[string]bool           // the OR items lowercased, when none is LIKE
 }
 
 func (c cond) empty() bool { return len(c.or)+len(c.not)+len(c.and) == 0 }
@@ -75,6 +75,12 @@ func parseCond(v any) cond {
 				c.re = map[string]*regexp.Regexp{}
 			}
 			c.re[item] = likeRE(item)
+		}
+	}
+	if len(c.or) > 0 && c.re == nil {
+		c.set = map[string]bool{}
+		for _, item := range c.or {
+			c.set[strings.ToLower(item)] = true
 		}
 	}
 	return c
@@ -188,23 +194,32 @@ func (m valueMatcher) matches(a *attribute) bool {
 
 // condMatches applies a filter to the columns of one row: an item matches
 // when it equals a column case-insensitively (MySQL's _ci collation) or,
-// holding %, matches it as LIKE.
+// holding %, matches it as LIKE. It allocates nothing: a sync runs it for
+// every attribute of a million.
 func condMatches(c cond, cols ...string) bool {
-	return condMatchesSeq(c, slices.Values(cols))
-}
-
-// condMatchesSeq is condMatches over columns given as a sequence.
-func condMatchesSeq(c cond, cols iter.Seq[string]) bool {
 	anyCol := func(item string) bool {
-		for col := range cols {
+		for _, col := range cols {
 			if re := c.re[item]; re != nil && re.MatchString(col) || re == nil && strings.EqualFold(item, col) {
 				return true
 			}
 		}
 		return false
 	}
-	if len(c.or) > 0 && !slices.ContainsFunc(c.or, anyCol) {
-		return false
+	if len(c.or) > 0 {
+		if c.set != nil {
+			found := false
+			for _, col := range cols {
+				if c.set[strings.ToLower(col)] {
+					found = true
+					break
+				}
+			}
+			if !found {
+				return false
+			}
+		} else if !slices.ContainsFunc(c.or, anyCol) {
+			return false
+		}
 	}
 	for _, item := range c.and {
 		if !anyCol(item) {
@@ -214,17 +229,18 @@ func condMatchesSeq(c cond, cols iter.Seq[string]) bool {
 	return !slices.ContainsFunc(c.not, anyCol)
 }
 
-// tagNames yields the names of the tags in each list.
-func tagNames(lists ...[]*tag) iter.Seq[string] {
-	return func(yield func(string) bool) {
-		for _, l := range lists {
-			for _, t := range l {
-				if !yield(t.name) {
-					return
-				}
-			}
-		}
+// tagsMatch applies a tags filter to the event's tags and the
+// attribute's own.
+func tagsMatch(c cond, a *attribute) bool {
+	var buf [16]string
+	names := buf[:0]
+	for _, t := range a.ev.tags {
+		names = append(names, t.name)
 	}
+	for _, t := range a.tags {
+		names = append(names, t.name)
+	}
+	return condMatches(c, names...)
 }
 
 // query is a parsed restSearch body.
@@ -443,6 +459,10 @@ func (s *Server) search(q query, who caller) result {
 // pages is the same as the fake's: the next page is cut from the new rows.
 func (s *Server) matching(q query, who caller) []*attribute {
 	candidates, scan := s.candidates(q)
+	if !scan && len(q.values) == 0 {
+		// The candidates are exactly the named events' attributes.
+		q.eventIDs = cond{}
+	}
 	cacheKey := ""
 	if scan && q.limit > 0 {
 		cacheKey = fmt.Sprintf("%d|%s|%t|%s", s.gen, who.orgID, who.siteAdmin, q.key)
@@ -476,7 +496,7 @@ func (s *Server) candidates(q query) (list []*attribute, scan bool) {
 	switch {
 	case len(q.values) > 0 && !slices.ContainsFunc(q.values, func(m valueMatcher) bool { return m.like != nil }):
 		return s.lookup(q.values), false
-	case len(q.eventIDs.or) > 0 && len(q.eventIDs.re) == 0:
+	case len(q.eventIDs.or) > 0 && q.eventIDs.set != nil && len(q.eventIDs.not)+len(q.eventIDs.and) == 0:
 		return s.eventAttrs(q.eventIDs.or), false
 	}
 	return s.db.attrs, true
@@ -562,8 +582,7 @@ func (q query) keep(a *attribute) bool {
 	if !q.threatLevels.empty() && !condMatches(q.threatLevels, a.ev.threatLevelID) {
 		return false
 	}
-	// Tags match against the event's tags or the attribute's own.
-	if !q.tags.empty() && !condMatchesSeq(q.tags, tagNames(a.ev.tags, a.tags)) {
+	if !q.tags.empty() && !tagsMatch(q.tags, a) {
 		return false
 	}
 	for _, tf := range q.since {

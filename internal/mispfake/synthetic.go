@@ -266,6 +266,25 @@ func (g *generator) url() string {
 	return b.String()
 }
 
+// uuid writes a random (version 4) uuid.
+func (g *generator) uuid(b *strings.Builder) {
+	var u [16]byte
+	hi, lo := g.r.Uint64(), g.r.Uint64()
+	for i := range 8 {
+		u[i], u[8+i] = byte(hi>>(56-8*i)), byte(lo>>(56-8*i))
+	}
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	var x [36]byte
+	hex.Encode(x[0:8], u[0:4])
+	hex.Encode(x[9:13], u[4:6])
+	hex.Encode(x[14:18], u[6:8])
+	hex.Encode(x[19:23], u[8:10])
+	hex.Encode(x[24:36], u[10:16])
+	x[8], x[13], x[18], x[23] = '-', '-', '-', '-'
+	b.Write(x[:])
+}
+
 func (g *generator) filename() string {
 	return g.label(2, 4) + synthExts[g.r.IntN(len(synthExts))]
 }
@@ -367,6 +386,10 @@ func (s *store) generate(spec Synthetic) {
 		techniques = append(techniques, tagNamed(`misp-galaxy:mitre-attack-pattern="`+name+`"`, "#0088cc"))
 	}
 	osint := tagNamed(`osint:source-type="blog-post"`, "#002b4a")
+	var comments []*attrMeta
+	for _, c := range synthComments {
+		comments = append(comments, &attrMeta{distribution: "5", sharingGroupID: "0", comment: c})
+	}
 	attrTags := append([]*tag{tagNamed(`false-positive:risk="medium"`, "#ff9900"), tagNamed("tlp:red", "#CC0033")}, techniques[:5]...)
 	seed := strconv.FormatInt(spec.Seed, 10)
 
@@ -401,30 +424,50 @@ func (s *store) generate(spec Synthetic) {
 			ev.tags = append(ev.tags, osint)
 		}
 		s.addEvent(ev)
-		for range size {
-			typ := synthTypes[g.pick(func(i int) int { return synthTypes[i].weight }, len(synthTypes))].typ
-			value, category := g.value(typ)
-			a := &attribute{
-				category:       category,
-				typ:            typ,
-				value:          value,
-				distribution:   "5",
-				sharingGroupID: "0",
-				toIDs:          g.percent(80),
-				deleted:        g.percent(0.5),
-				ev:             ev,
-				ts:             min(t0+g.r.Int64N(7*86400), syntheticEpoch),
-			}
+		// The event's values and uuids are cut from one string each,
+		// not allocated one by one: a million small strings cost the
+		// garbage collector more than the bytes they hold.
+		var values, uuids strings.Builder
+		uuids.Grow(36 * size)
+		attrs := make([]attribute, size)
+		ends := make([]int, size)
+		for i := range attrs {
+			a := &attrs[i]
+			a.typ = synthTypes[g.pick(func(i int) int { return synthTypes[i].weight }, len(synthTypes))].typ
+			var value string
+			value, a.category = g.value(a.typ)
+			values.WriteString(value)
+			ends[i] = values.Len()
+			g.uuid(&uuids)
+			a.attrMeta, a.ev = plainMeta, ev
+			a.toIDs, a.deleted = g.percent(80), g.percent(0.5)
+			a.ts = min(t0+g.r.Int64N(7*86400), syntheticEpoch)
 			a.num = l.attrIDs.fresh()
-			a.uuid = stableUUID("synthetic", seed, "attribute", itoa(a.num))
 			if g.percent(5) {
-				a.comment = synthComments[g.r.IntN(len(synthComments))]
+				a.attrMeta = comments[g.r.IntN(len(comments))]
 			}
 			if g.percent(2) {
 				a.tags = []*tag{attrTags[g.r.IntN(len(attrTags))]}
 			}
-			a.halves = splitValue(a.typ, a.value)
 			ev.eventTS = max(ev.eventTS, a.ts)
+		}
+		all, ids := values.String(), uuids.String()
+		nHalves := 0
+		for i := range attrs {
+			a := &attrs[i]
+			start := 0
+			if i > 0 {
+				start = ends[i-1]
+			}
+			a.value, a.uuid = all[start:ends[i]], ids[36*i:36*i+36]
+			nHalves += len(splitValue(a.typ, a.value))
+		}
+		halves := make([]string, 0, nHalves)
+		for i := range attrs {
+			a := &attrs[i]
+			n := len(halves)
+			halves = append(halves, splitValue(a.typ, a.value)...)
+			a.halves = halves[n:len(halves):len(halves)]
 			s.add(a)
 		}
 		switch x := g.r.IntN(20); {

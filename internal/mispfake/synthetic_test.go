@@ -7,13 +7,18 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/custom-misp/custom-misp/internal/ioc"
 )
 
 func synthetic(t testing.TB, attrs, events int, seed int64) *Server {
 	t.Helper()
-	s, err := New(Options{Keys: capturedKeys(), Events: fstest.MapFS{}, Synthetic: Synthetic{Attributes: attrs, Events: events, Seed: seed}})
+	// The clock is fixed a day after the set's newest timestamp: changes
+	// made in a test must not depend on when it runs.
+	now := time.Unix(syntheticEpoch+86400, 0)
+	s, err := New(Options{Keys: capturedKeys(), Events: fstest.MapFS{}, Now: func() time.Time { return now },
+		Synthetic: Synthetic{Attributes: attrs, Events: events, Seed: seed}})
 	if err != nil {
 		t.Fatal(err)
 	}

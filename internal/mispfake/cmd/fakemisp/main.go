@@ -4,6 +4,10 @@
 // -stdin, the default) or it receives SIGINT or SIGTERM.
 //
 //	fakemisp -key $(printf 'k%.0s' $(seq 40)) -tls -cert-out /tmp/misp.pem
+//	fakemisp -key ... -synthetic 1000000x20000 -embedded=false   # a million generated attributes
+//
+// POST /mispfake/changes {"count": K, "seed": S} then changes the running
+// fake (see the package README).
 //
 // It is a test tool: the production binary never contains it.
 package main
