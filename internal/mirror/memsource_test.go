@@ -134,7 +134,7 @@ func (s *memSource) AttributePage(ctx context.Context, q misp.Query, ids []strin
 	// warninglisted rows are counted apart.
 	var ans misp.Answer
 	for _, a := range all[from:min(from+limit, len(all))] {
-		if q.EnforceWarninglist && s.onWarnlist[string(a.Value)] {
+		if q.EnforceWarninglist && bool(a.ToIDs) && s.onWarnlist[string(a.Value)] {
 			ans.Filtered++
 			continue
 		}
@@ -143,11 +143,25 @@ func (s *memSource) AttributePage(ctx context.Context, q misp.Query, ids []strin
 	return ans, nil
 }
 
-func (s *memSource) WarninglistFingerprint(ctx context.Context) (string, error) {
+func (s *memSource) EnabledWarninglists(ctx context.Context) (misp.Warninglists, error) {
 	if err := s.call("warninglists"); err != nil {
-		return "", err
+		return misp.Warninglists{}, err
 	}
-	return s.warninglists, nil
+	return misp.Warninglists{Fingerprint: s.warninglists, Types: map[string][]string{"1": {"ALL"}}}, nil
+}
+
+// CheckWarninglists: the values of onWarnlist are on list "1".
+func (s *memSource) CheckWarninglists(ctx context.Context, values []string) (map[string][]string, error) {
+	if err := s.call("check"); err != nil {
+		return nil, err
+	}
+	hits := map[string][]string{}
+	for _, v := range values {
+		if s.onWarnlist[v] {
+			hits[v] = []string{"1"}
+		}
+	}
+	return hits, nil
 }
 
 var errInjected = &misp.Error{Class: misp.ClassUnavailable, Message: "injected"}

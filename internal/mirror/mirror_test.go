@@ -504,3 +504,26 @@ func TestSync_SameSecondChangeIsNotLost(t *testing.T) {
 		t.Errorf("idle sync an hour later read %d events", res.Events)
 	}
 }
+
+// With to_ids not required, context attributes come back without
+// warninglist marks (MISP marks to_ids ones only): the sync asks
+// checkValue for them, and leaves out those on a list, as MISP's
+// enforceWarninglist does.
+func TestSync_ContextAttributesOnWarninglists(t *testing.T) {
+	f := newFixture(t)
+	f.opt.Query.ToIDs = nil
+	f.src.addAttr(2, "ip-dst", "8.8.8.8", false)
+	f.src.addAttr(2, "domain|ip", "dns.google|8.8.4.4", false)
+	f.src.addAttr(2, "ip-dst", "9.9.9.9", true) // marked by MISP itself
+	f.src.onWarnlist["8.8.8.8"] = true
+	f.src.onWarnlist["8.8.4.4"] = true
+	f.src.onWarnlist["9.9.9.9"] = true
+	res := f.sync()
+	if res.Filtered != 3 {
+		t.Errorf("filtered %d, want 3", res.Filtered)
+	}
+	f.want(ioc.IP, "8.8.8.8")
+	f.want(ioc.IP, "8.8.4.4") // one half of a composite on a list drops it
+	f.want(ioc.IP, "9.9.9.9")
+	f.want(ioc.URL, "https://evil.example.com/a", "url https://evil.example.com/a ev2") // context, not on a list: kept
+}

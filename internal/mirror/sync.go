@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -21,7 +22,8 @@ type Source interface {
 	EventIndex(ctx context.Context) ([]misp.EventStamp, time.Time, error)
 	EventMetadata(ctx context.Context, ids []string) ([]misp.Event, error)
 	AttributePage(ctx context.Context, q misp.Query, eventIDs []string, page, limit int) (misp.Answer, error)
-	WarninglistFingerprint(ctx context.Context) (string, error)
+	EnabledWarninglists(ctx context.Context) (misp.Warninglists, error)
+	CheckWarninglists(ctx context.Context, values []string) (map[string][]string, error)
 }
 
 // Options configure a sync.
@@ -143,7 +145,60 @@ type syncer struct {
 	start       time.Time
 	base        *Mirror
 	res         Result
-	recheckFrom int64 // Meta.RecheckFrom of the generation being written
+	recheckFrom int64             // Meta.RecheckFrom of the generation being written
+	lists       misp.Warninglists // enabled warninglists, with enforce_warninglist
+}
+
+// dropWarnedContext leaves out the context attributes (to_ids off) of a
+// page that are on an enabled warninglist. MISP marks warninglist hits on
+// to_ids attributes only (Warninglist::checkForWarning, unless its
+// MISP.warning_for_all is on), so with to_ids not required they come back
+// unmarked, where enforceWarninglist would drop them. They are checked as
+// MISP's filter checks them: each half of a composite, against the lists
+// that apply to the attribute's type.
+func (s *syncer) dropWarnedContext(ctx context.Context, attrs []misp.Attribute) ([]misp.Attribute, error) {
+	if !s.o.Query.EnforceWarninglist || (s.o.Query.ToIDs != nil && *s.o.Query.ToIDs) || len(s.lists.Types) == 0 {
+		return attrs, nil
+	}
+	halves := func(a misp.Attribute) []string {
+		if strings.Contains(string(a.Type), "|") {
+			first, second, _ := strings.Cut(string(a.Value), "|")
+			return []string{first, second}
+		}
+		return []string{string(a.Value)}
+	}
+	var values []string
+	for _, a := range attrs {
+		if !a.ToIDs {
+			values = append(values, halves(a)...)
+		}
+	}
+	if len(values) == 0 {
+		return attrs, nil
+	}
+	slices.Sort(values)
+	hits, err := s.src.CheckWarninglists(ctx, slices.Compact(values))
+	if err != nil {
+		return nil, err
+	}
+	applies := func(list, typ string) bool {
+		types := s.lists.Types[list]
+		return slices.Contains(types, typ) || slices.Contains(types, "ALL")
+	}
+	return slices.DeleteFunc(attrs, func(a misp.Attribute) bool {
+		if a.ToIDs {
+			return false
+		}
+		for _, v := range halves(a) {
+			for _, l := range hits[v] {
+				if applies(l, string(a.Type)) {
+					s.res.Filtered++
+					return true
+				}
+			}
+		}
+		return false
+	}), nil
 }
 
 // recheckOverlap: MISP timestamps are whole seconds, and an edit sets the
@@ -166,13 +221,12 @@ func (s *syncer) run(ctx context.Context) (Result, error) {
 	if base != nil {
 		defer base.Close()
 	}
-	var wl string
 	if s.o.Query.EnforceWarninglist {
 		var err error
-		if wl, err = s.src.WarninglistFingerprint(ctx); err != nil {
+		if s.lists, err = s.src.EnabledWarninglists(ctx); err != nil {
 			return s.res, fmt.Errorf("reading MISP's warninglists: %w", err)
 		}
-		if base != nil && why == "" && wl != base.meta.Warninglists {
+		if base != nil && why == "" && s.lists.Fingerprint != base.meta.Warninglists {
 			why = "MISP's enabled warninglists changed"
 		}
 	}
@@ -255,7 +309,7 @@ func (s *syncer) run(ctx context.Context) (Result, error) {
 	if err != nil {
 		return s.res, describeWriteError(err)
 	}
-	meta, err := s.write(ctx, wr, index, fetch, keepOld, wl)
+	meta, err := s.write(ctx, wr, index, fetch, keepOld)
 	if err != nil {
 		wr.abort()
 		return s.res, err
@@ -309,8 +363,8 @@ func (s *syncer) openBase() (*Mirror, string) {
 
 // write builds the new generation: the base's records of unchanged events
 // (copied as they are), then the events read now.
-func (s *syncer) write(ctx context.Context, wr *writer, index map[uint32]misp.EventStamp, fetch []uint32, keepOld map[uint32]eventRecord, wl string) (Meta, error) {
-	meta := Meta{Generation: s.res.Generation + 1, Scope: s.o.Scope, URL: s.o.URL, Filters: s.o.Filters, SyncedAt: s.start.Unix(), FullAt: s.start.Unix(), Warninglists: wl, RecheckFrom: s.recheckFrom}
+func (s *syncer) write(ctx context.Context, wr *writer, index map[uint32]misp.EventStamp, fetch []uint32, keepOld map[uint32]eventRecord) (Meta, error) {
+	meta := Meta{Generation: s.res.Generation + 1, Scope: s.o.Scope, URL: s.o.URL, Filters: s.o.Filters, SyncedAt: s.start.Unix(), FullAt: s.start.Unix(), Warninglists: s.lists.Fingerprint, RecheckFrom: s.recheckFrom}
 	if s.base != nil {
 		meta.FullAt = s.base.meta.FullAt
 		if err := wr.copyRecords(s.base); err != nil {
@@ -339,7 +393,11 @@ func (s *syncer) write(ctx context.Context, wr *writer, index map[uint32]misp.Ev
 				return meta, fmt.Errorf("reading attributes from MISP: %w", err)
 			}
 			s.res.Skipped += ans.Skipped.Count
-			for _, a := range ans.Attributes {
+			kept, err := s.dropWarnedContext(ctx, ans.Attributes)
+			if err != nil {
+				return meta, fmt.Errorf("checking attributes against MISP's warninglists: %w", err)
+			}
+			for _, a := range kept {
 				ev, err := strconv.ParseUint(string(a.EventID), 10, 32)
 				if err != nil || !slices.Contains(chunk, uint32(ev)) {
 					s.res.Skipped++ // not an attribute of the events asked for
@@ -439,9 +497,14 @@ func (c *countingSource) AttributePage(ctx context.Context, q misp.Query, ids []
 	return c.Source.AttributePage(ctx, q, ids, page, limit)
 }
 
-func (c *countingSource) WarninglistFingerprint(ctx context.Context) (string, error) {
+func (c *countingSource) EnabledWarninglists(ctx context.Context) (misp.Warninglists, error) {
 	c.n++
-	return c.Source.WarninglistFingerprint(ctx)
+	return c.Source.EnabledWarninglists(ctx)
+}
+
+func (c *countingSource) CheckWarninglists(ctx context.Context, values []string) (map[string][]string, error) {
+	c.n++
+	return c.Source.CheckWarninglists(ctx, values)
 }
 
 // lock takes the sync lock, a file beside the mirror that only syncs use:

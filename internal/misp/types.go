@@ -98,6 +98,16 @@ type EventStamp struct {
 	Published FlexBool   `json:"published"`
 }
 
+// Warninglists is what a mirror sync needs to know of the warninglists
+// MISP has enabled.
+type Warninglists struct {
+	// Fingerprint changes when a list is enabled, disabled or edited.
+	Fingerprint string
+	// Types maps each enabled list's id to the attribute types it applies
+	// to ("ALL" for every type).
+	Types map[string][]string
+}
+
 // Org is a MISP organisation.
 type Org struct {
 	ID   FlexString `json:"id"`

@@ -1,6 +1,7 @@
 package mispclient
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/custom-misp/custom-misp/internal/misp"
@@ -120,11 +122,12 @@ func (c *Client) EventMetadata(ctx context.Context, ids []string) ([]misp.Event,
 	return events, nil
 }
 
-// WarninglistFingerprint hashes the ids, versions and entry counts of the
-// warninglists MISP has enabled (editing a custom list moves its version
-// and count, checked on 2.5.1): when it changes, values the mirror holds may now be
-// on a warninglist, which no attribute timestamp tells.
-func (c *Client) WarninglistFingerprint(ctx context.Context) (string, error) {
+// EnabledWarninglists returns the enabled warninglists: a fingerprint of
+// their ids, versions and entry counts (editing a custom list moves its
+// version and count, checked on 2.5.1: when it changes, values the mirror
+// holds may now be on a list, which no attribute timestamp tells) and the
+// attribute types each applies to.
+func (c *Client) EnabledWarninglists(ctx context.Context) (misp.Warninglists, error) {
 	var out struct {
 		Warninglists []struct {
 			Warninglist struct {
@@ -132,21 +135,71 @@ func (c *Client) WarninglistFingerprint(ctx context.Context) (string, error) {
 				Version misp.FlexString `json:"version"`
 				Entries misp.FlexString `json:"warninglist_entry_count"`
 				Enabled misp.FlexBool   `json:"enabled"`
+				Types   misp.FlexString `json:"valid_attributes"`
 			} `json:"Warninglist"`
 		} `json:"Warninglists"`
 	}
 	if _, err := c.Get(ctx, "/warninglists/index", &out); err != nil {
-		return "", err
+		return misp.Warninglists{}, err
 	}
+	wl := misp.Warninglists{Types: map[string][]string{}}
 	var on []string
 	for _, w := range out.Warninglists {
-		if w.Warninglist.Enabled {
-			on = append(on, string(w.Warninglist.ID)+"@"+string(w.Warninglist.Version)+"/"+string(w.Warninglist.Entries))
+		l := w.Warninglist
+		if !l.Enabled {
+			continue
+		}
+		on = append(on, string(l.ID)+"@"+string(l.Version)+"/"+string(l.Entries))
+		for t := range strings.SplitSeq(string(l.Types), ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				wl.Types[string(l.ID)] = append(wl.Types[string(l.ID)], t)
+			}
 		}
 	}
 	slices.Sort(on)
 	sum := sha256.Sum256(fmt.Appendf(nil, "%q", on))
-	return strconv.Itoa(len(on)) + ":" + hex.EncodeToString(sum[:8]), nil
+	wl.Fingerprint = strconv.Itoa(len(on)) + ":" + hex.EncodeToString(sum[:8])
+	return wl, nil
+}
+
+// maxCheckValues caps the values of one checkValue request.
+const maxCheckValues = MaxSyncPage * 2
+
+// CheckWarninglists asks MISP which enabled warninglists each value is on
+// (POST /warninglists/checkValue): value → list ids, for the values on one.
+func (c *Client) CheckWarninglists(ctx context.Context, values []string) (map[string][]string, error) {
+	if len(values) == 0 {
+		return nil, nil
+	}
+	if len(values) > maxCheckValues {
+		return nil, configErr("warninglist check: %d values, at most %d", len(values), maxCheckValues)
+	}
+	raw, h, err := c.do(ctx, http.MethodPost, "/warninglists/checkValue", mustJSON(values))
+	if err != nil {
+		return nil, err
+	}
+	// No hit is [] (PHP's empty array), hits an object.
+	hits := map[string][]string{}
+	if t := bytes.TrimSpace(raw); bytes.Equal(t, []byte("[]")) {
+		return hits, nil
+	}
+	var out map[string][]struct {
+		ID misp.FlexString `json:"id"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, c.notJSON(h, err)
+	}
+	for v, lists := range out {
+		for _, l := range lists {
+			hits[v] = append(hits[v], string(l.ID))
+		}
+	}
+	return hits, nil
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
 }
 
 // checkIDs refuses event ids that are not plain numbers: they go into a

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,7 +122,7 @@ func TestEventMetadata_RealShape(t *testing.T) {
 	}
 }
 
-func TestWarninglistFingerprint_ChangesWithEnabledLists(t *testing.T) {
+func TestEnabledWarninglists_FingerprintChangesWithEnabledLists(t *testing.T) {
 	raw := testdata(t, "sync/warninglists-index.json")
 	var doc map[string][]map[string]map[string]any
 	if err := json.Unmarshal(raw, &doc); err != nil {
@@ -131,11 +132,11 @@ func TestWarninglistFingerprint_ChangesWithEnabledLists(t *testing.T) {
 		b, _ := json.Marshal(doc)
 		srv := newServer(t, func(w http.ResponseWriter, r *http.Request) { reply(w, 200, b) })
 		c, _ := newClient(t, srv.URL, nil)
-		fp, err := c.WarninglistFingerprint(context.Background())
+		wl, err := c.EnabledWarninglists(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
-		return fp
+		return wl.Fingerprint
 	}
 	before := serve()
 	if again := serve(); again != before {
@@ -190,5 +191,45 @@ func TestAttributePage_DecayAsMISPExcludesIt(t *testing.T) {
 	}
 	if d := cmp.Diff(wantIDs, got); d != "" || ans.Filtered != 21 {
 		t.Errorf("kept ids (-MISP's excludeDecayed +ours):\n%s; filtered %d, want 21", d, ans.Filtered)
+	}
+}
+
+func TestEnabledWarninglists_Types(t *testing.T) {
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) { reply(w, 200, testdata(t, "sync/warninglists-index.json")) })
+	c, _ := newClient(t, srv.URL, nil)
+	wl, err := c.EnabledWarninglists(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Enabled in the capture: 76, 59, 58, 30, 14, 11.
+	if len(wl.Types) != 6 || !strings.HasPrefix(wl.Fingerprint, "6:") {
+		t.Fatalf("%d enabled lists, fingerprint %s; want 6", len(wl.Types), wl.Fingerprint)
+	}
+	if d := cmp.Diff([]string{"ip-src", "ip-dst", "domain|ip", "ip-src|port", "ip-dst|port"}, wl.Types["58"]); d != "" {
+		t.Errorf("list 58's types (-want +got):\n%s", d)
+	}
+}
+
+// checkValue's real answers: an object of hits (warninglists_checkValue
+// capture in the shared MISP responses), or [] when nothing is on a list.
+func TestCheckWarninglists(t *testing.T) {
+	answer := `{"8.8.8.8":[{"id":"58","name":"List of known IPv4 public DNS resolvers","matched":"8.8.8.8/32"},{"id":"82","name":"Specialized list of vpn-ipv4 addresses belonging to common VPN providers and datacenters","matched":"8.8.8.0/24"}]}`
+	var sent []string
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(b, &sent)
+		reply(w, 200, []byte(answer))
+	})
+	c, _ := newClient(t, srv.URL, nil)
+	hits, err := c.CheckWarninglists(context.Background(), []string{"8.8.8.8", "evil.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(map[string][]string{"8.8.8.8": {"58", "82"}}, hits); d != "" || len(sent) != 2 {
+		t.Errorf("hits (-want +got):\n%s; sent %q", d, sent)
+	}
+	answer = "[]"
+	if hits, err := c.CheckWarninglists(context.Background(), []string{"evil.example.com"}); err != nil || len(hits) != 0 {
+		t.Errorf("no hit: %v, %v", hits, err)
 	}
 }

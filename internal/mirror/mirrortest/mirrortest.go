@@ -73,11 +73,15 @@ func (s *Source) AttributePage(_ context.Context, q misp.Query, ids []string, pa
 	return misp.Answer{Attributes: all[from:min(from+limit, len(all))]}, nil
 }
 
-func (s *Source) WarninglistFingerprint(context.Context) (string, error) {
+func (s *Source) EnabledWarninglists(context.Context) (misp.Warninglists, error) {
 	if s.Down {
-		return "", errDown
+		return misp.Warninglists{}, errDown
 	}
-	return "0:", nil
+	return misp.Warninglists{Fingerprint: "0:"}, nil
+}
+
+func (s *Source) CheckWarninglists(context.Context, []string) (map[string][]string, error) {
+	return nil, nil
 }
 
 // Sync syncs src into the mirror at path as of at, for scope, and fails
