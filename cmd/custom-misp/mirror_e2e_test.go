@@ -451,3 +451,35 @@ func TestMirror_DecayNeedsTheFullSync(t *testing.T) {
 		t.Error("the full sync kept a decayed attribute")
 	}
 }
+
+// `custom-misp lookup` answers as a run would: from the mirror (saying
+// so, with the mirror's fields in --json), or from MISP with --live.
+func TestMirror_LookupCommand(t *testing.T) {
+	m := newMirrorWorld(t, nil)
+	m.sync()
+	lookup := func(args ...string) (string, string) {
+		cmd := exec.Command(builtBinary, append([]string{"lookup", "--options", m.options, "--url", m.w.srv.URL, "--wazuh-home", m.dir}, args...)...)
+		cmd.Env = append(os.Environ(), "CUSTOM_MISP_API_KEY="+testKey)
+		var out, errOut strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("lookup %q: %v: %s", args, err, errOut.String())
+		}
+		return out.String(), errOut.String()
+	}
+	before := len(requestsTo(m.w.fake, "/attributes/restSearch"))
+	out, errOut := lookup("--json", "update-check-cdn.com")
+	if !strings.Contains(out, `"lookup":"mirror"`) || !strings.Contains(errOut, "answered from the local mirror, generation 1") {
+		t.Errorf("lookup from the mirror: stdout %s stderr %s", out, errOut)
+	}
+	if n := len(requestsTo(m.w.fake, "/attributes/restSearch")) - before; n != 0 {
+		t.Errorf("lookup from the mirror asked MISP %d times", n)
+	}
+	out, errOut = lookup("--json", "--live", "update-check-cdn.com")
+	if strings.Contains(out, `"lookup"`) || strings.Contains(errOut, "mirror") || !strings.Contains(out, `"value":"update-check-cdn.com"`) {
+		t.Errorf("lookup --live: stdout %s stderr %s", out, errOut)
+	}
+	if n := len(requestsTo(m.w.fake, "/attributes/restSearch")) - before; n != 1 {
+		t.Errorf("lookup --live asked MISP %d times, want 1", n)
+	}
+}
