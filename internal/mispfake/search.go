@@ -640,9 +640,15 @@ func (q query) sort(attrs []*attribute) {
 		}
 		return
 	}
+	// Ties: the test bed's MariaDB returned rows of equal timestamp
+	// under "timestamp desc" in descending id order
+	// (captures/sync/attributes-restsearch-order-timestamp-desc.json).
 	slices.SortStableFunc(attrs, func(a, b *attribute) int {
 		if q.desc {
-			return key(b, a)
+			if c := key(b, a); c != 0 {
+				return c
+			}
+			return cmpInt(b.num, a.num)
 		}
 		return key(a, b)
 	})
