@@ -195,7 +195,9 @@ func TestAttributePage_DecayAsMISPExcludesIt(t *testing.T) {
 }
 
 func TestEnabledWarninglists_Types(t *testing.T) {
-	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) { reply(w, 200, testdata(t, "sync/warninglists-index.json")) })
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		reply(w, 200, testdata(t, "sync/warninglists-index.json"))
+	})
 	c, _ := newClient(t, srv.URL, nil)
 	wl, err := c.EnabledWarninglists(context.Background())
 	if err != nil {
