@@ -483,3 +483,26 @@ func TestMirror_LookupCommand(t *testing.T) {
 		t.Errorf("lookup --live asked MISP %d times, want 1", n)
 	}
 }
+
+// The mirror's files never hold the API key, and are not world-readable.
+func TestMirror_FilesHoldNoKey(t *testing.T) {
+	m := newMirrorWorld(t, nil)
+	m.sync()
+	files, _ := filepath.Glob(filepath.Join(m.dir, "mirror.db*"))
+	if len(files) != 3 {
+		t.Fatalf("mirror files %v, want mirror.db, .state and .lock", files)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), testKey) {
+			t.Errorf("%s holds the API key", f)
+		}
+		fi, _ := os.Stat(f)
+		if fi.Mode().Perm()&0o007 != 0 {
+			t.Errorf("%s mode %v: others may read or write it", f, fi.Mode().Perm())
+		}
+	}
+}

@@ -527,3 +527,29 @@ func TestSync_ContextAttributesOnWarninglists(t *testing.T) {
 	f.want(ioc.IP, "9.9.9.9")
 	f.want(ioc.URL, "https://evil.example.com/a", "url https://evil.example.com/a ev2") // context, not on a list: kept
 }
+
+// A link planted where the lock or the state file goes is never followed.
+func TestSync_PlantedLinks(t *testing.T) {
+	f := newFixture(t)
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("keep"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, f.opt.Path+".lock"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Sync(context.Background(), f.src, f.opt); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("sync with a planted lock link: %v", err)
+	}
+	os.Remove(f.opt.Path + ".lock")
+	if err := os.Symlink(victim, f.opt.Path+".state"); err != nil {
+		t.Fatal(err)
+	}
+	f.sync()
+	if b, _ := os.ReadFile(victim); string(b) != "keep" {
+		t.Errorf("the state write went through the link: victim holds %q", b)
+	}
+	if _, err := ReadState(f.opt.Path); err != nil {
+		t.Errorf("state after replacing the link: %v", err)
+	}
+}
