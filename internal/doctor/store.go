@@ -55,7 +55,7 @@ func storeCheck(in Input) Result {
 			return ok("cache", path+" does not exist yet; integratord creates it on its first lookup")
 		}
 		return warn("cache", fmt.Sprintf("%s does not exist and user wazuh cannot create it under %s: integratord runs without the disk cache and asks MISP for every alert", path, dir),
-			"install -d -o wazuh -g wazuh -m 0770 "+filepath.Dir(path))
+			installModeOf("var/custom-misp").Install("", filepath.Dir(path)))
 	}
 	if err != nil {
 		return warn("cache", err.Error(), "check the cache_path option")

@@ -342,7 +342,7 @@ func TestWazuh(t *testing.T) {
 		{name: "cache directory not creatable", setup: func(t *testing.T, h *testHome, in *Input) {
 			os.Chmod(h.path("var"), 0o750)
 		}, order: orderWazuh, wants: map[string]want{
-			"cache": {Warn, "user wazuh cannot create it", "install -d -o wazuh -g wazuh -m 0770"},
+			"cache": {Warn, "user wazuh cannot create it", "install -d -o root -g wazuh -m 0770"},
 		}},
 		// Issue #10 item 11: state that lets another user change what runs,
 		// what is read or what is logged is never OK.

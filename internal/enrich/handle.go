@@ -61,7 +61,7 @@ func Alert(ctx context.Context, cfg *config.Config, log Logger, client func() (S
 			}
 			c, warn := cache.Open(cache.OptionsFor(cfg))
 			if warn != nil {
-				log.Warnf("cache: %v", warn)
+				log.Warnf("%v", warn) // the cache's messages name it
 			}
 			opened = c
 			return c
@@ -73,7 +73,7 @@ func Alert(ctx context.Context, cfg *config.Config, log Logger, client func() (S
 	res, err := Run(ctx, cfg, al, env)
 	if opened != nil {
 		if cerr := opened.Close(); cerr != nil {
-			log.Warnf("cache: %v", cerr)
+			log.Warnf("%v", cerr)
 		}
 	}
 	if err != nil {
