@@ -218,9 +218,11 @@ func recent(ts misp.FlexString, from int64) bool {
 
 func (s *syncer) run(ctx context.Context) (Result, error) {
 	base, why := s.openBase()
-	if base != nil {
-		defer base.Close()
-	}
+	defer func() {
+		if base != nil {
+			base.Close()
+		}
+	}()
 	if s.o.Query.EnforceWarninglist {
 		var err error
 		if s.lists, err = s.src.EnabledWarninglists(ctx); err != nil {
