@@ -172,7 +172,7 @@ func TestBuild_ListsAndText(t *testing.T) {
 		attr("8", "3", "domain|ip", "Evil.Example.COM.|198.51.100.9"),
 		attr("8", "3", "hostname|port", "c2.example.net|443"),
 		attr("8", "3", "url", "http://Evil.Example.com/Pay"),
-		attr("8", "3", "uri", "/index.php"),                 // a path: not a list entry
+		attr("8", "3", "uri", "/index.php"),                // a path: not a list entry
 		attr("8", "3", "url", `http://x.example/"quoted"`), // unwritable
 		attr("8", "", "filename|md5", "a.exe|"+md5),
 		attr("8", "9", "sha1", sha1), // unknown threat level: 4
