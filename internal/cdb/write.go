@@ -39,13 +39,12 @@ const (
 // lists are about 60 MB together), so it is simply replaced.
 const maxCompare = 1 << 30
 
-// Write writes every list of set under home/Dir: each into a temporary file
+// Write writes every list of set into dir (a Wazuh home's Dir): each into a temporary file
 // beside it, synced, then renamed over the list, so analysisd (or a
 // cluster sync) never reads half a list; a list whose content is unchanged
 // is not touched, so analysisd does not recompile it. Never through a
 // symbolic link.
-func Write(home string, set *Set) ([]Written, error) {
-	dir := filepath.Join(home, filepath.FromSlash(Dir))
+func Write(dir string, set *Set) ([]Written, error) {
 	if err := ensureDir(dir); err != nil {
 		return nil, err
 	}

@@ -18,6 +18,8 @@ func home(t *testing.T) string {
 	return h
 }
 
+func lists(home string) string { return filepath.Join(home, "etc", "lists", "misp") }
+
 func built(t *testing.T, src source) *Set {
 	s, err := Build(src)
 	if err != nil {
@@ -47,7 +49,7 @@ func changed(w []Written) []string {
 func TestWrite_AtomicOnlyWhenChanged(t *testing.T) {
 	h := home(t)
 	s1 := built(t, source{attr("1", "1", "ip-dst", "203.0.113.5"), attr("1", "1", "domain", "evil.example")})
-	w, err := Write(h, s1)
+	w, err := Write(lists(h), s1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +70,7 @@ func TestWrite_AtomicOnlyWhenChanged(t *testing.T) {
 
 	// The same content again: nothing is touched.
 	ino := inode(t, ipv4)
-	w, err = Write(h, s1)
+	w, err = Write(lists(h), s1)
 	if err != nil || len(changed(w)) != 0 || inode(t, ipv4) != ino {
 		t.Errorf("unchanged write: changed %q err %v, inode kept %v", changed(w), err, inode(t, ipv4) == ino)
 	}
@@ -76,7 +78,7 @@ func TestWrite_AtomicOnlyWhenChanged(t *testing.T) {
 	// A new address: only that list is replaced, by rename (a new inode:
 	// a reader holding the old file reads the old list whole).
 	s2 := built(t, source{attr("1", "1", "ip-dst", "203.0.113.5"), attr("2", "3", "ip-dst", "203.0.113.6"), attr("1", "1", "domain", "evil.example")})
-	w, err = Write(h, s2)
+	w, err = Write(lists(h), s2)
 	if err != nil || strings.Join(changed(w), ",") != "ipv4" {
 		t.Fatalf("changed write: %q %v", changed(w), err)
 	}
@@ -93,7 +95,7 @@ func TestWrite_AtomicOnlyWhenChanged(t *testing.T) {
 // dated a second later.
 func TestWrite_NewerThanCompiled(t *testing.T) {
 	h := home(t)
-	if _, err := Write(h, built(t, source{attr("1", "1", "ip-dst", "203.0.113.5")})); err != nil {
+	if _, err := Write(lists(h), built(t, source{attr("1", "1", "ip-dst", "203.0.113.5")})); err != nil {
 		t.Fatal(err)
 	}
 	ipv4 := filepath.Join(h, "etc", "lists", "misp", "ipv4")
@@ -104,7 +106,7 @@ func TestWrite_NewerThanCompiled(t *testing.T) {
 	if err := os.Chtimes(ipv4+".cdb", future, future); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Write(h, built(t, source{attr("1", "1", "ip-dst", "203.0.113.6")})); err != nil {
+	if _, err := Write(lists(h), built(t, source{attr("1", "1", "ip-dst", "203.0.113.6")})); err != nil {
 		t.Fatal(err)
 	}
 	fi, _ := os.Stat(ipv4)
@@ -127,7 +129,7 @@ func TestWrite_RefusesLinks(t *testing.T) {
 		if err := os.Symlink(target, filepath.Join(dir, "ipv4")); err != nil {
 			t.Fatal(err)
 		}
-		_, err := Write(h, built(t, source{attr("1", "1", "ip-dst", "203.0.113.5")}))
+		_, err := Write(lists(h), built(t, source{attr("1", "1", "ip-dst", "203.0.113.5")}))
 		if !errors.Is(err, errSymlink) {
 			t.Errorf("write over a link: %v, want %v", err, errSymlink)
 		}
@@ -140,12 +142,12 @@ func TestWrite_RefusesLinks(t *testing.T) {
 		if err := os.Symlink(t.TempDir(), filepath.Join(h, "etc", "lists", "misp")); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Write(h, built(t, nil)); !errors.Is(err, errSymlink) {
+		if _, err := Write(lists(h), built(t, nil)); !errors.Is(err, errSymlink) {
 			t.Errorf("write into a linked directory: %v, want %v", err, errSymlink)
 		}
 	})
 	t.Run("no etc/lists", func(t *testing.T) {
-		_, err := Write(t.TempDir(), built(t, nil))
+		_, err := Write(lists(t.TempDir()), built(t, nil))
 		if err == nil || !strings.Contains(err.Error(), "Wazuh manager") {
 			t.Errorf("write without etc/lists: %v", err)
 		}
