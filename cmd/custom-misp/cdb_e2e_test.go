@@ -110,13 +110,13 @@ func TestExportCDB_SyncWritesListsAndReloads(t *testing.T) {
 	if len(lines) != 2 || lines[0].MISP.Operation != "mirror_sync" || lines[1].MISP.Operation != "cdb_export" || lines[1].MISP.Result != "ok" {
 		t.Fatalf("sync with export_cdb printed %q, want a mirror_sync and a cdb_export ok line", out)
 	}
-	if msg := lines[1].MISP.Message; !strings.Contains(msg, "changed: ipv4") || !strings.Contains(msg, "analysisd is not running") {
+	if msg := lines[1].MISP.Message; !strings.Contains(msg, "changed: ip") || !strings.Contains(msg, "analysisd is not running") {
 		t.Errorf("export message %q", msg)
 	}
 	// The fake's demo event (internal/mispfake) holds these, published, to_ids.
-	ipv4 := readList(t, home, cdb.IPv4)
-	if _, _, ok := ipv4.AddressMatchKey("185.225.74.19"); !ok {
-		t.Errorf("185.225.74.19 (ip-dst|port 185.225.74.19|443) not in the ipv4 list: %v", ipv4)
+	ipList := readList(t, home, cdb.IP)
+	if _, _, ok := ipList.AddressMatchKey("185.225.74.19"); !ok {
+		t.Errorf("185.225.74.19 (ip-dst|port 185.225.74.19|443) not in the ip list: %v", ipList)
 	}
 	if _, ok := readList(t, home, cdb.Domain).MatchKey("update-check-cdn.com"); !ok {
 		t.Errorf("update-check-cdn.com not in the domain list")
@@ -132,7 +132,7 @@ func TestExportCDB_SyncWritesListsAndReloads(t *testing.T) {
 	}
 
 	// A new address in MISP: the sync changes the mirror, the export the
-	// ipv4 list, and analysisd is asked to reload.
+	// ipList list, and analysisd is asked to reload.
 	if _, err := m.w.fake.AddAttribute("3", mispfake.NewAttribute{Type: "ip-src", Category: "Network activity", Value: "198.51.100.0/22", ToIDs: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -144,15 +144,15 @@ func TestExportCDB_SyncWritesListsAndReloads(t *testing.T) {
 		t.Fatalf("sync: %v: %s", err, out)
 	}
 	lines = jobLines(t, out)
-	if len(lines) != 2 || !strings.Contains(lines[1].MISP.Message, "changed: ipv4;") || !strings.Contains(lines[1].MISP.Message, "analysisd reloaded the ruleset") {
+	if len(lines) != 2 || !strings.Contains(lines[1].MISP.Message, "changed: ip;") || !strings.Contains(lines[1].MISP.Message, "analysisd reloaded the ruleset") {
 		t.Fatalf("sync after a change printed %q", out)
 	}
 	if n := requests(); n != 1 {
 		t.Errorf("reload requests %d, want 1", n)
 	}
-	ipv4 = readList(t, home, cdb.IPv4)
+	ipList = readList(t, home, cdb.IP)
 	for addr, want := range map[string]bool{"198.51.100.1": true, "198.51.103.254": true, "198.51.104.1": false} {
-		if _, _, ok := ipv4.AddressMatchKey(addr); ok != want {
+		if _, _, ok := ipList.AddressMatchKey(addr); ok != want {
 			t.Errorf("address_match_key(%s) = %v, want %v (198.51.100.0/22 is four /24 keys)", addr, ok, want)
 		}
 	}

@@ -22,6 +22,12 @@
 //     covers. An IPv6 address has no '.': it matches only whole, so IPv6
 //     networks other than /128 cannot be CDB lists (the integration's
 //     mirror lookup still matches them).
+//
+// That is also why IPv4 and IPv6 share one list, ip: address_match_key on
+// an IPv6 key is an exact match, so one rule per field covers both. Two
+// lists would double the rules, and the rules on srcip and dstip hang
+// under every rule of level 1 or more (if_level), where each more such
+// rule doubles the nodes of analysisd's rule tree.
 package cdb
 
 import (
@@ -39,8 +45,7 @@ type List string
 
 // The lists, one per kind the extractor knows.
 const (
-	IPv4    List = "ipv4"
-	IPv6    List = "ipv6"
+	IP      List = "ip" // IPv4 and IPv6 addresses, IPv4 networks
 	Domain  List = "domain"
 	URL     List = "url"
 	MD5     List = "md5"
@@ -51,7 +56,7 @@ const (
 )
 
 // Lists are every list, in the order they are reported.
-var Lists = []List{IPv4, IPv6, Domain, URL, MD5, SHA1, SHA256, SHA512, Imphash}
+var Lists = []List{IP, Domain, URL, MD5, SHA1, SHA256, SHA512, Imphash}
 
 // Dir is where the lists go, relative to the Wazuh home. etc/lists is what
 // a Wazuh cluster master syncs to its workers, subdirectories included.
@@ -197,11 +202,7 @@ func (s *Set) addIP(v string, e misp.Event) {
 		s.Stats.NetworksSplit++
 	}
 	for _, k := range keys {
-		if p.Addr().Is4() {
-			s.put(IPv4, k, e)
-		} else {
-			s.put(IPv6, k, e)
-		}
+		s.put(IP, k, e)
 	}
 }
 
@@ -210,11 +211,11 @@ func (s *Set) addIP(v string, e misp.Event) {
 // writes it, since analysisd compares strings.
 func (s *Set) putAddr(a netip.Addr, e misp.Event) {
 	if a.Is4() {
-		s.put(IPv4, a.String(), e)
+		s.put(IP, a.String(), e)
 		return
 	}
-	s.put(IPv6, a.String(), e)
-	s.put(IPv6, a.StringExpanded(), e)
+	s.put(IP, a.String(), e)
+	s.put(IP, a.StringExpanded(), e)
 }
 
 // NetworkKeys returns the keys under which address_match_key finds every

@@ -183,8 +183,8 @@ func TestBuild_ListsAndText(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[List]string{
-		IPv4:   "192.0.2.:e7 tl2\n198.18.:e7 tl2\n198.19.:e7 tl2\n198.51.100.7:e7 tl2\n198.51.100.9:e8 tl3\n203.0.113.5:e9 tl1 +1\n",
-		IPv6:   "\"2001:0db8:0000:0000:0000:0000:0000:0005\":e7 tl2\n\"2001:db8::5\":e7 tl2\n",
+		IP: "192.0.2.:e7 tl2\n198.18.:e7 tl2\n198.19.:e7 tl2\n198.51.100.7:e7 tl2\n198.51.100.9:e8 tl3\n" +
+			"\"2001:0db8:0000:0000:0000:0000:0000:0005\":e7 tl2\n\"2001:db8::5\":e7 tl2\n203.0.113.5:e9 tl1 +1\n",
 		Domain: "c2.example.net:e8 tl3\nevil.example.com:e8 tl3\n",
 		URL:    "\"http://Evil.Example.com/Pay\":e8 tl3\n\"http://evil.example.com/pay\":e8 tl3\n",
 		MD5:    md5 + ":e8 tl4\n",
@@ -200,8 +200,8 @@ func TestBuild_ListsAndText(t *testing.T) {
 		t.Errorf("stats %+v, want %+v", s.Stats, wantStats)
 	}
 	// What analysisd compiles from the text is what Build meant.
-	tab := Parse(s.Text(IPv6))
-	if v, ok := tab.MatchKey("2001:db8::5"); !ok || v != "e7 tl2" {
+	tab := Parse(s.Text(IP))
+	if _, v, ok := tab.AddressMatchKey("2001:db8::5"); !ok || v != "e7 tl2" {
 		t.Errorf("quoted IPv6 key read back: %q %v", v, ok)
 	}
 }

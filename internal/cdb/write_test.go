@@ -57,32 +57,32 @@ func TestWrite_AtomicOnlyWhenChanged(t *testing.T) {
 		t.Errorf("first write changed %q, want every list (empty ones too, so the rules' lists exist)", got)
 	}
 	dir := filepath.Join(h, "etc", "lists", "misp")
-	ipv4 := filepath.Join(dir, "ipv4")
-	b, err := os.ReadFile(ipv4)
+	ipList := filepath.Join(dir, "ip")
+	b, err := os.ReadFile(ipList)
 	if err != nil || string(b) != "203.0.113.5:e1 tl1\n" {
-		t.Fatalf("ipv4 list: %q %v", b, err)
+		t.Fatalf("ip list: %q %v", b, err)
 	}
-	fi, _ := os.Stat(ipv4)
+	fi, _ := os.Stat(ipList)
 	di, _ := os.Stat(dir)
 	if fi.Mode().Perm() != 0o640 || di.Mode().Perm() != 0o770 {
 		t.Errorf("modes: list %v dir %v, want 0640 and 0770", fi.Mode().Perm(), di.Mode().Perm())
 	}
 
 	// The same content again: nothing is touched.
-	ino := inode(t, ipv4)
+	ino := inode(t, ipList)
 	w, err = Write(lists(h), s1)
-	if err != nil || len(changed(w)) != 0 || inode(t, ipv4) != ino {
-		t.Errorf("unchanged write: changed %q err %v, inode kept %v", changed(w), err, inode(t, ipv4) == ino)
+	if err != nil || len(changed(w)) != 0 || inode(t, ipList) != ino {
+		t.Errorf("unchanged write: changed %q err %v, inode kept %v", changed(w), err, inode(t, ipList) == ino)
 	}
 
 	// A new address: only that list is replaced, by rename (a new inode:
 	// a reader holding the old file reads the old list whole).
 	s2 := built(t, source{attr("1", "1", "ip-dst", "203.0.113.5"), attr("2", "3", "ip-dst", "203.0.113.6"), attr("1", "1", "domain", "evil.example")})
 	w, err = Write(lists(h), s2)
-	if err != nil || strings.Join(changed(w), ",") != "ipv4" {
+	if err != nil || strings.Join(changed(w), ",") != "ip" {
 		t.Fatalf("changed write: %q %v", changed(w), err)
 	}
-	if inode(t, ipv4) == ino {
+	if inode(t, ipList) == ino {
 		t.Error("the list was rewritten in place, not renamed over")
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, ".*")); len(left) != 0 {
@@ -98,18 +98,18 @@ func TestWrite_NewerThanCompiled(t *testing.T) {
 	if _, err := Write(lists(h), built(t, source{attr("1", "1", "ip-dst", "203.0.113.5")})); err != nil {
 		t.Fatal(err)
 	}
-	ipv4 := filepath.Join(h, "etc", "lists", "misp", "ipv4")
+	ipList := filepath.Join(h, "etc", "lists", "misp", "ip")
 	future := time.Unix(4102444800, 0) // the .cdb's time, whatever the clock says
-	if err := os.WriteFile(ipv4+".cdb", nil, 0o660); err != nil {
+	if err := os.WriteFile(ipList+".cdb", nil, 0o660); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chtimes(ipv4+".cdb", future, future); err != nil {
+	if err := os.Chtimes(ipList+".cdb", future, future); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Write(lists(h), built(t, source{attr("1", "1", "ip-dst", "203.0.113.6")})); err != nil {
 		t.Fatal(err)
 	}
-	fi, _ := os.Stat(ipv4)
+	fi, _ := os.Stat(ipList)
 	if fi.ModTime().Unix() <= future.Unix() {
 		t.Errorf("list dated %v, not after its .cdb %v", fi.ModTime(), future)
 	}
@@ -126,7 +126,7 @@ func TestWrite_RefusesLinks(t *testing.T) {
 		if err := os.WriteFile(target, []byte("keep\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Symlink(target, filepath.Join(dir, "ipv4")); err != nil {
+		if err := os.Symlink(target, filepath.Join(dir, "ip")); err != nil {
 			t.Fatal(err)
 		}
 		_, err := Write(lists(h), built(t, source{attr("1", "1", "ip-dst", "203.0.113.5")}))
