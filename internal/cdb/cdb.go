@@ -95,10 +95,10 @@ type Stats struct {
 
 // hit is what one key's value sums up: the most severe event holding it
 // (lowest MISP threat_level_id, then the highest event id) and how many
-// events hold it.
+// attributes hold it (a count, not a set: a set per key costs hundreds of
+// MB at a million attributes).
 type hit struct {
-	event, level int
-	events       []int
+	event, level, attrs int
 }
 
 // Set is the content of every list, built from the mirror by Build.
@@ -279,12 +279,13 @@ func (s *Set) put(l List, key string, e misp.Event) {
 	}
 	h := m[key]
 	if h == nil {
-		m[key] = &hit{event: id, level: level, events: []int{id}}
+		m[key] = &hit{event: id, level: level, attrs: 1}
 		return
 	}
-	if !slices.Contains(h.events, id) {
-		h.events = append(h.events, id)
+	if h.event == id && h.level == level {
+		return // the same event again (both halves of a composite, case variants)
 	}
+	h.attrs++
 	if level < h.level || level == h.level && id > h.event {
 		h.event, h.level = id, level
 	}
@@ -296,7 +297,7 @@ func (s *Set) Len(l List) int { return len(s.keys[l]) }
 // Text is list l in Wazuh's text format, keys sorted (so that the same
 // mirror always gives the same bytes and an unchanged list is not
 // rewritten). Each value is "e<event id> tl<threat level>", plus " +<n>"
-// when n more events hold the key: the most severe event (MISP's
+// when n more attributes (of this or other events) hold the key: the most severe event (MISP's
 // threat_level_id, 1 high to 4 undefined), which a rule can test with
 // lookup="match_key_value" check_value="tl1".
 func (s *Set) Text(l List) []byte {
@@ -315,8 +316,8 @@ func (s *Set) Text(l List) []byte {
 
 func (h *hit) value() string {
 	v := "e" + strconv.Itoa(h.event) + " tl" + strconv.Itoa(h.level)
-	if len(h.events) > 1 {
-		v += " +" + strconv.Itoa(len(h.events)-1)
+	if h.attrs > 1 {
+		v += " +" + strconv.Itoa(h.attrs-1)
 	}
 	return v
 }
