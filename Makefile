@@ -69,6 +69,10 @@ install:
 	@if [ "$(SYSMON_LEVELS)" = 1 ]; then \
 		install -m 0660 -o wazuh -g wazuh rules/0991-misp_sysmon_levels.xml $(WAZUH_HOME)/etc/rules/; \
 		echo "installed the Sysmon level overrides (more alerts: see rules/README.md)"; fi
+	@if [ "$(CDB)" = 1 ]; then \
+		install -m 0660 -o wazuh -g wazuh rules/0992-misp_cdb_rules.xml $(WAZUH_HOME)/etc/rules/; \
+		install -d -m 0770 -o root -g wazuh $(WAZUH_HOME)/etc/lists/misp; \
+		echo "installed the CDB list rules: run custom-misp export cdb, then add ossec-snippets/ruleset-lists.xml (docs/cdb.md)"; fi
 	install -d -m 0770 -o root -g wazuh $(WAZUH_HOME)/var/custom-misp
 	@key=$(WAZUH_HOME)/etc/custom-misp.key; \
 	if [ -e "$$key" ]; then echo "kept existing $$key"; \
@@ -79,7 +83,9 @@ install:
 # the cache, which are configuration and state (remove them by hand).
 uninstall:
 	rm -f $(WAZUH_HOME)/integrations/custom-misp $(WAZUH_HOME)/integrations/custom-misp-net
-	rm -f $(WAZUH_HOME)/etc/decoders/0005-misp_decoders.xml $(WAZUH_HOME)/etc/rules/0990-misp_rules.xml $(WAZUH_HOME)/etc/rules/0991-misp_sysmon_levels.xml
+	rm -f $(WAZUH_HOME)/etc/decoders/0005-misp_decoders.xml $(WAZUH_HOME)/etc/rules/0990-misp_rules.xml $(WAZUH_HOME)/etc/rules/0991-misp_sysmon_levels.xml $(WAZUH_HOME)/etc/rules/0992-misp_cdb_rules.xml
+	rm -rf $(WAZUH_HOME)/etc/lists/misp
+	@echo "remove the etc/lists/misp <list> lines from <ruleset> in ossec.conf if you added them (ossec-snippets/ruleset-lists.xml)"
 	@echo "kept $(WAZUH_HOME)/etc/custom-misp.key and $(WAZUH_HOME)/var/custom-misp; remove the custom-misp <integration> block from ossec.conf, then: systemctl restart wazuh-manager"
 
 clean:

@@ -26,7 +26,7 @@ func main() {
 const usage = `usage (normally through custom-misp):
   custom-misp-net search      one MISP search, request on stdin, answer on stdout (custom-misp's own use;
                               stdin must stay open: EOF means custom-misp is gone and stops the search)
-  custom-misp-net check|doctor|lookup|feeds|sync ...   the operator commands, see custom-misp help
+  custom-misp-net check|doctor|lookup|feeds|sync|export ...   the operator commands, see custom-misp help
   custom-misp-net version
 `
 
@@ -48,6 +48,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runFeeds(ctx, args[2:], stdout, stderr)
 	case "sync":
 		return runSync(ctx, args[2:], stdout, stderr)
+	case "export":
+		return runExport(ctx, args[2:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "custom-misp-net", cli.Version())
 		return cli.ExitOK

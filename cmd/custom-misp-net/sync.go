@@ -24,7 +24,8 @@ const syncOperation = "mirror_sync"
 
 // runSync brings the local mirror up to date with MISP. With --json it
 // prints exactly one event line and nothing else, as feeds fetch does,
-// for the command wodle of ossec-snippets/mirror-sync-wodle.xml.
+// for the command wodle of ossec-snippets/mirror-sync-wodle.xml; with
+// option export_cdb, a second one for the export (see syncExport).
 func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, f := newOpFlags("sync")
 	full := fs.Bool("full", false, "read every event again, whatever the mirror holds")
@@ -93,7 +94,33 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if f.keyFile != "" && mirror.Scope(oc.cacheCfg.MISPURL, oc.cacheCfg.APIKey, oc.cacheCfg.Query()) != mirror.Scope(cfg.MISPURL, cfg.APIKey, q) {
 		fmt.Fprintln(stderr, "custom-misp: warning: --key-file names another key than the integration's: integratord runs will not use this mirror (it holds what that key sees)")
 	}
-	return done(cli.ExitOK, summary(res), "", &res)
+	code := done(cli.ExitOK, summary(res), "", &res)
+	if cfg.ExportCDB && (res.Changed || listsMissing(cfg.WazuhHome)) {
+		code = syncExport(ctx, cfg.WazuhHome, cfg.MirrorPath, jsonOut, stdout, stderr)
+	}
+	return code
+}
+
+// syncExport runs the export of option export_cdb after a sync that changed
+// the mirror; with --json it is a second event line (a command wodle sends
+// each line as an event), so the sync's own result stays its own.
+func syncExport(ctx context.Context, home, mirrorPath string, jsonOut bool, stdout, stderr io.Writer) int {
+	rep, code, err := exportCDB(ctx, home, mirrorPath, "", true)
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	} else {
+		msg = exportSummary(rep)
+	}
+	if jsonOut {
+		fmt.Fprintf(stdout, "%s\n", exportEvent(code, msg, exportHint(code)))
+		return code
+	}
+	if err != nil {
+		return cli.Report(stderr, cli.Fail(code, errors.New("export cdb: "+msg), exportHint(code)))
+	}
+	fmt.Fprintln(stdout, "export cdb: "+msg)
+	return code
 }
 
 // isMISP tells a failed MISP call from a local failure.

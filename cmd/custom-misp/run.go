@@ -33,6 +33,8 @@ const usage = `usage:
                          make MISP fetch its feeds (daily, from a command wodle), or list them
   custom-misp sync [--full] [--json] [flags]
                          bring the local MISP mirror up to date (every few minutes, from a command wodle)
+  custom-misp export cdb [--dir DIR] [--no-reload] [--json] [flags]
+                         write the mirror as Wazuh CDB lists (etc/lists/misp) and ask analysisd to reload them
   custom-misp version    print the version
 `
 
@@ -48,7 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case "help", "-h", "-help", "--help":
 			fmt.Fprint(stdout, usage)
 			return cli.ExitOK
-		case "check", "doctor", "lookup", "feeds", "sync":
+		case "check", "doctor", "lookup", "feeds", "sync", "export":
 			// The operator commands talk to MISP and read ossec.conf:
 			// they live in the helper, which links the HTTP client and
 			// the XML parser that integratord mode never needs.

@@ -94,6 +94,7 @@ type Options struct {
 	MirrorPath             string   `json:"mirror_path"`
 	MirrorMaxAge           Duration `json:"mirror_max_age"`
 	MirrorFullSyncInterval Duration `json:"mirror_full_sync_interval"`
+	ExportCDB              bool     `json:"export_cdb"`
 	WazuhHome              string   `json:"wazuh_home"`
 	SocketPath             string   `json:"socket_path"`
 	LogFile                string   `json:"log_file"`
@@ -134,6 +135,9 @@ type Config struct {
 	MirrorPath             string
 	MirrorMaxAge           time.Duration
 	MirrorFullSyncInterval time.Duration
+	// ExportCDB makes sync export the CDB lists (internal/cdb) after a
+	// sync that changed the mirror.
+	ExportCDB bool
 
 	WazuhHome, SocketPath, LogFile string
 }
@@ -378,6 +382,7 @@ func (c *Config) Apply(o Options) error {
 	setStr(&c.MirrorPath, o.MirrorPath)
 	setDur(&c.MirrorMaxAge, o.MirrorMaxAge)
 	setDur(&c.MirrorFullSyncInterval, o.MirrorFullSyncInterval)
+	c.ExportCDB = o.ExportCDB
 	setStr(&c.WazuhHome, o.WazuhHome)
 	setStr(&c.SocketPath, o.SocketPath)
 	setStr(&c.LogFile, o.LogFile)

@@ -67,6 +67,8 @@ func (o *Options) setPlain(key string, v gjson.Result) bool {
 		return setString(&o.MirrorPath, v)
 	case "mirror_max_age":
 		return setDuration(&o.MirrorMaxAge, v)
+	case "export_cdb":
+		return setBool(&o.ExportCDB, v)
 	case "mirror_full_sync_interval":
 		return setDuration(&o.MirrorFullSyncInterval, v)
 	case "exclude":

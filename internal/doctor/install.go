@@ -33,6 +33,9 @@ const (
 	keyPerm fs.FileMode = 0o640
 	// The cache directory: integratord (group wazuh) creates the store in it.
 	cacheDirPerm fs.FileMode = 0o770
+	// The CDB lists' directory: export cdb (root) writes the lists in it,
+	// analysisd (group wazuh) writes each compiled .cdb next to its list.
+	cdbDirPerm fs.FileMode = 0o770
 )
 
 // InstallModes lists everything make install creates with the owner,
@@ -48,6 +51,8 @@ func InstallModes() []InstallMode {
 		{Path: "etc/decoders/" + DecoderFile, Owner: "wazuh", Group: "wazuh", Perm: rulesetPerm},
 		{Path: "etc/rules/" + RulesFile, Owner: "wazuh", Group: "wazuh", Perm: rulesetPerm},
 		{Path: "etc/rules/" + SysmonFile, Owner: "wazuh", Group: "wazuh", Perm: rulesetPerm},
+		{Path: "etc/rules/" + CDBRulesFile, Owner: "wazuh", Group: "wazuh", Perm: rulesetPerm},
+		{Path: CDBListsDir, Dir: true, Owner: "root", Group: "wazuh", Perm: cdbDirPerm},
 		{Path: "var/custom-misp", Dir: true, Owner: "root", Group: "wazuh", Perm: cacheDirPerm},
 		{Path: keyFile, Owner: "root", Group: "wazuh", Perm: keyPerm},
 	}

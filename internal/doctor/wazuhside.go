@@ -26,6 +26,9 @@ const (
 	DecoderFile     = "0005-misp_decoders.xml"
 	RulesFile       = "0990-misp_rules.xml"
 	SysmonFile      = "0991-misp_sysmon_levels.xml"
+	CDBRulesFile    = "0992-misp_cdb_rules.xml"
+	// CDBListsDir holds the lists of custom-misp export cdb (cdb.Dir).
+	CDBListsDir = "etc/lists/misp"
 )
 
 // keyFile is where make install creates the key file, relative to the

@@ -553,3 +553,45 @@ func TestSync_PlantedLinks(t *testing.T) {
 		t.Errorf("state after replacing the link: %v", err)
 	}
 }
+
+// Each visits every live attribute once, with its event, and none of the
+// garbage an incremental sync leaves behind.
+func TestEach_LiveRecordsOnce(t *testing.T) {
+	f := newFixture(t)
+	f.sync()
+	a := f.src.events[1].attrs[0]
+	a.a.Value = "203.0.113.50" // event 1 re-read: its old records become garbage
+	f.src.touch(1)
+	if res := f.sync(); res.Full || res.Meta.GarbageBytes == 0 {
+		t.Fatalf("want an incremental sync leaving garbage: %+v", res)
+	}
+	m, err := Open(f.opt.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	var got []string
+	err = m.Each(func(a misp.Attribute, e misp.Event) error {
+		got = append(got, string(a.Type)+" "+string(a.Value)+" ev"+string(e.ID)+" "+string(e.Info))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	want := []string{
+		"domain Evil.Example.COM ev1 phishing infra",
+		"filename|sha256 dropper.exe|" + strings.Repeat("ab", 32) + " ev1 phishing infra",
+		"ip-dst 2001:db8:abcd::/48 ev2 scanner ranges",
+		"ip-dst 203.0.113.50 ev1 phishing infra",
+		"ip-dst|port 198.51.100.7|8443 ev1 phishing infra",
+		"ip-src 192.0.2.0/24 ev2 scanner ranges",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Each:\n got %q\nwant %q", got, want)
+	}
+	stop := errors.New("stop")
+	if err := m.Each(func(misp.Attribute, misp.Event) error { return stop }); err != stop {
+		t.Errorf("Each returns fn's error: %v", err)
+	}
+}

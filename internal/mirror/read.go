@@ -347,3 +347,48 @@ func readError(err error) error {
 	}
 	return err
 }
+
+// Each calls fn once for every attribute of the generation, with its
+// event, in file order. It walks the distinct record offsets of the key
+// index, not the records section: an incremental sync leaves the records
+// of replaced events behind as garbage, which no index entry points to.
+// Exporters (internal/cdb) use it; a run never does.
+func (m *Mirror) Each(fn func(a misp.Attribute, e misp.Event) error) error {
+	type rec struct {
+		off   int64
+		event uint32
+	}
+	recs := make([]rec, 0, m.foot.keyN)
+	if err := m.eachEntry(func(e keyEntry) error {
+		recs = append(recs, rec{e.off, e.event})
+		return nil
+	}); err != nil {
+		return err
+	}
+	slices.SortFunc(recs, func(a, b rec) int { return cmpInt64(a.off, b.off) })
+	recs = slices.CompactFunc(recs, func(a, b rec) bool { return a.off == b.off })
+	for _, r := range recs {
+		a, err := m.attribute(r.off)
+		if err != nil {
+			return err
+		}
+		ev, err := m.event(r.event)
+		if err != nil {
+			return err
+		}
+		if err := fn(a, ev.Event); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

@@ -131,7 +131,7 @@ func TestRuleset_NoEmptySubstitution(t *testing.T) {
 		}
 	}
 	for _, r := range rs.rules {
-		if !r.overwrite && r.id != rootID && !reached[r.id] {
+		if !r.overwrite && r.id != rootID && r.file != cdbRulesFile && !reached[r.id] {
 			t.Errorf("rule %d is reached by no kind of event: add one to kinds", r.id)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/custom-misp/custom-misp/internal/cdb"
 	"github.com/custom-misp/custom-misp/internal/wazuh"
 )
 
@@ -96,6 +97,18 @@ type rule struct {
 	// <different_location /> and <global_frequency />.
 	differentLocation bool
 	globalFrequency   bool
+	// ifLevel and ifGroup attach the rule under every earlier rule of
+	// that level or more (level 0 counting as 99), or whose groups hold
+	// one of the '|'-separated words (OS_WordMatch: a substring).
+	ifLevel int
+	ifGroup string
+	// lists are the <list> lookups, all of which must hit.
+	lists []listCond
+}
+
+// listCond is one <list field="..." lookup="...">path</list>.
+type listCond struct {
+	field, lookup, path string
 }
 
 // hasGroup reports whether g is one of the rule's groups.
@@ -207,6 +220,27 @@ func parseRule(n node, groups []string) (*rule, error) {
 			}
 		case "if_matched_group":
 			r.ifMatchedGroup = text
+		case "if_level":
+			if r.ifLevel, err = strconv.Atoi(text); err != nil || r.ifLevel < 1 || r.ifLevel > 16 {
+				return nil, fmt.Errorf("rule %d: if_level %q: want 1 to 16", id, text)
+			}
+		case "if_group":
+			if text == "" {
+				return nil, fmt.Errorf("rule %d: empty if_group", id)
+			}
+			r.ifGroup = text
+		case "list":
+			field, _ := c.attr("field")
+			lookup, _ := c.attr("lookup")
+			switch lookup {
+			case "match_key", "address_match_key":
+			default:
+				return nil, fmt.Errorf("rule %d: list lookup %q is not modelled (match_key, address_match_key)", id, lookup)
+			}
+			if field == "" || text == "" {
+				return nil, fmt.Errorf("rule %d: <list> without field or path", id)
+			}
+			r.lists = append(r.lists, listCond{field: field, lookup: lookup, path: text})
 		case "same_field":
 			r.sameFields = append(r.sameFields, text)
 		case "different_location":
@@ -361,6 +395,9 @@ type decoded struct {
 	location string
 	decoder  string
 	fields   map[string]string // lower-cased key → value (FindField is case-insensitive)
+	// lists are the CDB lists analysisd has loaded, by the path rules
+	// name them with; nil: none (every lookup misses).
+	lists map[string]cdb.Table
 }
 
 // internalLocation is the location rules see: analysisd keeps "(name)
@@ -568,6 +605,17 @@ func newRuleset(rules []*rule, decs []decoder) *ruleset {
 					rs.children[p.id] = append(rs.children[p.id], r)
 				}
 			}
+		case r.ifLevel > 0 || r.ifGroup != "":
+			// Under every rule loaded before it (OS_AddChild runs as
+			// each rule is read) that has the level or the group.
+			for _, p := range rules {
+				if p.order >= r.order || p.overwrite {
+					continue
+				}
+				if r.ifLevel > 0 && priority(p) >= r.ifLevel || r.ifGroup != "" && wordMatch(r.ifGroup, strings.Join(p.groups, ",")) {
+					rs.children[p.id] = append(rs.children[p.id], r)
+				}
+			}
 		default:
 			rs.roots = append(rs.roots, r)
 		}
@@ -579,19 +627,33 @@ func newRuleset(rules []*rule, decs []decoder) *ruleset {
 // level 0 counted as 99 until loading ends; ties keep load order.
 func tryOrder(rules []*rule) []*rule {
 	out := slices.Clone(rules)
-	prio := func(r *rule) int {
-		if r.level == 0 {
-			return 99
-		}
-		return r.level
-	}
 	sort.SliceStable(out, func(i, j int) bool {
-		if prio(out[i]) != prio(out[j]) {
-			return prio(out[i]) > prio(out[j])
+		if priority(out[i]) != priority(out[j]) {
+			return priority(out[i]) > priority(out[j])
 		}
 		return out[i].order < out[j].order
 	})
 	return out
+}
+
+// priority is a rule's level while analysisd loads rules: level 0 counts
+// as 99 ("to have high priority", src/analysisd/rules.c).
+func priority(r *rule) int {
+	if r.level == 0 {
+		return 99
+	}
+	return r.level
+}
+
+// wordMatch is OS_WordMatch: one of the '|'-separated patterns is a
+// substring of s, case-insensitively.
+func wordMatch(pattern, s string) bool {
+	for _, p := range strings.Split(pattern, "|") {
+		if p != "" && strings.Contains(strings.ToLower(s), strings.ToLower(p)) {
+			return true
+		}
+	}
+	return false
 }
 
 // matches reports whether r's own conditions hold for ev. A frequency rule
@@ -609,6 +671,22 @@ func (r *rule) matches(ev decoded) bool {
 	for _, f := range r.fields {
 		v, ok := ev.fields[strings.ToLower(f.name)]
 		if !ok || !f.re.MatchString(v) {
+			return false
+		}
+	}
+	for _, l := range r.lists {
+		v, ok := ev.fields[strings.ToLower(l.field)]
+		if !ok {
+			return false // analysisd: no such field, no match
+		}
+		table := ev.lists[l.path] // none loaded: an empty list
+		hit := false
+		if l.lookup == "address_match_key" {
+			_, _, hit = table.AddressMatchKey(v)
+		} else {
+			_, hit = table.MatchKey(v)
+		}
+		if !hit {
 			return false
 		}
 	}

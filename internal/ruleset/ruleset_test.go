@@ -697,6 +697,11 @@ func TestSnippets(t *testing.T) {
 			switch {
 			case hasGroup && hasLevel:
 				t.Errorf("%s: <group> and <level> together: integratord ANDs them", n)
+			case hasGroup && strings.Contains(n, "misp-list"):
+				// The hits-only block: the alerts of rules/0992 (docs/cdb.md).
+				if g != "misp_list" {
+					t.Errorf("%s: <group> %q, want misp_list", n, g)
+				}
 			case hasGroup:
 				if g != want {
 					t.Errorf("%s: <group> is not the list in %s (regenerate: see stock_test.go)\n got %s\nwant %s", n, groupsFile, g, want)
