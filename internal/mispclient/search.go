@@ -1,15 +1,10 @@
 package mispclient
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"strings"
-
-	"github.com/tidwall/gjson"
 
 	"github.com/custom-misp/custom-misp/internal/ioc"
 	"github.com/custom-misp/custom-misp/internal/misp"
@@ -188,94 +183,4 @@ func short(s string) string {
 		return s
 	}
 	return s[:n] + "…"
-}
-
-// decodeSearch reads {"response":{"Attribute":[...]}}. Some older MISPs
-// answer a search without results with {"response":[]}; that is accepted
-// as no match too. Each attribute is decoded on its own (see
-// attributeOrFault), so a bad one is counted and left out.
-//
-// dropMarked leaves out the attributes MISP marked with warninglist hits
-// (includeWarninglistHits) or as decayed by every decaying model that
-// scored them (includeDecayScore), counting them in Answer.Filtered.
-func decodeSearch(raw []byte, dropMarked bool) (misp.Answer, error) {
-	var env struct {
-		Response json.RawMessage `json:"response"`
-	}
-	if err := json.Unmarshal(raw, &env); err != nil {
-		return misp.Answer{}, err
-	}
-	r := bytes.TrimSpace(env.Response)
-	switch {
-	case len(r) == 0 || bytes.Equal(r, []byte("null")):
-		return misp.Answer{}, fmt.Errorf(`no "response" key`)
-	case bytes.Equal(r, []byte("[]")):
-		return misp.Answer{}, nil
-	case r[0] != '{':
-		return misp.Answer{}, fmt.Errorf(`"response" is not an object`)
-	}
-	var body struct {
-		Attribute []attributeOrFault `json:"Attribute"`
-	}
-	if err := json.Unmarshal(r, &body); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) { // attributeOrFault never fails: the list itself is wrong
-			return misp.Answer{}, fmt.Errorf(`"Attribute" is not a list`)
-		}
-		return misp.Answer{}, err
-	}
-	var a misp.Answer
-	for _, e := range body.Attribute {
-		if e.unreadable {
-			a.Skipped.Add(e.badField)
-			continue
-		}
-		if dropMarked && (e.warned || e.decayed) {
-			a.Filtered++
-			continue
-		}
-		if !e.attr.Deleted {
-			a.Attributes = append(a.Attributes, e.attr)
-		}
-	}
-	return a, nil
-}
-
-// attributeOrFault is one element of the Attribute list. encoding/json
-// hands UnmarshalJSON the element's own bytes (the whole answer was
-// checked to be valid JSON first), so an element of the wrong shape spoils
-// only itself.
-type attributeOrFault struct {
-	attr       misp.Attribute
-	unreadable bool
-	badField   string // what was wrong, e.g. "Event.info"; "" for the element itself
-	warned     bool   // MISP listed warninglist hits for it (a non-empty "warnings")
-	decayed    bool   // every "decay_score" entry says decayed, as excludeDecayed reads them
-}
-
-// UnmarshalJSON implements json.Unmarshaler; it never fails.
-func (e *attributeOrFault) UnmarshalJSON(b []byte) error {
-	err := json.Unmarshal(b, &e.attr)
-	if err == nil && !bytes.Equal(b, []byte("null")) {
-		if bytes.Contains(b, []byte(`"warnings"`)) {
-			w := gjson.GetBytes(b, "warnings")
-			e.warned = w.IsArray() && len(w.Array()) > 0
-		}
-		if bytes.Contains(b, []byte(`"decay_score"`)) {
-			// MispAttribute::fetchAttributes: left out when ALL scores
-			// say decayed.
-			scores := gjson.GetBytes(b, "decay_score").Array()
-			e.decayed = len(scores) > 0
-			for _, sc := range scores {
-				e.decayed = e.decayed && sc.Get("decayed").Bool()
-			}
-		}
-		return nil
-	}
-	e.unreadable = true
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) {
-		e.badField = typeErr.Field // a path of Attribute's JSON tags
-	}
-	return nil
 }
