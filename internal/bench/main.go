@@ -69,7 +69,8 @@ func main() {
 
 type sample struct {
 	wall   time.Duration
-	maxRSS int64 // KiB
+	maxRSS int64         // KiB
+	cpu    time.Duration // user and system time of the run
 }
 
 type bench struct {
@@ -430,11 +431,11 @@ func execEnv(env []string, n int, fresh, path string, argv ...string) ([]sample,
 	var samples []sample
 	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 		var s sample
-		var wall int64
-		if _, err := fmt.Sscan(line, &wall, &s.maxRSS); err != nil {
+		var wall, cpu int64
+		if _, err := fmt.Sscan(line, &wall, &s.maxRSS, &cpu); err != nil {
 			return nil, fmt.Errorf("launcher said %q: %v", line, err)
 		}
-		s.wall = time.Duration(wall)
+		s.wall, s.cpu = time.Duration(wall), time.Duration(cpu)
 		samples = append(samples, s)
 	}
 	return samples, nil
@@ -443,7 +444,8 @@ func execEnv(env []string, n int, fresh, path string, argv ...string) ([]sample,
 // launch is the launcher: it runs path with argv (argv[0] included) count
 // times, each the way integratord's wpopenv does (stdout and stderr on one
 // pipe, read to EOF, then wait), and prints for each run the wall time in
-// nanoseconds and the peak RSS in KiB.
+// nanoseconds, the peak RSS in KiB and the CPU time (user and system) in
+// nanoseconds.
 func launch(count, fresh, path string, argv []string) {
 	n, err := strconv.Atoi(count)
 	if err != nil {
@@ -478,7 +480,7 @@ func launch(count, fresh, path string, argv []string) {
 			os.Exit(1)
 		}
 		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-		fmt.Println(wall.Nanoseconds(), ru.Maxrss)
+		fmt.Println(wall.Nanoseconds(), ru.Maxrss, cpuTime(ru).Nanoseconds())
 	}
 }
 
@@ -571,6 +573,10 @@ func buildReference(dir, name string) (string, error) {
 		return "", fmt.Errorf("building reference %s: %v: %s", name, err, out)
 	}
 	return bin, nil
+}
+
+func cpuTime(ru *syscall.Rusage) time.Duration {
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func median(s []sample) time.Duration { return percentile(s, 0.5) }

@@ -43,12 +43,13 @@ type mirrorWorld struct {
 // syncSample is one measured sync process.
 type syncSample struct {
 	sample
-	requests   int   // requests the fake received during the sync
-	diskBytes  int64 // the mirror's files after the sync
-	attributes int   // attributes in the mirror
-	events     int   // events the sync read from MISP
-	attrsRead  int   // attributes the sync read from MISP
-	changes    int   // changes made in the fake before this sync
+	fakeCPU    time.Duration // CPU this process (the fake MISP) spent during the sync
+	requests   int           // requests the fake received during the sync
+	diskBytes  int64         // the mirror's files after the sync
+	attributes int           // attributes in the mirror
+	events     int           // events the sync read from MISP
+	attrsRead  int           // attributes the sync read from MISP
+	changes    int           // changes made in the fake before this sync
 }
 
 // newMirrorWorld starts a fake MISP with the synthetic set alone on TLS
@@ -97,10 +98,13 @@ func (w *mirrorWorld) syncArgv(bin string) []string {
 // from the fake's request log and the mirror's state file.
 func (w *mirrorWorld) sync(bin string, wantFull bool) (syncSample, error) {
 	before := len(w.fake.Requests())
+	var ru0, ru1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 	s, err := execEnv([]string{config.KeyEnv + "=" + benchKey}, 1, "", bin, w.syncArgv(bin)...)
 	if err != nil {
 		return syncSample{}, fmt.Errorf("sync: %w", err)
 	}
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
 	st, err := mirror.ReadState(w.mirrorPath)
 	if err != nil {
 		return syncSample{}, fmt.Errorf("sync state: %w", err)
@@ -112,7 +116,7 @@ func (w *mirrorWorld) sync(bin string, wantFull bool) (syncSample, error) {
 	if err != nil {
 		return syncSample{}, err
 	}
-	return syncSample{sample: s[0], requests: len(w.fake.Requests()) - before, diskBytes: size,
+	return syncSample{sample: s[0], fakeCPU: cpuTime(&ru1) - cpuTime(&ru0), requests: len(w.fake.Requests()) - before, diskBytes: size,
 		attributes: st.Result.Meta.Attributes, events: st.Result.Events, attrsRead: st.Result.Attributes}, nil
 }
 
@@ -277,18 +281,18 @@ func (w *mirrorWorld) missValues(nIPs, nDomains int) (ips, domains []string, err
 func writeSyncReport(md *strings.Builder, spec mirrorSpec, full, incr []syncSample) {
 	last := full[len(full)-1]
 	fmt.Fprintf(md, "## The local mirror: sync\n\n")
-	fmt.Fprintf(md, "The fake MISP serves a synthetic set of %d attributes over %d events (`mispfake.Synthetic`, seed 1; %d of them in the mirror: to_ids, not deleted, not on a warninglist) over TLS on loopback, from the benchmark's process, so its memory is not the sync's. `custom-misp sync` runs as a fresh process as an operator or the command wodle runs it (`custom-misp sync --options FILE --url URL`, the key in $CUSTOM_MISP_API_KEY, the options file naming ca_file and mirror_path), timed by the launcher. %d rounds, each with a fresh fake (the same data) and an empty mirror: a full sync, then `RandomChanges(%d, %d)` in the fake (adds, edits, to_ids flips, soft and hard deletes), then the incremental sync that picks them up. Requests are those the fake received; events and attributes read are the sync's own count (its state file); the mirror's size is the disk its directory takes (allocated blocks).\n\n",
-		spec.attrs, spec.events, last.attributes, spec.rounds, spec.changes, changeSeed)
-	fmt.Fprintf(md, "| sync | median | slowest | peak RSS | requests | events read | attributes read | mirror on disk | goals (issue #12) |\n|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	fmt.Fprintf(md, "The fake MISP serves a synthetic set of %d attributes over %d events (`mispfake.Synthetic`, seed 1; %d of them in the mirror: to_ids, not deleted, not on a warninglist) over TLS on loopback, from the benchmark's process, so its memory is not the sync's. `custom-misp sync` runs as a fresh process as an operator or the command wodle runs it (`custom-misp sync --options FILE --url URL`, the key in $CUSTOM_MISP_API_KEY, the options file naming ca_file and mirror_path), timed by the launcher. %d rounds, each with a fresh fake (the same data) and an empty mirror: a full sync, then `RandomChanges(%d, %d)` in the fake (adds, edits, to_ids flips, soft and hard deletes), then the incremental sync that picks them up. CPU is user and system time, medians: the sync process's (from the launcher) and the benchmark process's while the sync ran (the fake MISP serving it; the machine has %d cores). Requests are those the fake received; events and attributes read are the sync's own count (its state file); the mirror's size is the disk its directory takes (allocated blocks).\n\n",
+		spec.attrs, spec.events, last.attributes, spec.rounds, spec.changes, changeSeed, runtime.NumCPU())
+	fmt.Fprintf(md, "| sync | median | slowest | CPU of the sync | CPU of the fake | peak RSS | requests | events read | attributes read | mirror on disk | goals (issue #12) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	row := func(name string, s []syncSample, goal string) {
-		walls := make([]sample, len(s))
+		walls, cpus, fakes := make([]sample, len(s)), make([]sample, len(s)), make([]sample, len(s))
 		var rss, size int64
 		for i, x := range s {
-			walls[i] = x.sample
+			walls[i], cpus[i].wall, fakes[i].wall = x.sample, x.cpu, x.fakeCPU
 			rss, size = max(rss, x.maxRSS), max(size, x.diskBytes)
 		}
-		fmt.Fprintf(md, "| %s | %s | %s | %.1f MiB | %d | %d | %d | %.1f MB | %s |\n", name, secs(median(walls)), secs(percentile(walls, 1)),
-			float64(rss)/1024, s[len(s)-1].requests, s[len(s)-1].events, s[len(s)-1].attrsRead, float64(size)/1e6, goal)
+		fmt.Fprintf(md, "| %s | %s | %s | %s | %s | %.1f MiB | %d | %d | %d | %.1f MB | %s |\n", name, secs(median(walls)), secs(percentile(walls, 1)),
+			secs(median(cpus)), secs(median(fakes)), float64(rss)/1024, s[len(s)-1].requests, s[len(s)-1].events, s[len(s)-1].attrsRead, float64(size)/1e6, goal)
 	}
 	row("full", full, "≤ 60 s, ≤ 256 MiB, ≤ 200 MB")
 	row(fmt.Sprintf("incremental, %d changes", spec.changes), incr, "≤ 2 s")
