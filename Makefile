@@ -37,8 +37,11 @@ check:
 demo: build
 	$(GO) run ./internal/demo -bin $(BIN) -alerts testdata/alerts
 
+# BENCHFLAGS scales the mirror cases for a quick look, e.g.
+# BENCHFLAGS='-mirror-attributes 100000 -mirror-events 2000 -sync-rounds 1';
+# the committed BENCHMARKS.md comes from the defaults (issue #12's sizes).
 bench: build
-	$(GO) run ./internal/bench -bin $(BIN) -out BENCHMARKS.md
+	$(GO) run ./internal/bench -bin $(BIN) -out BENCHMARKS.md $(BENCHFLAGS)
 	@{ echo; echo '## go test -bench: the store, extraction, normalisation'; echo; \
 	   echo '`go test -run '"'"'^$$'"'"' -bench . -benchmem ./internal/cache ./internal/alert ./internal/ioc`'; echo; echo '```'; \
 	   $(GO) test -run '^$$' -bench . -benchmem ./internal/cache ./internal/alert ./internal/ioc; echo '```'; } >> BENCHMARKS.md

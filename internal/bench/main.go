@@ -20,9 +20,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/custom-misp/custom-misp/internal/ioc"
 	"github.com/custom-misp/custom-misp/internal/mispfake"
 )
 
@@ -39,16 +41,25 @@ func main() {
 	replay := flag.Int("replay", 10000, "alerts in the replay")
 	distinct := flag.Int("distinct", 2000, "distinct indicator values in the replay")
 	compare := flag.String("compare", "", "another build of custom-misp: time it against -bin, interleaved, instead of writing the report")
+	var spec mirrorSpec
+	flag.IntVar(&spec.attrs, "mirror-attributes", 1_000_000, "attributes in the fake MISP's synthetic set for the mirror cases (issue #12: 1,000,000)")
+	flag.IntVar(&spec.events, "mirror-events", 20_000, "events they are spread over (issue #12: 20,000)")
+	flag.IntVar(&spec.rounds, "sync-rounds", 3, "full and incremental syncs measured, each from an empty mirror")
+	flag.IntVar(&spec.changes, "changes", 1000, "random changes each incremental sync picks up (issue #12: 1,000)")
 	flag.Parse()
 	if *runs < rounds {
 		fmt.Fprintf(os.Stderr, "bench: -runs must be at least %d (one run per round)\n", rounds)
+		os.Exit(2)
+	}
+	if spec.attrs < spec.events || spec.events < 1 || spec.rounds < 1 || spec.changes < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -mirror-attributes ≥ -mirror-events ≥ 1, -sync-rounds ≥ 1 and -changes ≥ 1")
 		os.Exit(2)
 	}
 	var err error
 	if *compare != "" {
 		err = compareBuilds(*bin, *compare, *runs)
 	} else {
-		err = run(*bin, *out, *runs, *replay, *distinct)
+		err = run(*bin, *out, *runs, *replay, *distinct, spec)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -58,17 +69,19 @@ func main() {
 
 type sample struct {
 	wall   time.Duration
-	maxRSS int64 // KiB
+	maxRSS int64         // KiB
+	cpu    time.Duration // user and system time of the run
 }
 
 type bench struct {
-	dir, bin, url, options string
-	fake                   *mispfake.Server
-	queue                  *net.UnixConn
-	received               int
+	dir, bin, url, options, socket string
+	fake                           *mispfake.Server
+	queue                          *net.UnixConn
+	received                       atomic.Int64 // datagrams read from the queue
 }
 
-func run(binPath, out string, runs, replayN, distinct int) error {
+func run(binPath, out string, runs, replayN, distinct int, spec mirrorSpec) error {
+	startLoad := loadavg()
 	binPath, err := filepath.Abs(binPath)
 	if err != nil {
 		return err
@@ -107,6 +120,47 @@ func run(binPath, out string, runs, replayN, distinct int) error {
 	}
 	cachePath := filepath.Join(dir, "cache.db")
 
+	// The mirror first: its syncs are the heaviest part, measured while
+	// nothing else runs; the last round's mirror then serves the cases.
+	mw, fullSyncs, incrSyncs, err := syncRounds(b, spec)
+	if err != nil {
+		return err
+	}
+	defer mw.close()
+	hitIPs, err := mw.pickValues("ip-dst", ioc.IP, 2)
+	if err != nil {
+		return err
+	}
+	hitDomains, err := mw.pickValues("domain", ioc.Domain, 1)
+	if err != nil {
+		return err
+	}
+	missIPs, missDomains, err := mw.missValues(2, 1)
+	if err != nil {
+		return err
+	}
+	hitAlert, missAlert := filepath.Join(mw.dir, "hit.alert"), filepath.Join(mw.dir, "miss.alert")
+	if err := writeAlert(hitAlert, "hit", append(hitIPs, hitDomains...)); err != nil {
+		return err
+	}
+	if err := writeAlert(missAlert, "miss", append(missIPs, missDomains...)); err != nil {
+		return err
+	}
+	// Every mirror case must do what its name says: the hit raises an
+	// event for each of its three indicators, the others none.
+	for _, c := range []struct {
+		alert string
+		want  int64
+	}{{hitAlert, 3}, {missAlert, 0}, {none, 0}} {
+		got, err := b.eventsOf(c.alert, mw.url, mw.options)
+		if err != nil {
+			return err
+		}
+		if got != c.want {
+			return fmt.Errorf("%s with the mirror: %d events, want %d", filepath.Base(c.alert), got, c.want)
+		}
+	}
+
 	// Fill the disk cache for the cached case.
 	if err := b.alert(withIOCs); err != nil {
 		return err
@@ -114,7 +168,8 @@ func run(binPath, out string, runs, replayN, distinct int) error {
 	names := []string{"floor: static Go binary doing nothing",
 		"reference: Go binary that links os and time, doing nothing",
 		"reference: custom-misp's package set initialised, doing nothing",
-		"alert with no indicators", "alert, all indicators cached", "alert, all indicators miss the cache (MISP on loopback, TLS)"}
+		"alert with no indicators", "alert, all indicators cached", "alert, all indicators miss the cache (MISP on loopback, TLS)",
+		"mirror: alert with no indicators", "mirror: alert, all indicators hit", "mirror: alert, all indicators miss"}
 	samples := make([][]sample, len(names))
 	// Each case runs as a block of consecutive runs, as integratord runs the
 	// same program alert after alert (interleaving with another program
@@ -133,8 +188,12 @@ func run(binPath, out string, runs, replayN, distinct int) error {
 		{"", b.bin, b.argv(none)},
 		{"", b.bin, b.argv(withIOCs)},
 		{cachePath, b.bin, b.argv(withIOCs)}, // every answer forgotten: the run must ask MISP
+		{"", b.bin, argvFor(none, mw.url, mw.options)},
+		{"", b.bin, argvFor(hitAlert, mw.url, mw.options)},
+		{"", b.bin, argvFor(missAlert, mw.url, mw.options)},
 	}
 	roundRatios := make([][]float64, len(names))
+	mirrorRequests := len(mw.fake.Requests())
 	for r := 0; r < rounds; r++ {
 		var roundFloor time.Duration
 		for i, c := range cases {
@@ -150,24 +209,44 @@ func run(binPath, out string, runs, replayN, distinct int) error {
 			roundRatios[i] = append(roundRatios[i], float64(median(s))/float64(roundFloor))
 		}
 	}
+	mirrorRequests = len(mw.fake.Requests()) - mirrorRequests
 	floor := median(samples[0])
 
 	requestsBefore := len(b.fake.Requests())
 	if err := os.Remove(cachePath); err != nil && !os.IsNotExist(err) {
 		return err
 	}
-	rep, err := b.replay(replayN, distinct)
+	rep, err := b.replay("replay", replayN, distinct, cacheTop, b.url, b.options)
 	if err != nil {
 		return err
 	}
 	rep.requests = len(b.fake.Requests()) - requestsBefore
 
+	// The same replay with lookup "mirror": the top of the pool is values
+	// the mirror holds, so hits recur; MISP must hear nothing.
+	top := append(append([]string{}, hitIPs...), hitDomains...)
+	more, err := mw.pickValues("hostname", ioc.Domain, 4)
+	if err != nil {
+		return err
+	}
+	top = append(top, more...)
+	if more, err = mw.pickValues("ip-src", ioc.IP, 4); err != nil {
+		return err
+	}
+	top = append(top, more...)
+	mirrorBefore := len(mw.fake.Requests())
+	mrep, err := b.replay("replay-mirror", replayN, distinct, top, mw.url, mw.options)
+	if err != nil {
+		return err
+	}
+	mrep.requests = len(mw.fake.Requests()) - mirrorBefore
+
 	var md strings.Builder
 	host, _ := os.Hostname()
 	fmt.Fprintf(&md, "# Benchmarks\n\nRegenerated by `make bench` (%s, %s). Do not edit by hand.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), host)
 	fmt.Fprintf(&md, "- machine: %s, %d cores, %s, %s\n", cpuModel(), runtime.NumCPU(), kernel(), runtime.Version())
-	fmt.Fprintf(&md, "- load average when the run started: %s\n", loadavg())
-	fmt.Fprintf(&md, "- command: `make bench` (= `go run ./internal/bench -bin bin/custom-misp -out BENCHMARKS.md` plus `go test -bench` of the store, extraction and normalisation); to weigh one change, `go run ./internal/bench -bin OLD -compare NEW` times two builds interleaved\n")
+	fmt.Fprintf(&md, "- load average when the run started: %s\n", startLoad)
+	fmt.Fprintf(&md, "- command: `make bench` (= `go run ./internal/bench -bin bin/custom-misp -out BENCHMARKS.md` plus `go test -bench` of the store, extraction and normalisation); to weigh one change, `go run ./internal/bench -bin OLD -compare NEW` times two builds interleaved; `BENCHFLAGS` (`-mirror-attributes`, `-mirror-events`, `-sync-rounds`, `-changes`) scales the mirror cases, at %d×%d, %d rounds, %d changes here\n", spec.attrs, spec.events, spec.rounds, spec.changes)
 	fmt.Fprintf(&md, "- each run is a fresh process started with integratord 4.14's argv (`integrations <alert> <key> <url> \"\" <options> 10 3 \"> /dev/null 2>&1\"`) the way integratord starts it: stdout and stderr on one pipe read to EOF, then wait; timed by a small launcher process; %d runs per case in %d rounds of %d consecutive runs, each after %d warm-up runs; the last column is the spread of the rounds' own ratios (10th to 90th percentile)\n", runs/rounds*rounds, rounds, runs/rounds, warmup)
 	fmt.Fprintf(&md, "- peak RSS is the child's ru_maxrss as seen by the launcher; Linux carries a vfork parent's peak into the child, so a figure at the launcher's own size (about 7 MiB) means \"at most that\"\n\n")
 	fmt.Fprintf(&md, "| case | median | p90 | ratio to floor | peak RSS | ratio by round |\n|---|---:|---:|---:|---:|---:|\n")
@@ -177,12 +256,15 @@ func run(binPath, out string, runs, replayN, distinct int) error {
 		lo, hi := roundRatios[i][len(roundRatios[i])/10], roundRatios[i][len(roundRatios[i])*9/10]
 		fmt.Fprintf(&md, "| %s | %s | %s | %.2f× | %.1f MiB | %.2f–%.2f× |\n", c, ms(m), ms(percentile(samples[i], 0.9)), float64(m)/float64(floor), float64(peak(samples[i]))/1024, lo, hi)
 	}
-	fmt.Fprintf(&md, "\nTargets (issue #4): cached ≤ 2× floor, no indicators ≤ 1.5× floor, peak RSS ≤ 20 MiB.\n\n")
+	fmt.Fprintf(&md, "\nTargets (issue #4): cached ≤ 2× floor, no indicators ≤ 1.5× floor, peak RSS ≤ 20 MiB. Issue #12: every mirror case ≤ 2× floor.\n\n")
 	fmt.Fprintf(&md, "The reference rows are not targets. They show what the floor leaves out: any Go program that uses os and time pays their start-up, and the second row is the start-up of custom-misp's packages (gjson, golang-lru and bbolt among them) before it reads an alert. The difference between that row and the alert rows is custom-misp's own work.\n\n")
-	fmt.Fprintf(&md, "## Replay\n\n%d alerts, one process each, drawing 3 indicators each from %d distinct values with a Zipf skew (s=1.1), starting from an empty cache:\n\n", replayN, distinct)
-	fmt.Fprintf(&md, "| MISP requests | distinct values seen | events sent | total time | per alert |\n|---:|---:|---:|---:|---:|\n")
-	fmt.Fprintf(&md, "| %d | %d | %d | %s | %s |\n\n", rep.requests, rep.distinctSeen, b.received-rep.receivedBefore, rep.total.Round(time.Millisecond), ms(rep.total/time.Duration(replayN)))
-	fmt.Fprintf(&md, "Target: at most one MISP request per distinct value per TTL (≤ %d).\n", distinct)
+	fmt.Fprintf(&md, "The mirror rows run with `\"lookup\": \"mirror\"` against the mirror of the last incremental sync below (%d attributes): the hit alert holds two addresses and a domain taken from the synthetic set, the miss alert two addresses and a domain checked to be outside it (no attribute, no network holding them); each was run once first and raised 3 and 0 events. The fake MISP received %d requests from these %d runs.\n\n", incrSyncs[len(incrSyncs)-1].attributes, mirrorRequests, 3*rounds*(warmup+runs/rounds))
+	writeSyncReport(&md, spec, fullSyncs, incrSyncs)
+	fmt.Fprintf(&md, "## Replay\n\n%d alerts, one process each, drawing 3 indicators each from %d distinct values with a Zipf skew (s=1.1). With the cache (lookup \"live\", starting from an empty cache; the most frequent values are in the fake's embedded events) and with the mirror above (lookup \"mirror\"; the %d most frequent values are in the synthetic set):\n\n", replayN, distinct, len(top))
+	fmt.Fprintf(&md, "| lookup | MISP requests | distinct values seen | events sent | total time | per alert |\n|---|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&md, "| live, cache | %d | %d | %d | %s | %s |\n", rep.requests, rep.distinctSeen, rep.events, rep.total.Round(time.Millisecond), ms(rep.total/time.Duration(replayN)))
+	fmt.Fprintf(&md, "| mirror | %d | %d | %d | %s | %s |\n\n", mrep.requests, mrep.distinctSeen, mrep.events, mrep.total.Round(time.Millisecond), ms(mrep.total/time.Duration(replayN)))
+	fmt.Fprintf(&md, "Targets: with the cache, at most one MISP request per distinct value per TTL (≤ %d); with the mirror, none (issue #12).\n", distinct)
 	if err := os.WriteFile(out, []byte(md.String()), 0o644); err != nil {
 		return err
 	}
@@ -214,7 +296,7 @@ func setup(dir, bin string) (*bench, error) {
 	if err := os.WriteFile(options, opts, 0o644); err != nil {
 		return nil, err
 	}
-	return &bench{dir: dir, bin: bin, url: srv.URL, options: options, fake: fake, queue: queue}, nil
+	return &bench{dir: dir, bin: bin, url: srv.URL, options: options, socket: sock, fake: fake, queue: queue}, nil
 }
 
 func (b *bench) drain() {
@@ -223,23 +305,97 @@ func (b *bench) drain() {
 		if _, err := b.queue.Read(buf); err != nil {
 			return
 		}
-		b.received++
+		b.received.Add(1)
 	}
 }
 
 // argv is integratord 4.14's command line for one alert file.
-func (b *bench) argv(alert string) []string {
-	return []string{"integrations", alert, benchKey, b.url, "", b.options, "10", "3", "> /dev/null 2>&1"}
+func (b *bench) argv(alert string) []string { return argvFor(alert, b.url, b.options) }
+
+func argvFor(alert, url, options string) []string {
+	return []string{"integrations", alert, benchKey, url, "", options, "10", "3", "> /dev/null 2>&1"}
 }
 
 // alert runs the binary once, straight from this process (for the replay,
 // where only the total time counts).
-func (b *bench) alert(path string) error {
-	cmd := &exec.Cmd{Path: b.bin, Args: b.argv(path)}
+func (b *bench) alert(path string) error { return b.alertWith(path, b.url, b.options) }
+
+func (b *bench) alertWith(path, url, options string) error {
+	cmd := &exec.Cmd{Path: b.bin, Args: argvFor(path, url, options)}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("%v: %s", err, out)
 	}
 	return nil
+}
+
+// eventsOf runs one alert and counts the datagrams it sent. A run sends
+// before it exits, so they are in the socket's buffer; the drain
+// goroutine is given a moment to count them.
+func (b *bench) eventsOf(path, url, options string) (int64, error) {
+	before := b.received.Load()
+	if err := b.alertWith(path, url, options); err != nil {
+		return 0, err
+	}
+	return b.settle() - before, nil
+}
+
+// settle waits until the drain goroutine has counted every datagram
+// already queued (the count stops moving) and returns the count.
+func (b *bench) settle() int64 {
+	n := b.received.Load()
+	for stable := 0; stable < 5; {
+		time.Sleep(20 * time.Millisecond)
+		if m := b.received.Load(); m != n {
+			n, stable = m, 0
+		} else {
+			stable++
+		}
+	}
+	return n
+}
+
+// writeAlert writes the replay's Suricata alert holding values (at most
+// three; see suricataAlert).
+func writeAlert(path, id string, values []string) error {
+	if len(values) > 3 {
+		return fmt.Errorf("alert %s: %d values, at most 3", id, len(values))
+	}
+	return os.WriteFile(path, suricataAlert(id, values), 0o644)
+}
+
+// suricataAlert is a Suricata alert as Wazuh writes it. Each value goes
+// into a field extraction reads for its kind: the i-th value, an address,
+// into the i-th of dest_ip, src_ip, dest_ip_alt; a name into the i-th of
+// the HTTP host, the TLS SNI, the DNS query.
+func suricataAlert(id string, values []string) []byte {
+	ipFields := []string{"dest_ip", "src_ip", "dest_ip_alt"}
+	nameFields := []string{"http", "tls", "dns"}
+	data := map[string]any{"event_type": "alert"}
+	for j, x := range values {
+		if _, err := netip.ParseAddr(x); err == nil {
+			data[ipFields[j]] = x
+			continue
+		}
+		switch nameFields[j] {
+		case "http":
+			data["http"] = map[string]string{"hostname": x}
+		case "tls":
+			data["tls"] = map[string]string{"sni": x}
+		default:
+			data["dns"] = map[string]string{"rrname": x}
+		}
+	}
+	alert := map[string]any{
+		"timestamp": "2026-11-27T16:47:04.947+0000",
+		"rule":      map[string]any{"level": 3, "description": "Suricata: Alert", "id": "86601", "groups": []string{"ids", "suricata"}},
+		"agent":     map[string]any{"id": "007", "name": "ids-sensor-01", "ip": "10.20.0.5"},
+		"id":        "1795798099." + id,
+		"decoder":   map[string]any{"name": "json"},
+		"data":      data,
+		"location":  "/var/log/suricata/eve.json",
+	}
+	line, _ := json.Marshal(alert)
+	return append(line, '\n')
 }
 
 // execN runs a program n times in a row and measures each run's wall time
@@ -252,6 +408,12 @@ func (b *bench) alert(path string) error {
 // MISP. A peak below the launcher's own size shows as the launcher's. If
 // fresh is set, that file is removed before each run (untimed).
 func execN(n int, fresh, path string, argv ...string) ([]sample, error) {
+	return execEnv(nil, n, fresh, path, argv...)
+}
+
+// execEnv is execN with env added to the environment of the launcher and
+// so of the runs.
+func execEnv(env []string, n int, fresh, path string, argv ...string) ([]sample, error) {
 	if len(argv) == 0 {
 		argv = []string{path}
 	}
@@ -260,6 +422,7 @@ func execN(n int, fresh, path string, argv ...string) ([]sample, error) {
 		return nil, err
 	}
 	cmd := exec.Command(self, append([]string{"-launch", strconv.Itoa(n), fresh, path}, argv...)...)
+	cmd.Env = append(os.Environ(), env...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
@@ -268,11 +431,11 @@ func execN(n int, fresh, path string, argv ...string) ([]sample, error) {
 	var samples []sample
 	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 		var s sample
-		var wall int64
-		if _, err := fmt.Sscan(line, &wall, &s.maxRSS); err != nil {
+		var wall, cpu int64
+		if _, err := fmt.Sscan(line, &wall, &s.maxRSS, &cpu); err != nil {
 			return nil, fmt.Errorf("launcher said %q: %v", line, err)
 		}
-		s.wall = time.Duration(wall)
+		s.wall, s.cpu = time.Duration(wall), time.Duration(cpu)
 		samples = append(samples, s)
 	}
 	return samples, nil
@@ -281,7 +444,8 @@ func execN(n int, fresh, path string, argv ...string) ([]sample, error) {
 // launch is the launcher: it runs path with argv (argv[0] included) count
 // times, each the way integratord's wpopenv does (stdout and stderr on one
 // pipe, read to EOF, then wait), and prints for each run the wall time in
-// nanoseconds and the peak RSS in KiB.
+// nanoseconds, the peak RSS in KiB and the CPU time (user and system) in
+// nanoseconds.
 func launch(count, fresh, path string, argv []string) {
 	n, err := strconv.Atoi(count)
 	if err != nil {
@@ -316,20 +480,26 @@ func launch(count, fresh, path string, argv []string) {
 			os.Exit(1)
 		}
 		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-		fmt.Println(wall.Nanoseconds(), ru.Maxrss)
+		fmt.Println(wall.Nanoseconds(), ru.Maxrss, cpuTime(ru).Nanoseconds())
 	}
 }
 
 type replayResult struct {
-	requests, distinctSeen, receivedBefore int
-	total                                  time.Duration
+	requests, distinctSeen int
+	events                 int64 // datagrams the runs sent
+	total                  time.Duration
 }
 
+// cacheTop heads the cache replay's pool: values of the fake's embedded
+// events.
+var cacheTop = []string{"185.220.101.47", "185.225.74.19", "update-check-cdn.com", "cdn-static-assets.xyz"}
+
 // replay runs n alerts whose indicators follow a Zipf law over a pool of
-// distinct values; the top of the pool holds values the fake MISP knows,
-// so hits recur and must raise an event every time.
-func (b *bench) replay(n, distinct int) (replayResult, error) {
-	pool := []string{"185.220.101.47", "185.225.74.19", "update-check-cdn.com", "cdn-static-assets.xyz"}
+// distinct values, with the given MISP URL and options file; the pool
+// starts with top, values MISP knows, so hits recur and must raise an
+// event every time. name is the directory of its alert files.
+func (b *bench) replay(name string, n, distinct int, top []string, url, options string) (replayResult, error) {
+	pool := append([]string{}, top...)
 	for i := len(pool); i < distinct; i++ {
 		if i%2 == 0 {
 			pool = append(pool, fmt.Sprintf("45.%d.%d.%d", 10+i/60000, (i/250)%250+1, i%250+1))
@@ -340,7 +510,7 @@ func (b *bench) replay(n, distinct int) (replayResult, error) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	zipf := rand.NewZipf(rng, 1.1, 1, uint64(distinct-1))
 	seen := map[string]bool{}
-	dir := filepath.Join(b.dir, "replay")
+	dir := filepath.Join(b.dir, name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return replayResult{}, err
 	}
@@ -351,48 +521,21 @@ func (b *bench) replay(n, distinct int) (replayResult, error) {
 			v[j] = pool[zipf.Uint64()]
 			seen[v[j]] = true
 		}
-		// Each value goes into a field extraction reads for its kind.
-		ipFields := []string{"dest_ip", "src_ip", "dest_ip_alt"}
-		nameFields := []string{"http", "tls", "dns"}
-		data := map[string]any{"event_type": "alert"}
-		for j, x := range v {
-			if _, err := netip.ParseAddr(x); err == nil {
-				data[ipFields[j]] = x
-				continue
-			}
-			switch nameFields[j] {
-			case "http":
-				data["http"] = map[string]string{"hostname": x}
-			case "tls":
-				data["tls"] = map[string]string{"sni": x}
-			default:
-				data["dns"] = map[string]string{"rrname": x}
-			}
-		}
-		alert := map[string]any{
-			"timestamp": "2026-11-27T16:47:04.947+0000",
-			"rule":      map[string]any{"level": 3, "description": "Suricata: Alert", "id": "86601", "groups": []string{"ids", "suricata"}},
-			"agent":     map[string]any{"id": "007", "name": "ids-sensor-01", "ip": "10.20.0.5"},
-			"id":        fmt.Sprintf("1795798099.%d", i),
-			"decoder":   map[string]any{"name": "json"},
-			"data":      data,
-			"location":  "/var/log/suricata/eve.json",
-		}
-		line, _ := json.Marshal(alert)
 		files[i] = filepath.Join(dir, fmt.Sprintf("%05d.alert", i))
-		if err := os.WriteFile(files[i], append(line, '\n'), 0o644); err != nil {
+		if err := os.WriteFile(files[i], suricataAlert(strconv.Itoa(i), v[:]), 0o644); err != nil {
 			return replayResult{}, err
 		}
 	}
-	res := replayResult{distinctSeen: len(seen), receivedBefore: b.received}
+	res := replayResult{distinctSeen: len(seen)}
+	before := b.settle()
 	start := time.Now()
 	for _, f := range files {
-		if err := b.alert(f); err != nil {
+		if err := b.alertWith(f, url, options); err != nil {
 			return res, err
 		}
 	}
 	res.total = time.Since(start)
-	time.Sleep(100 * time.Millisecond) // let the drain goroutine count the last datagrams
+	res.events = b.settle() - before
 	return res, nil
 }
 
@@ -430,6 +573,10 @@ func buildReference(dir, name string) (string, error) {
 		return "", fmt.Errorf("building reference %s: %v: %s", name, err, out)
 	}
 	return bin, nil
+}
+
+func cpuTime(ru *syscall.Rusage) time.Duration {
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func median(s []sample) time.Duration { return percentile(s, 0.5) }
