@@ -31,11 +31,9 @@
 //	meta     Meta as JSON
 //	footer   footerSize bytes, see footer
 //
-// The records start at the same offset in every generation, so an
-// incremental sync copies the old records section as it is (the kernel
-// copies it, copy_file_range) and appends; the records of events it
-// replaced stay behind as garbage (Meta.GarbageBytes) until the next full
-// sync writes a clean file.
+// An incremental sync copies the old generation's records of the events
+// that did not change, in file order, then appends the events it read:
+// every generation is compact.
 package mirror
 
 import (
@@ -148,9 +146,6 @@ type Meta struct {
 	// the mirror: an address is looked up once per length.
 	V4Lengths []int `json:"v4_prefix_lengths,omitempty"`
 	V6Lengths []int `json:"v6_prefix_lengths,omitempty"`
-	// GarbageBytes are records left behind by incremental syncs.
-	GarbageBytes int64 `json:"garbage_bytes"`
-	RecordBytes  int64 `json:"record_bytes"`
 }
 
 const formatVersion = 1

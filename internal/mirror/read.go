@@ -240,16 +240,6 @@ func (m *Mirror) readRecord(off, lo, hi int64) ([]byte, error) {
 	return rec, nil
 }
 
-// recordSize is the size of the attribute record at off, prefix included.
-func (m *Mirror) recordSize(off int64) (int64, error) {
-	rec, err := m.readRecord(off, recordsOff, m.foot.eventsOff)
-	if err != nil {
-		return 0, err
-	}
-	n := int64(len(rec))
-	return n + int64(len(binary.AppendUvarint(nil, uint64(n)))), nil
-}
-
 func (m *Mirror) attribute(off int64) (misp.Attribute, error) {
 	var a misp.Attribute
 	rec, err := m.readRecord(off, recordsOff, m.foot.eventsOff)

@@ -349,8 +349,6 @@ func (s *syncer) openBase() (*Mirror, string) {
 		why = "MISP URL, key or filters changed"
 	case s.start.Sub(time.Unix(m.meta.FullAt, 0)) >= s.o.FullSyncInterval:
 		why = "the periodic full sync is due"
-	case m.meta.GarbageBytes > m.meta.RecordBytes/2:
-		why = "half of the mirror is left-over records"
 	default:
 		if err := m.Verify(); err != nil {
 			why = "the mirror failed its checksum"
@@ -369,11 +367,8 @@ func (s *syncer) write(ctx context.Context, wr *writer, index map[uint32]misp.Ev
 	meta := Meta{Generation: s.res.Generation + 1, Scope: s.o.Scope, URL: s.o.URL, Filters: s.o.Filters, SyncedAt: s.start.Unix(), FullAt: s.start.Unix(), Warninglists: s.lists.Fingerprint, RecheckFrom: s.recheckFrom}
 	if s.base != nil {
 		meta.FullAt = s.base.meta.FullAt
-		if err := wr.copyRecords(s.base); err != nil {
+		if err := wr.copyLive(s.base, func(ev uint32) bool { _, ok := keepOld[ev]; return ok }); err != nil {
 			return meta, fmt.Errorf("copying the mirror: %w", err)
-		}
-		if err := wr.keepEntries(s.base, func(ev uint32) bool { _, ok := keepOld[ev]; return ok }); err != nil {
-			return meta, fmt.Errorf("reading the mirror: %w", err)
 		}
 		meta.V4Lengths, meta.V6Lengths = s.base.meta.V4Lengths, s.base.meta.V6Lengths
 		for id, e := range keepOld {

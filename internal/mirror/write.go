@@ -29,12 +29,11 @@ type writer struct {
 	crc  hash.Hash32
 	off  int64
 
-	keys    []keyEntry
-	events  map[uint32]*eventRecord
-	v4, v6  map[int]bool
-	broad   int   // networks too broad to match, left out
-	garbage int64 // bytes of copied records no entry points to
-	buf     []byte
+	keys   []keyEntry
+	events map[uint32]*eventRecord
+	v4, v6 map[int]bool
+	broad  int // networks too broad to match, left out
+	buf    []byte
 }
 
 type keyEntry struct {
@@ -99,54 +98,68 @@ func matchDirGroup(f *os.File, dir string) error {
 	return f.Chown(-1, int(st.Gid))
 }
 
-// copyRecords copies the records section of base as it is: the offsets in
-// base's index stay valid in the new file. The kernel copies it
-// (copy_file_range) when the buffered writer is empty, as it is here.
-func (wr *writer) copyRecords(base *Mirror) error {
-	n := base.foot.eventsOff - recordsOff
-	if err := wr.w.Flush(); err != nil {
-		return err
-	}
-	// The CRC has to see the bytes, so they are read once here; the page
-	// cache makes that cheap right after the copy.
-	if _, err := base.f.Seek(recordsOff, io.SeekStart); err != nil {
-		return err
-	}
-	if copied, err := wr.f.ReadFrom(&io.LimitedReader{R: base.f, N: n}); err != nil {
-		return err
-	} else if copied != n {
-		return ErrDamaged
-	}
-	if _, err := io.Copy(wr.crc, io.NewSectionReader(base.f, recordsOff, n)); err != nil {
-		return err
-	}
-	wr.off += n
-	wr.garbage = base.meta.GarbageBytes
-	return nil
-}
-
-// keepEntries keeps base's index entries for the events keep says, and
-// counts the record bytes of the others as garbage.
-func (wr *writer) keepEntries(base *Mirror, keep func(event uint32) bool) error {
-	dropped := map[int64]bool{}
+// copyLive copies base's records of the events keep says, in file order,
+// with their index entries moved to the new offsets. Every generation is
+// written compact: the records of events read again are left behind, so
+// the file never grows with the syncs (an earlier version copied the
+// records section whole and left them as garbage: eight incremental
+// syncs of 1,000 changes took a 137 MB mirror past 290 MB). It reads the
+// old records once, in order, which the checksum needed anyway.
+func (wr *writer) copyLive(base *Mirror, keep func(event uint32) bool) error {
+	var entries []keyEntry
 	err := base.eachEntry(func(e keyEntry) error {
 		if keep(e.event) {
-			wr.keys = append(wr.keys, e)
-		} else {
-			dropped[e.off] = true
+			entries = append(entries, e)
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	for off := range dropped {
-		n, err := base.recordSize(off)
-		if err != nil {
-			return err
-		}
-		wr.garbage += n
+	offs := make([]int64, 0, len(entries))
+	for _, e := range entries {
+		offs = append(offs, e.off)
 	}
+	slices.Sort(offs)
+	offs = slices.Compact(offs)
+	moved := make([]int64, len(offs))
+
+	r := bufio.NewReaderSize(io.NewSectionReader(base.f, recordsOff, base.foot.eventsOff-recordsOff), 1<<20)
+	pos := recordsOff
+	for i := 0; i < len(offs); {
+		n, err := binary.ReadUvarint(r)
+		if err != nil || n > maxRecord {
+			return ErrDamaged
+		}
+		size := int64(len(binary.AppendUvarint(nil, n))) + int64(n)
+		switch {
+		case pos == offs[i]:
+			if cap(wr.buf) < int(n) {
+				wr.buf = make([]byte, n)
+			}
+			rec := wr.buf[:n]
+			if _, err := io.ReadFull(r, rec); err != nil {
+				return readError(err)
+			}
+			moved[i] = wr.off
+			if err := wr.record(rec); err != nil {
+				return err
+			}
+			i++
+		case pos > offs[i]:
+			return ErrDamaged // an entry points inside a record
+		default:
+			if _, err := r.Discard(int(n)); err != nil {
+				return readError(err)
+			}
+		}
+		pos += size
+	}
+	for j := range entries {
+		i, _ := slices.BinarySearch(offs, entries[j].off)
+		entries[j].off = moved[i]
+	}
+	wr.keys = append(wr.keys, entries...)
 	return nil
 }
 
@@ -250,7 +263,6 @@ func (wr *writer) commit(meta Meta) (Meta, error) {
 func (wr *writer) finish(meta *Meta) error {
 	var foot footer
 	foot.eventsOff = wr.off
-	meta.RecordBytes = wr.off - recordsOff
 	meta.Attributes, meta.CIDRs = 0, 0
 	ids := make([]uint32, 0, len(wr.events))
 	for id := range wr.events {
@@ -317,7 +329,6 @@ func (wr *writer) finish(meta *Meta) error {
 
 	meta.Format = formatVersion
 	meta.Events = len(ids)
-	meta.GarbageBytes = wr.garbage
 	meta.V4Lengths = mergeLengths(meta.V4Lengths, wr.v4)
 	meta.V6Lengths = mergeLengths(meta.V6Lengths, wr.v6)
 	mj, err := json.Marshal(meta)
