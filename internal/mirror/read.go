@@ -340,9 +340,8 @@ func readError(err error) error {
 
 // Each calls fn once for every attribute of the generation, with its
 // event, in file order. It walks the distinct record offsets of the key
-// index, not the records section: an incremental sync leaves the records
-// of replaced events behind as garbage, which no index entry points to.
-// Exporters (internal/cdb) use it; a run never does.
+// index: the attributes are what the index can find. Exporters
+// (internal/cdb) use it; a run never does.
 func (m *Mirror) Each(fn func(a misp.Attribute, e misp.Event) error) error {
 	type rec struct {
 		off   int64

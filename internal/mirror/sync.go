@@ -100,8 +100,9 @@ func SyncTypes() []string {
 //  4. the enabled warninglists, whose change makes the sync full.
 //
 // A full sync re-reads every event: the first one, one with other filters,
-// URL or key (another Scope), one after FullSyncInterval, and one when
-// garbage passes half of the records. Only the full sync catches an
+// URL or key (another Scope), one after FullSyncInterval, one after MISP's
+// enabled warninglists changed, and one over a damaged generation. Only
+// the full sync catches an
 // attribute that decayed (exclude_decayed), as nothing in MISP changes.
 //
 // The timestamps kept for the next comparison are those of step 1, read
