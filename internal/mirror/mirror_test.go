@@ -2,11 +2,13 @@ package mirror
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -605,5 +607,35 @@ func TestEach_LiveRecordsOnce(t *testing.T) {
 	stop := errors.New("stop")
 	if err := m.Each(func(misp.Attribute, misp.Event) error { return stop }); err != stop {
 		t.Errorf("Each returns fn's error: %v", err)
+	}
+}
+
+// parseMeta reads back every field the writer encodes: a field added to
+// Meta but not to parseMeta fails here.
+func TestParseMeta_EveryField(t *testing.T) {
+	var m Meta
+	v := reflect.ValueOf(&m).Elem()
+	for i := range v.NumField() {
+		f := v.Field(i)
+		switch f.Kind() {
+		case reflect.Int, reflect.Int64:
+			f.SetInt(int64(i + 7))
+		case reflect.Uint64:
+			f.SetUint(uint64(i + 7))
+		case reflect.String:
+			f.SetString(fmt.Sprintf("s%d", i))
+		case reflect.Slice:
+			f.Set(reflect.ValueOf([]int{i, i + 1}))
+		default:
+			t.Fatalf("Meta.%s: kind %s not covered by this test", v.Type().Field(i).Name, f.Kind())
+		}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := parseMeta(b)
+	if !ok || !reflect.DeepEqual(got, m) {
+		t.Errorf("parseMeta(%s) = %+v, want %+v", b, got, m)
 	}
 }

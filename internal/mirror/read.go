@@ -2,7 +2,6 @@ package mirror
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -14,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/tidwall/gjson"
 
 	"github.com/custom-misp/custom-misp/internal/codec"
 	"github.com/custom-misp/custom-misp/internal/ioc"
@@ -88,10 +89,51 @@ func open(f *os.File) (*Mirror, error) {
 		return nil, err
 	}
 	m := &Mirror{f: f, foot: foot, events: map[uint32]eventRecord{}}
-	if crc32.ChecksumIEEE(mj) != foot.metaCRC || json.Unmarshal(mj, &m.meta) != nil || m.meta.Format != formatVersion {
+	var ok bool
+	if crc32.ChecksumIEEE(mj) != foot.metaCRC {
+		return nil, ErrDamaged
+	}
+	if m.meta, ok = parseMeta(mj); !ok || m.meta.Format != formatVersion {
 		return nil, ErrDamaged
 	}
 	return m, nil
+}
+
+// parseMeta reads the meta block with gjson, which a run has already
+// warmed for the options: encoding/json's first decode of a struct type
+// builds its field cache by reflection, a cost every integratord run
+// would pay again (the writer still encodes it with encoding/json).
+func parseMeta(b []byte) (Meta, bool) {
+	if !gjson.ValidBytes(b) {
+		return Meta{}, false
+	}
+	r := gjson.ParseBytes(b)
+	if !r.IsObject() {
+		return Meta{}, false
+	}
+	lengths := func(key string) []int {
+		var out []int
+		for _, v := range r.Get(key).Array() {
+			out = append(out, int(v.Int()))
+		}
+		return out
+	}
+	return Meta{
+		Format:       int(r.Get("format").Int()),
+		Generation:   r.Get("generation").Uint(),
+		Scope:        r.Get("scope").String(),
+		URL:          r.Get("url").String(),
+		Filters:      r.Get("filters").String(),
+		SyncedAt:     r.Get("synced_at").Int(),
+		FullAt:       r.Get("full_at").Int(),
+		RecheckFrom:  r.Get("recheck_from").Int(),
+		Warninglists: r.Get("warninglists").String(),
+		Events:       int(r.Get("events").Int()),
+		Attributes:   int(r.Get("attributes").Int()),
+		CIDRs:        int(r.Get("cidrs").Int()),
+		V4Lengths:    lengths("v4_prefix_lengths"),
+		V6Lengths:    lengths("v6_prefix_lengths"),
+	}, true
 }
 
 // Meta describes the generation.

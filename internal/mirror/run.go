@@ -68,7 +68,7 @@ func ForRun(path, scope string, now time.Time, maxAge time.Duration) View {
 	}
 	// A missing or unreadable state file only loses what a sync that
 	// changed nothing would have added: the generation's own SyncedAt.
-	st, _ := ReadState(path)
+	st, _ := readFreshness(path)
 	age := max(now.Sub(FreshAt(m.meta, st)), 0)
 	v := View{Mirror: m, Status: Fresh, Age: age}
 	if age > maxAge {

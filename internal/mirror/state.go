@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/custom-misp/custom-misp/internal/rawfile"
 )
 
@@ -77,6 +79,21 @@ func ReadState(path string) (State, error) {
 		return st, fmt.Errorf("%s: not a sync state file", statePath(path))
 	}
 	return st, nil
+}
+
+// readFreshness reads only what a run needs of the state file (the
+// generation and when it was last current), with gjson for the reason
+// parseMeta gives.
+func readFreshness(path string) (State, error) {
+	b, err := rawfile.ReadNoFollow(statePath(path), maxStateFile)
+	if err != nil {
+		return State{}, err
+	}
+	if len(b) > maxStateFile || !gjson.ValidBytes(b) {
+		return State{}, fmt.Errorf("%s: not a sync state file", statePath(path))
+	}
+	r := gjson.ParseBytes(b)
+	return State{Generation: r.Get("generation").Uint(), CurrentAt: r.Get("current_at").Int()}, nil
 }
 
 // FreshAt is when the mirror m was last known to hold everything MISP
