@@ -95,9 +95,10 @@ func ensureDir(dir string) error {
 	return nil
 }
 
-// tempName is the temporary file an export of pid writes list into.
-func tempName(dir string, l List, pid int) string {
-	return filepath.Join(dir, "."+string(l)+".tmp-"+strconv.Itoa(pid))
+// tempPrefix is the name of list's temporary files but for the pid of
+// the export writing it.
+func tempPrefix(dir string, l List) string {
+	return filepath.Join(dir, "."+string(l)+".tmp-")
 }
 
 // removeStaleTemps removes what killed exports left: a list's temporary
@@ -106,8 +107,7 @@ func tempName(dir string, l List, pid int) string {
 // left alone; a pid reused since is only a file removed by a later export.
 func removeStaleTemps(dir string) {
 	for _, l := range Lists {
-		prefix := tempName(dir, l, 0)
-		prefix = prefix[:len(prefix)-1]
+		prefix := tempPrefix(dir, l)
 		matches, _ := filepath.Glob(prefix + "*")
 		for _, m := range matches {
 			pid, err := strconv.Atoi(m[len(prefix):])
@@ -133,7 +133,7 @@ func writeList(path string, text []byte) (changed bool, err error) {
 		return false, err
 	}
 	dir := filepath.Dir(path)
-	tmp := tempName(dir, List(filepath.Base(path)), os.Getpid())
+	tmp := tempPrefix(dir, List(filepath.Base(path))) + strconv.Itoa(os.Getpid())
 	_ = os.Remove(tmp) // a pid reused after a crash
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, filePerm)
 	if err != nil {
