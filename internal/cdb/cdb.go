@@ -96,14 +96,21 @@ type Stats struct {
 // hit is what one key's value sums up: the most severe event holding it
 // (lowest MISP threat_level_id, then the highest event id) and how many
 // attributes hold it (a count, not a set: a set per key costs hundreds of
-// MB at a million attributes).
+// MB at a million attributes). 12 bytes, held in one slice that the maps
+// index: with hundreds of thousands of keys, a pointer and an allocation
+// per key count.
 type hit struct {
-	event, level, attrs int
+	event, attrs int32
+	level        int8
 }
 
 // Set is the content of every list, built from the mirror by Build.
 type Set struct {
-	keys  map[List]map[string]*hit
+	// keys maps each list's keys to their hit in hits. A hit is updated
+	// in place, never by assigning to the map: that would store the
+	// caller's key string again (see put).
+	keys  map[List]map[string]int32
+	hits  []hit
 	Stats Stats
 }
 
@@ -116,7 +123,7 @@ type Source interface {
 // already holds only what the integration's filters allow (to_ids,
 // published, tags, warninglists, decay), so Build filters nothing more.
 func Build(src Source) (*Set, error) {
-	s := &Set{keys: map[List]map[string]*hit{}}
+	s := &Set{keys: map[List]map[string]int32{}}
 	err := src.Each(func(a misp.Attribute, e misp.Event) error {
 		s.Stats.Attributes++
 		s.add(string(a.Type), string(a.Value), e)
@@ -269,19 +276,25 @@ func (s *Set) put(l List, key string, e misp.Event) {
 	}
 	m := s.keys[l]
 	if m == nil {
-		m = map[string]*hit{}
+		m = map[string]int32{}
 		s.keys[l] = m
 	}
-	id, _ := strconv.Atoi(string(e.ID))
-	level, err := strconv.Atoi(string(e.ThreatLevelID))
-	if err != nil || level < 1 || level > 4 {
-		level = 4 // MISP's "undefined"
+	id64, _ := strconv.ParseInt(string(e.ID), 10, 32)
+	id := int32(id64)
+	level := int8(4) // MISP's "undefined"
+	if n, err := strconv.Atoi(string(e.ThreatLevelID)); err == nil && n >= 1 && n <= 4 {
+		level = int8(n)
 	}
-	h := m[key]
-	if h == nil {
-		m[key] = &hit{event: id, level: level, attrs: 1}
+	i, ok := m[key]
+	if !ok {
+		// A copy: key is a part of the attribute's decoded record
+		// (internal/codec), which it would otherwise keep alive whole;
+		// at a million attributes that is most of the memory.
+		m[strings.Clone(key)] = int32(len(s.hits))
+		s.hits = append(s.hits, hit{event: id, level: level, attrs: 1})
 		return
 	}
+	h := &s.hits[i]
 	if h.event == id && h.level == level {
 		return // the same event again (both halves of a composite, case variants)
 	}
@@ -307,25 +320,46 @@ func (s *Set) Text(l List) []byte {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	var b []byte
+	// Sized first, so that the text of a large list is one allocation,
+	// not a trail of doubled copies.
+	size := 0
+	var val []byte
 	for _, k := range keys {
-		b = AppendLine(b, k, m[k].value())
+		val = s.hits[m[k]].appendValue(val[:0])
+		size += len(k) + 1 + len(val) + 1
+		if strings.IndexByte(k, ':') >= 0 {
+			size += 2
+		}
+	}
+	b := make([]byte, 0, size)
+	for _, k := range keys {
+		val = s.hits[m[k]].appendValue(val[:0])
+		b = appendLine(b, k, val)
 	}
 	return b
 }
 
-func (h *hit) value() string {
-	v := "e" + strconv.Itoa(h.event) + " tl" + strconv.Itoa(h.level)
+// appendValue appends the value "e<event> tl<level>[ +<more>]".
+func (h hit) appendValue(b []byte) []byte {
+	b = append(b, 'e')
+	b = strconv.AppendInt(b, int64(h.event), 10)
+	b = append(b, " tl"...)
+	b = strconv.AppendInt(b, int64(h.level), 10)
 	if h.attrs > 1 {
-		v += " +" + strconv.Itoa(h.attrs-1)
+		b = append(b, " +"...)
+		b = strconv.AppendInt(b, int64(h.attrs-1), 10)
 	}
-	return v
+	return b
 }
 
 // AppendLine appends one "key:value" line, the key in double quotes when
 // it holds ':' (the only way analysisd reads such a key). key and value
 // must hold no '"', line break or NUL.
 func AppendLine(b []byte, key, value string) []byte {
+	return appendLine(b, key, value)
+}
+
+func appendLine[V string | []byte](b []byte, key string, value V) []byte {
 	if strings.IndexByte(key, ':') >= 0 {
 		b = append(b, '"')
 		b = append(b, key...)

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/custom-misp/custom-misp/internal/misp"
 	"github.com/google/go-cmp/cmp"
@@ -203,5 +204,37 @@ func TestBuild_ListsAndText(t *testing.T) {
 	tab := Parse(s.Text(IP))
 	if _, v, ok := tab.AddressMatchKey("2001:db8::5"); !ok || v != "e7 tl2" {
 		t.Errorf("quoted IPv6 key read back: %q %v", v, ok)
+	}
+}
+
+// A key is a copy, not a part of the attribute's value: the mirror decodes
+// each attribute record into one string, and a key sharing its memory
+// would keep the whole record alive (at a million attributes, most of the
+// export's memory).
+func TestBuild_KeysDoNotHoldTheRecord(t *testing.T) {
+	record := "evil.example.net|a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1 and the rest of the record"
+	src := source{
+		attr("1", "1", "domain", record[:16]),
+		attr("1", "1", "md5", record[17:49]),
+		attr("2147483647", "1", "domain", record[:16]), // the largest MISP id (MySQL INT)
+	}
+	s, err := Build(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo := uintptr(unsafe.Pointer(unsafe.StringData(record)))
+	hi := lo + uintptr(len(record))
+	for _, l := range []List{Domain, MD5} {
+		if len(s.keys[l]) != 1 {
+			t.Fatalf("list %s: %d keys, want 1", l, len(s.keys[l]))
+		}
+		for k := range s.keys[l] {
+			if p := uintptr(unsafe.Pointer(unsafe.StringData(k))); p >= lo && p < hi {
+				t.Errorf("list %s: key %q shares the record's memory", l, k)
+			}
+		}
+	}
+	if got, want := string(s.Text(Domain)), "evil.example.net:e2147483647 tl1 +1\n"; got != want {
+		t.Errorf("domain list %q, want %q", got, want)
 	}
 }

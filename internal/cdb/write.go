@@ -48,6 +48,7 @@ func Write(dir string, set *Set) ([]Written, error) {
 	if err := ensureDir(dir); err != nil {
 		return nil, err
 	}
+	removeStaleTemps(dir)
 	var out []Written
 	for _, l := range Lists {
 		text := set.Text(l)
@@ -94,6 +95,37 @@ func ensureDir(dir string) error {
 	return nil
 }
 
+// tempPrefix is the name of list's temporary files but for the pid of
+// the export writing it.
+func tempPrefix(dir string, l List) string {
+	return filepath.Join(dir, "."+string(l)+".tmp-")
+}
+
+// removeStaleTemps removes what killed exports left: a list's temporary
+// file whose process is gone. Exports take no lock (sync's export_cdb and
+// an operator's export cdb may overlap), so the file of a live process is
+// left alone; a pid reused since is only a file removed by a later export.
+func removeStaleTemps(dir string) {
+	for _, l := range Lists {
+		prefix := tempPrefix(dir, l)
+		matches, _ := filepath.Glob(prefix + "*")
+		for _, m := range matches {
+			pid, err := strconv.Atoi(m[len(prefix):])
+			if err != nil || pid <= 0 || processAlive(pid) {
+				continue // not one of ours, or still being written
+			}
+			_ = os.Remove(m) // a link is removed, never followed
+		}
+	}
+}
+
+// processAlive reports whether a process pid exists (EPERM: it exists,
+// as another user's).
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
 // writeList replaces path with text unless it already holds exactly that.
 func writeList(path string, text []byte) (changed bool, err error) {
 	same, err := sameContent(path, text)
@@ -101,7 +133,7 @@ func writeList(path string, text []byte) (changed bool, err error) {
 		return false, err
 	}
 	dir := filepath.Dir(path)
-	tmp := filepath.Join(dir, "."+filepath.Base(path)+".tmp-"+strconv.Itoa(os.Getpid()))
+	tmp := tempPrefix(dir, List(filepath.Base(path))) + strconv.Itoa(os.Getpid())
 	_ = os.Remove(tmp) // a pid reused after a crash
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, filePerm)
 	if err != nil {

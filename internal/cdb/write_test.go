@@ -3,7 +3,10 @@ package cdb
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -152,4 +155,56 @@ func TestWrite_RefusesLinks(t *testing.T) {
 			t.Errorf("write without etc/lists: %v", err)
 		}
 	})
+}
+
+// A killed export leaves its temporary files; the next export removes
+// those whose process is gone and leaves a running export's alone.
+func TestWrite_RemovesStaleTemps(t *testing.T) {
+	h := home(t)
+	dir := lists(h)
+	if err := os.MkdirAll(dir, 0o770); err != nil {
+		t.Fatal(err)
+	}
+	// A pid that existed and is gone: a child that has exited and been waited for.
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := cmd.Process.Pid
+	live := os.Getppid() // the go tool, running while the test runs
+	for _, name := range []string{
+		".ip.tmp-" + strconv.Itoa(dead),
+		".sha256.tmp-" + strconv.Itoa(dead),
+		".ip.tmp-" + strconv.Itoa(live),
+		".ip.tmp-notapid",
+		"ip.tmp", // analysisd's own temporary file while it compiles
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("half a list"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("/etc/passwd", filepath.Join(dir, ".md5.tmp-"+strconv.Itoa(dead))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Write(dir, built(t, source{attr("1", "1", "ip-dst", "203.0.113.5")})); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp") {
+			left = append(left, e.Name())
+		}
+	}
+	want := []string{".ip.tmp-" + strconv.Itoa(live), ".ip.tmp-notapid", "ip.tmp"}
+	slices.Sort(want)
+	if !slices.Equal(left, want) {
+		t.Errorf("temporary files left %q, want %q", left, want)
+	}
+	if _, err := os.Stat("/etc/passwd"); err != nil {
+		t.Errorf("the link's target: %v", err)
+	}
 }

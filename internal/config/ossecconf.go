@@ -9,10 +9,24 @@ import (
 )
 
 // OssecConf is the part of Wazuh's ossec.conf the operator commands read:
-// every <integration> block and every command wodle.
+// every <integration> block and every command wodle, the CDB lists of
+// <ruleset> and the <cluster> block.
 type OssecConf struct {
 	Integrations []Integration
 	Commands     []CommandWodle
+	// Lists are the <list> entries of every <ruleset>, trimmed, as
+	// written (e.g. etc/lists/misp/ip).
+	Lists []string
+	// Cluster is what the <cluster> blocks say, a later block's fields
+	// over an earlier one's, as Wazuh reads them; nil when there is none.
+	Cluster *Cluster
+}
+
+// Cluster is the part of <cluster> that says which node this is.
+type Cluster struct {
+	NodeName string `xml:"node_name"`
+	NodeType string `xml:"node_type"` // master or worker
+	Disabled string `xml:"disabled"`  // yes or no
 }
 
 // Integration is one <integration> block as text, each element trimmed.

@@ -192,6 +192,7 @@ func Wazuh(in Input) []Result {
 	rs = append(rs, logCheck(in))
 	rs = append(rs, storeCheck(in))
 	rs = append(rs, mirrorCheck(in)...)
+	rs = append(rs, listsCheck(in)...)
 	return rs
 }
 

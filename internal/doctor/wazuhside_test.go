@@ -151,7 +151,7 @@ func (h *testHome) input(t *testing.T) Input {
 }
 
 var orderWazuh = []string{"wazuh user", "ossec.conf", "integration block", "alert_format", "options", "api key file", "group filter",
-	"integrations dir", "binary", "helper binary", "decoder", "rules", "sysmon levels", "queue socket", "integrations.log", "cache", "mirror"}
+	"integrations dir", "binary", "helper binary", "decoder", "rules", "sysmon levels", "queue socket", "integrations.log", "cache", "mirror", "cdb lists"}
 
 // insertAfter returns order with check added after the check named after.
 func insertAfter(order []string, after, check string) []string {
@@ -187,6 +187,7 @@ func TestWazuh(t *testing.T) {
 			"sysmon levels":     {OK, SysmonFile + " installed", ""},
 			"queue socket":      {OK, "analysisd is listening", ""},
 			"cache":             {OK, "does not exist yet; integratord creates it on its first lookup", ""},
+			"cdb lists":         {OK, "not in use", ""},
 		}},
 		{name: "binary writable by group wazuh", setup: func(t *testing.T, h *testHome, in *Input) {
 			os.Chmod(h.path("integrations/custom-misp"), 0o770)
@@ -234,7 +235,7 @@ func TestWazuh(t *testing.T) {
 		{name: "no custom-misp block", setup: func(t *testing.T, h *testHome, in *Input) {
 			h.conf(t, `<integration><name>virustotal</name><api_key>VT</api_key></integration>`)
 			*in = h.input(t)
-		}, order: []string{"wazuh user", "ossec.conf", "integration block", "integrations dir", "binary", "helper binary", "decoder", "rules", "queue socket", "integrations.log", "cache", "mirror"}, wants: map[string]want{
+		}, order: []string{"wazuh user", "ossec.conf", "integration block", "integrations dir", "binary", "helper binary", "decoder", "rules", "queue socket", "integrations.log", "cache", "mirror", "cdb lists"}, wants: map[string]want{
 			"integration block": {Fail, "no <integration> named custom-misp", "ossec-snippets/integration-*.xml"},
 		}},
 		{name: "two blocks, key in ossec.conf", setup: func(t *testing.T, h *testHome, in *Input) {

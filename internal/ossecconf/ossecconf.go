@@ -1,5 +1,6 @@
 // Package ossecconf reads Wazuh's ossec.conf: the custom-misp
-// <integration> block and the command wodles, for the operator commands.
+// <integration> block, the command wodles, the <ruleset> lists and the
+// <cluster> node, for the operator commands.
 // It is a package of its own so that the program integratord runs does
 // not link an XML parser it never uses.
 package ossecconf
@@ -70,6 +71,10 @@ func Parse(data []byte) (*config.OssecConf, error) {
 				Name string `xml:"name,attr"`
 				config.CommandWodle
 			} `xml:"wodle"`
+			Rulesets []struct {
+				Lists []string `xml:"list"`
+			} `xml:"ruleset"`
+			Clusters []config.Cluster `xml:"cluster"`
 		} `xml:"ossec_config"`
 	}
 	dec := xml.NewDecoder(bytes.NewReader(doc))
@@ -95,6 +100,27 @@ func Parse(data []byte) (*config.OssecConf, error) {
 				*s = strings.TrimSpace(*s)
 			}
 			c.Commands = append(c.Commands, cw)
+		}
+		for _, rs := range oc.Rulesets {
+			for _, l := range rs.Lists {
+				c.Lists = append(c.Lists, strings.TrimSpace(l))
+			}
+		}
+		// Wazuh reads every <cluster> block in turn, each setting what it
+		// names: a later one overrides an earlier one field by field.
+		for _, cl := range oc.Clusters {
+			if c.Cluster == nil {
+				c.Cluster = &config.Cluster{}
+			}
+			for _, f := range []struct {
+				dst *string
+				v   string
+			}{
+				{&c.Cluster.NodeName, cl.NodeName}, {&c.Cluster.NodeType, cl.NodeType}, {&c.Cluster.Disabled, cl.Disabled}} {
+				if v := strings.TrimSpace(f.v); v != "" {
+					*f.dst = v
+				}
+			}
 		}
 	}
 	return c, nil

@@ -43,7 +43,16 @@ const ossecConfSample = `<!--
   <ruleset>
     <decoder_dir>ruleset/decoders</decoder_dir>
     <rule_dir>ruleset/rules</rule_dir>
+    <list>etc/lists/audit-keys</list>
+    <list>etc/lists/malicious-ioc/malicious-ip</list>
   </ruleset>
+
+  <cluster>
+    <name>wazuh</name>
+    <node_name>node01</node_name>
+    <node_type>master</node_type>
+    <disabled>yes</disabled>
+  </cluster>
 </ossec_config>
 
 <ossec_config>
@@ -68,6 +77,13 @@ const ossecConfSample = `<!--
   <wodle name="syscollector">
     <disabled>no</disabled>
   </wodle>
+  <ruleset>
+    <list> etc/lists/misp/ip </list>
+  </ruleset>
+  <cluster>
+    <node_type>worker</node_type>
+    <disabled>no</disabled>
+  </cluster>
 </ossec_config>
 `
 
@@ -94,6 +110,9 @@ func TestParseOssecConf_RealShape(t *testing.T) {
 				},
 				Commands: []config.CommandWodle{{Tag: "misp-feeds-fetch", Command: "/var/ossec/integrations/custom-misp feeds fetch --json",
 					Interval: "1d", Disabled: "no", IgnoreOutput: "no"}},
+				// Every <ruleset>'s lists; the <cluster> blocks field by field, later over earlier.
+				Lists:   []string{"etc/lists/audit-keys", "etc/lists/malicious-ioc/malicious-ip", "etc/lists/misp/ip"},
+				Cluster: &config.Cluster{NodeName: "node01", NodeType: "worker", Disabled: "no"},
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("Parse mismatch (-want +got):\n%s", diff)
