@@ -55,6 +55,9 @@ fuzz:
 	$(GO) test ./internal/event -run '^$$' -fuzz '^FuzzAppendJSON$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/misp -run '^$$' -fuzz '^FuzzFilterKey$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/cache -run '^$$' -fuzz '^FuzzDecodeAttrs$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/misp -run '^$$' -fuzz '^FuzzFlexString$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/mispclient -run '^$$' -fuzz '^FuzzDecodeSearch$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/mirror -run '^$$' -fuzz '^FuzzOpenLookup$$' -fuzztime $(FUZZTIME)
 
 # install puts the binary, rules and decoder into a Wazuh manager. The binary
 # must be root:wazuh 0750: integratord refuses a file the wazuh user can

@@ -639,3 +639,37 @@ func TestParseMeta_EveryField(t *testing.T) {
 		t.Errorf("parseMeta(%s) = %+v, want %+v", b, got, m)
 	}
 }
+
+// FuzzOpenLookup: whatever bytes stand at the mirror's path, opening and
+// looking up gives an answer or an error, never a panic.
+func FuzzOpenLookup(f *testing.F) {
+	fx := newFixture(&testing.T{})
+	fx.opt.Path = filepath.Join(f.TempDir(), "mirror.db")
+	fx.opt.Now = func() time.Time { return t0 }
+	if _, err := Sync(context.Background(), fx.src, fx.opt); err != nil {
+		f.Fatal(err)
+	}
+	good, err := os.ReadFile(fx.opt.Path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add(good[:len(good)/2])
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		path := filepath.Join(dir, "m.db")
+		if err := os.WriteFile(path, b, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		m, err := Open(path)
+		if err != nil {
+			return
+		}
+		defer m.Close()
+		for _, ind := range []ioc.Indicator{{Kind: ioc.IP, Value: "203.0.113.5"}, {Kind: ioc.IP, Value: "2001:db8:abcd::1"}, {Kind: ioc.Domain, Value: "evil.example.com"}} {
+			_, _ = m.Lookup(ind)
+		}
+		_ = m.Each(func(misp.Attribute, misp.Event) error { return nil })
+		_ = m.Verify()
+	})
+}

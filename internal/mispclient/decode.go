@@ -3,6 +3,7 @@ package mispclient
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 
 	"github.com/tidwall/gjson"
 
@@ -24,8 +25,9 @@ import (
 // envelope, the list, each element) and walked misp's flexible types by
 // reflection: it was most of an incremental sync's CPU (profile in
 // BENCHMARKS.md). This reads the validated page once, field by field,
-// with the same rules as misp.FlexString and misp.FlexBool. Keys are
-// matched exactly as MISP spells them.
+// with the same rules as misp.FlexString and misp.FlexBool, and matches
+// keys as encoding/json does (case-insensitively; of two, the last).
+// FuzzDecodeSearch holds it to the encoding/json decoder it replaced.
 func decodeSearch(raw []byte, dropMarked bool) (misp.Answer, error) {
 	if !gjson.ValidBytes(raw) {
 		// encoding/json says where and what in words an operator knows.
@@ -39,7 +41,7 @@ func decodeSearch(raw []byte, dropMarked bool) (misp.Answer, error) {
 	if !root.IsObject() {
 		return misp.Answer{}, errors.New("not a JSON object")
 	}
-	r := root.Get("response")
+	r := field(root, "response")
 	switch {
 	case !r.Exists() || r.Type == gjson.Null:
 		return misp.Answer{}, errors.New(`no "response" key`)
@@ -48,7 +50,7 @@ func decodeSearch(raw []byte, dropMarked bool) (misp.Answer, error) {
 	case !r.IsObject():
 		return misp.Answer{}, errors.New(`"response" is not an object`)
 	}
-	list := r.Get("Attribute")
+	list := field(r, "attribute")
 	if list.Exists() && list.Type != gjson.Null && !list.IsArray() {
 		return misp.Answer{}, errors.New(`"Attribute" is not a list`)
 	}
@@ -80,7 +82,7 @@ func readAttribute(e gjson.Result) (a misp.Attribute, bad string, marked bool) {
 	}
 	r := reader{}
 	e.ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
+		switch strings.ToLower(k.Str) {
 		case "id":
 			r.str(&a.ID, v, "id")
 		case "event_id":
@@ -105,10 +107,14 @@ func readAttribute(e gjson.Result) (a misp.Attribute, bad string, marked bool) {
 			r.str(&a.Comment, v, "comment")
 		case "deleted":
 			r.flag(&a.Deleted, v, "deleted")
-		case "Event":
+		case "event":
 			r.event(&a.Event, v)
-		case "Tag":
+		case "tag":
 			r.tags(&a.Tags, v, "Tag")
+		}
+		// The marks were read with exact keys by the decoder this
+		// replaced; they are MISP's own and never differ in case.
+		switch k.Str {
 		case "warnings":
 			marked = marked || v.IsArray() && len(v.Array()) > 0
 		case "decay_score":
@@ -122,6 +128,19 @@ func readAttribute(e gjson.Result) (a misp.Attribute, bad string, marked bool) {
 		return true
 	})
 	return a, r.bad, marked
+}
+
+// field returns the member of an object whose key is name, compared as
+// encoding/json compares them (case-insensitively, the last one winning).
+func field(obj gjson.Result, name string) gjson.Result {
+	var found gjson.Result
+	obj.ForEach(func(k, v gjson.Result) bool {
+		if strings.EqualFold(k.Str, name) {
+			found = v
+		}
+		return true
+	})
+	return found
 }
 
 // reader reads fields into misp's flexible types, remembering the first
@@ -179,7 +198,7 @@ func (r *reader) event(e *misp.Event, v gjson.Result) {
 		return
 	}
 	v.ForEach(func(k, f gjson.Result) bool {
-		switch k.Str {
+		switch strings.ToLower(k.Str) {
 		case "id":
 			r.str(&e.ID, f, "Event.id")
 		case "uuid":
@@ -196,7 +215,7 @@ func (r *reader) event(e *misp.Event, v gjson.Result) {
 			r.flag(&e.Published, f, "Event.published")
 		case "timestamp":
 			r.str(&e.Timestamp, f, "Event.timestamp")
-		case "Orgc":
+		case "orgc":
 			switch {
 			case f.Type == gjson.Null:
 				e.Orgc = misp.Org{}
@@ -204,7 +223,7 @@ func (r *reader) event(e *misp.Event, v gjson.Result) {
 				r.fail("Event.Orgc")
 			default:
 				f.ForEach(func(k, o gjson.Result) bool {
-					switch k.Str {
+					switch strings.ToLower(k.Str) {
 					case "id":
 						r.str(&e.Orgc.ID, o, "Event.Orgc.id")
 					case "name":
@@ -215,7 +234,7 @@ func (r *reader) event(e *misp.Event, v gjson.Result) {
 					return true
 				})
 			}
-		case "Tag":
+		case "tag":
 			r.tags(&e.Tags, f, "Event.Tag")
 		}
 		return true
@@ -240,7 +259,7 @@ func (r *reader) tags(dst *[]misp.Tag, v gjson.Result, field string) {
 			r.fail(field)
 		default:
 			t.ForEach(func(k, f gjson.Result) bool {
-				switch k.Str {
+				switch strings.ToLower(k.Str) {
 				case "name":
 					r.str(&tag.Name, f, field+".name")
 				case "inherited":

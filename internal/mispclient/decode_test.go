@@ -202,3 +202,27 @@ func (e *refAttributeOrFault) UnmarshalJSON(b []byte) error {
 	}
 	return nil
 }
+
+// FuzzDecodeSearch holds the gjson reader to the encoding/json reference
+// on any input: the same answer, or an error from both.
+func FuzzDecodeSearch(f *testing.F) {
+	for _, name := range []string{"restsearch_full_query.json", "restsearch_context_and_tags.json", "restsearch_no_match.json", "sync/attributes-restsearch-includeWarninglistHits-event2.json"} {
+		if b, err := os.ReadFile(filepath.Join("testdata", name)); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(`{"response":[]}`))
+	f.Add([]byte(`{"response":{"Attribute":[{"id":1,"to_ids":"1","Event":{"info":null},"Tag":[{"name":2}],"warnings":[{}]}]}}`))
+	f.Fuzz(func(t *testing.T, page []byte) {
+		for _, drop := range []bool{false, true} {
+			want, wantErr := referenceDecodeSearch(page, drop)
+			got, gotErr := decodeSearch(page, drop)
+			if (wantErr == nil) != (gotErr == nil) {
+				t.Fatalf("error %v, reference %v", gotErr, wantErr)
+			}
+			if wantErr == nil && !cmp.Equal(want, got) {
+				t.Fatalf("answer differs from the reference:\n%s", cmp.Diff(want, got))
+			}
+		}
+	})
+}
