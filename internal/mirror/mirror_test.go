@@ -26,13 +26,13 @@ func yes() *bool { t := true; return &t }
 
 // fixture: a MISP with three events and a mirror path in a temp dir.
 type fixture struct {
-	t   *testing.T
+	t   testing.TB
 	src *memSource
 	opt Options
 	now time.Time
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	src := newMemSource()
 	src.addEvent(1, "phishing infra", true, "tlp:amber", `misp-galaxy:mitre-attack-pattern="Phishing - T1566"`)
 	src.addAttr(1, "ip-dst", "203.0.113.5", true, "kill-chain:c2")
@@ -643,8 +643,7 @@ func TestParseMeta_EveryField(t *testing.T) {
 // FuzzOpenLookup: whatever bytes stand at the mirror's path, opening and
 // looking up gives an answer or an error, never a panic.
 func FuzzOpenLookup(f *testing.F) {
-	fx := newFixture(&testing.T{})
-	fx.opt.Path = filepath.Join(f.TempDir(), "mirror.db")
+	fx := newFixture(f)
 	fx.opt.Now = func() time.Time { return t0 }
 	if _, err := Sync(context.Background(), fx.src, fx.opt); err != nil {
 		f.Fatal(err)
