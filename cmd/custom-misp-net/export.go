@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,9 +14,7 @@ import (
 
 	"github.com/custom-misp/custom-misp/internal/cdb"
 	"github.com/custom-misp/custom-misp/internal/cli"
-	"github.com/custom-misp/custom-misp/internal/event"
 	"github.com/custom-misp/custom-misp/internal/mirror"
-	"github.com/custom-misp/custom-misp/internal/wazuh"
 )
 
 const exportUsage = "custom-misp export cdb [--dir DIR] [--no-reload] " + opFlagsUsage
@@ -48,24 +45,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if errors.Is(err, flag.ErrHelp) {
 		return f.help(stdout, exportUsage)
 	}
-	jsonOut := f.json || slices.Contains(args, "--json") || slices.Contains(args, "-json")
-	done := func(code int, msg, hint string, rep *cdbReport) int {
-		if jsonOut {
-			fmt.Fprintf(stdout, "%s\n", exportEvent(code, msg, hint))
-			return code
-		}
-		if code != cli.ExitOK {
-			return cli.Report(stderr, cli.Fail(code, errors.New("export cdb: "+msg), hint))
-		}
-		fmt.Fprintln(stdout, "export cdb: "+msg)
-		if rep != nil {
-			enc := json.NewEncoder(stdout)
-			enc.SetEscapeHTML(false)
-			enc.SetIndent("", "  ")
-			_ = enc.Encode(rep)
-		}
-		return code
-	}
+	done := job{name: "export cdb", operation: exportOperation, json: jsonFlag(f, args), stdout: stdout, stderr: stderr}.done
 	switch {
 	case err != nil:
 		return done(cli.ExitUsage, "bad arguments: "+err.Error(), exportUsage, nil)
@@ -171,18 +151,6 @@ func exportSummary(r cdbReport) string {
 		}
 	}
 	return b.String()
-}
-
-// exportEvent is the job event line of an export.
-func exportEvent(code int, msg, hint string) []byte {
-	result := "ok"
-	if code != cli.ExitOK {
-		result = "failed"
-		if hint != "" {
-			msg += " (hint: " + hint + ")"
-		}
-	}
-	return wazuh.Marshal(event.Job(exportOperation, result, event.Cut(cli.OneLine(msg), maxJobMessage)))
 }
 
 // listsMissing says whether a list file is absent, so that sync exports

@@ -8,12 +8,9 @@ import (
 	"fmt"
 	"github.com/custom-misp/custom-misp/internal/cli"
 	"io"
-	"slices"
 	"text/tabwriter"
 
 	"github.com/custom-misp/custom-misp/internal/doctor"
-	"github.com/custom-misp/custom-misp/internal/event"
-	"github.com/custom-misp/custom-misp/internal/wazuh"
 )
 
 const feedsUsage = "custom-misp feeds fetch [--feed ID] " + opFlagsUsage + "\n       custom-misp feeds list [--all] " + opFlagsUsage
@@ -43,10 +40,8 @@ func runFeeds(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return cli.Report(stderr, cli.Fail(cli.ExitUsage, fmt.Errorf("feeds: unknown command %q", args[0]), feedsUsage))
 }
 
-// feedsFetch asks MISP to fetch its feeds. With --json it prints exactly
-// one event line and nothing else, not even on stderr: Wazuh's command
-// wodle merges stderr into the output it hands to analysisd, so every
-// outcome, a bad flag included, must be that one line.
+// feedsFetch asks MISP to fetch its feeds; with --json it prints one job
+// event line (see job).
 func feedsFetch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, f := newOpFlags("feeds fetch")
 	id := fs.String("feed", "", "fetch only the feed with this id")
@@ -54,26 +49,8 @@ func feedsFetch(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if errors.Is(err, flag.ErrHelp) {
 		return f.help(stdout, feedsUsage)
 	}
-	jsonOut := f.json || slices.Contains(args, "--json") || slices.Contains(args, "-json")
-	done := func(code int, res doctor.FetchResult) int {
-		if jsonOut {
-			msg := res.Message
-			result := "ok"
-			if code != cli.ExitOK {
-				result = "failed"
-				if res.Hint != "" {
-					msg += " (hint: " + res.Hint + ")"
-				}
-			}
-			fmt.Fprintf(stdout, "%s\n", wazuh.Marshal(event.Job(feedsOperation, result, event.Cut(cli.OneLine(msg), maxJobMessage))))
-			return code
-		}
-		if code == cli.ExitOK {
-			fmt.Fprintln(stdout, "feeds fetch: "+res.Message)
-			return code
-		}
-		return cli.Report(stderr, cli.Fail(code, errors.New("feeds fetch: "+res.Message), res.Hint))
-	}
+	j := job{name: "feeds fetch", operation: feedsOperation, json: jsonFlag(f, args), stdout: stdout, stderr: stderr}
+	done := func(code int, res doctor.FetchResult) int { return j.done(code, res.Message, res.Hint, nil) }
 	switch {
 	case err != nil:
 		return done(cli.ExitUsage, doctor.FetchResult{Message: "bad arguments: " + err.Error(), Hint: feedsUsage})

@@ -5,17 +5,22 @@ package main
 // ossec.conf) and the MISP client (the same constructor).
 
 import (
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"github.com/custom-misp/custom-misp/internal/cli"
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/custom-misp/custom-misp/internal/config"
 	"github.com/custom-misp/custom-misp/internal/doctor"
+	"github.com/custom-misp/custom-misp/internal/event"
 	"github.com/custom-misp/custom-misp/internal/misp"
 	"github.com/custom-misp/custom-misp/internal/mispclient"
 	"github.com/custom-misp/custom-misp/internal/mispproc"
@@ -186,4 +191,47 @@ func mispError(what string, err error) error {
 		hint = "custom-misp doctor shows MISP's certificate and whether ca_file fixes it"
 	}
 	return cli.Fail(cli.ExitMISP, fmt.Errorf("%s: %w", what, err), hint)
+}
+
+// job is how an operator job that a command wodle runs (feeds fetch, sync,
+// export cdb) reports its outcome. With --json it prints exactly one event
+// line and nothing else, not even on stderr: the wodle merges stderr into
+// what it hands to analysisd, so every outcome, a bad flag included, must
+// be that one line. Otherwise a line on stdout (with report, if any, as
+// indented JSON), or the error report on stderr.
+type job struct {
+	name, operation string // "sync", "mirror_sync"
+	json            bool
+	stdout, stderr  io.Writer
+}
+
+func (j job) done(code int, msg, hint string, report any) int {
+	if j.json {
+		result := "ok"
+		if code != cli.ExitOK {
+			result = "failed"
+			if hint != "" {
+				msg += " (hint: " + hint + ")"
+			}
+		}
+		fmt.Fprintf(j.stdout, "%s\n", wazuh.Marshal(event.Job(j.operation, result, event.Cut(cli.OneLine(msg), maxJobMessage))))
+		return code
+	}
+	if code != cli.ExitOK {
+		return cli.Report(j.stderr, cli.Fail(code, errors.New(j.name+": "+msg), hint))
+	}
+	fmt.Fprintln(j.stdout, j.name+": "+msg)
+	if report != nil && !reflect.ValueOf(report).IsNil() {
+		enc := json.NewEncoder(j.stdout)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(report)
+	}
+	return code
+}
+
+// jsonFlag says whether --json was asked for, also when the flags could
+// not be parsed: then too the wodle must get its one line.
+func jsonFlag(f *opFlags, args []string) bool {
+	return f.json || slices.Contains(args, "--json") || slices.Contains(args, "-json")
 }

@@ -2,19 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/custom-misp/custom-misp/internal/cli"
-	"github.com/custom-misp/custom-misp/internal/event"
 	"github.com/custom-misp/custom-misp/internal/mirror"
 	"github.com/custom-misp/custom-misp/internal/misp"
-	"github.com/custom-misp/custom-misp/internal/wazuh"
 )
 
 const syncUsage = "custom-misp sync [--full] " + opFlagsUsage
@@ -33,31 +29,8 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return f.help(stdout, syncUsage)
 	}
-	jsonOut := f.json || slices.Contains(args, "--json") || slices.Contains(args, "-json")
-	done := func(code int, msg, hint string, res *mirror.Result) int {
-		if jsonOut {
-			result := "ok"
-			if code != cli.ExitOK {
-				result = "failed"
-				if hint != "" {
-					msg += " (hint: " + hint + ")"
-				}
-			}
-			fmt.Fprintf(stdout, "%s\n", wazuh.Marshal(event.Job(syncOperation, result, event.Cut(cli.OneLine(msg), maxJobMessage))))
-			return code
-		}
-		if code != cli.ExitOK {
-			return cli.Report(stderr, cli.Fail(code, errors.New("sync: "+msg), hint))
-		}
-		fmt.Fprintln(stdout, "sync: "+msg)
-		if res != nil {
-			enc := json.NewEncoder(stdout)
-			enc.SetEscapeHTML(false)
-			enc.SetIndent("", "  ")
-			_ = enc.Encode(res)
-		}
-		return code
-	}
+	jsonOut := jsonFlag(f, args)
+	done := job{name: "sync", operation: syncOperation, json: jsonOut, stdout: stdout, stderr: stderr}.done
 	switch {
 	case err != nil:
 		return done(cli.ExitUsage, "bad arguments: "+err.Error(), syncUsage, nil)
@@ -112,15 +85,10 @@ func syncExport(ctx context.Context, home, mirrorPath string, jsonOut bool, stdo
 	} else {
 		msg = exportSummary(rep)
 	}
-	if jsonOut {
-		fmt.Fprintf(stdout, "%s\n", exportEvent(code, msg, exportHint(code)))
-		return code
+	if err == nil {
+		code = cli.ExitOK
 	}
-	if err != nil {
-		return cli.Report(stderr, cli.Fail(code, errors.New("export cdb: "+msg), exportHint(code)))
-	}
-	fmt.Fprintln(stdout, "export cdb: "+msg)
-	return code
+	return job{name: "export cdb", operation: exportOperation, json: jsonOut, stdout: stdout, stderr: stderr}.done(code, msg, exportHint(code), nil)
 }
 
 // isMISP tells a failed MISP call from a local failure.

@@ -49,36 +49,17 @@ func listsCheck(in Input) []Result {
 	return rs
 }
 
-// cdbRulesCheck: the rules that look the lists up.
+// cdbRulesCheck: the rules that look the lists up, judged as the other
+// ruleset files are (rulesFileCheck).
 func cdbRulesCheck(in Input, path string, there bool) Result {
 	const check = "cdb rules"
-	mode := installModeOf("etc/rules/" + CDBRulesFile)
-	install := mode.Install("rules/"+CDBRulesFile, filepath.Dir(path)+"/") + ", then wazuh-analysisd -t and restart the manager"
+	rel := "etc/rules/" + CDBRulesFile
+	note := ", then wazuh-analysisd -t and restart the manager"
 	if !there {
+		install := installModeOf(rel).Install("rules/"+CDBRulesFile, filepath.Dir(path)+"/") + note
 		return warn(check, path+" is not installed: nothing looks the lists up, so no misp_list alert is raised", install)
 	}
-	fi, err := os.Lstat(path)
-	if err != nil {
-		return fail(check, statText(path, err), install)
-	}
-	d := path + " " + ownerText(fi)
-	if !fi.Mode().IsRegular() {
-		return fail(check, d+": not a regular file", "remove it; "+install)
-	}
-	if in.User.Known && !in.User.can(fi, read) {
-		return fail(check, d+": user wazuh cannot read it", mode.Fix(path))
-	}
-	b, err := readCapped(path)
-	if err != nil {
-		return fail(check, err.Error(), install)
-	}
-	if !strings.Contains(string(b), cdbMarker) {
-		return warn(check, d+": does not hold "+cdbMarker+"; not custom-misp's file?", install)
-	}
-	if r, bad := in.modeCheck(check, d, path, fi, mode); bad {
-		return r
-	}
-	return ok(check, d)
+	return rulesFileCheck(in, check, rel, "rules/"+CDBRulesFile, cdbMarker, note)
 }
 
 // listFile is one exported list found on disk.
