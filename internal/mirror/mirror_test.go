@@ -387,20 +387,7 @@ func TestOpen_DamagedFilesNeverPanic(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "damaged.db")
-	try := func(b []byte) {
-		if err := os.WriteFile(path, b, 0o640); err != nil {
-			t.Fatal(err)
-		}
-		m, err := Open(path)
-		if err != nil {
-			return
-		}
-		defer m.Close()
-		for _, ind := range []ioc.Indicator{{Kind: ioc.IP, Value: "203.0.113.5"}, {Kind: ioc.IP, Value: "192.0.2.9"}, {Kind: ioc.Domain, Value: "evil.example.com"}} {
-			_, _ = m.Lookup(ind)
-		}
-		_ = m.Verify()
-	}
+	try := func(b []byte) { readAll(t, path, b) }
 	for i := range good {
 		b := slices.Clone(good)
 		b[i] ^= 0xff
@@ -655,20 +642,26 @@ func FuzzOpenLookup(f *testing.F) {
 	f.Add(good)
 	f.Add(good[:len(good)/2])
 	dir := f.TempDir()
-	f.Fuzz(func(t *testing.T, b []byte) {
-		path := filepath.Join(dir, "m.db")
-		if err := os.WriteFile(path, b, 0o640); err != nil {
-			t.Fatal(err)
-		}
-		m, err := Open(path)
-		if err != nil {
-			return
-		}
-		defer m.Close()
-		for _, ind := range []ioc.Indicator{{Kind: ioc.IP, Value: "203.0.113.5"}, {Kind: ioc.IP, Value: "2001:db8:abcd::1"}, {Kind: ioc.Domain, Value: "evil.example.com"}} {
-			_, _ = m.Lookup(ind)
-		}
-		_ = m.Each(func(misp.Attribute, misp.Event) error { return nil })
-		_ = m.Verify()
-	})
+	f.Fuzz(func(t *testing.T, b []byte) { readAll(t, filepath.Join(dir, "m.db"), b) })
+}
+
+// readAll writes b at path and does with it all a reader does: open,
+// look up (an address inside a network, v4 and v6, and a name), walk every
+// attribute, verify. Any of them may fail; none may panic.
+func readAll(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Open(path)
+	if err != nil {
+		return
+	}
+	defer m.Close()
+	for _, ind := range []ioc.Indicator{{Kind: ioc.IP, Value: "203.0.113.5"}, {Kind: ioc.IP, Value: "192.0.2.9"},
+		{Kind: ioc.IP, Value: "2001:db8:abcd::1"}, {Kind: ioc.Domain, Value: "evil.example.com"}} {
+		_, _ = m.Lookup(ind)
+	}
+	_ = m.Each(func(misp.Attribute, misp.Event) error { return nil })
+	_ = m.Verify()
 }
