@@ -62,12 +62,7 @@ func setTime(t *testing.T, path string, at time.Time) {
 
 func TestListsCheck(t *testing.T) {
 	healthy := []string{"cdb rules", "cdb lists", "cdb ruleset", "cdb compiled"}
-	tests := []struct {
-		name  string
-		setup func(t *testing.T, h *testHome, in *Input)
-		order []string
-		wants map[string]want
-	}{
+	tests := []homeCase{
 		{name: "not in use", order: []string{"cdb lists"}, wants: map[string]want{
 			"cdb lists": {OK, "not in use (no export_cdb option, no etc/lists/misp, no 0992-misp_cdb_rules.xml)", ""},
 		}},
@@ -216,21 +211,7 @@ func TestListsCheck(t *testing.T) {
 			"cdb lists": {Warn, "does not exist: no export has run yet", "export cdb"},
 		}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			h := newTestHome(t)
-			in := h.input(t)
-			if tt.setup != nil {
-				tt.setup(t, h, &in)
-			}
-			wants := map[string]want{}
-			for k, w := range tt.wants {
-				w.hint = strings.ReplaceAll(w.hint, "%HOME%", h.dir)
-				wants[k] = w
-			}
-			checkResults(t, listsCheck(in), tt.order, wants)
-		})
-	}
+	runHomeCases(t, tests, listsCheck)
 }
 
 func TestCountLines(t *testing.T) {

@@ -174,13 +174,39 @@ func without(order []string, drop ...string) []string {
 	return out
 }
 
+// homeCase is one state of a test Wazuh home: setup changes it, and the
+// checks then give results in order, with wants (a hint's %HOME% is the
+// home's path).
+type homeCase struct {
+	name  string
+	setup func(t *testing.T, h *testHome, in *Input)
+	order []string
+	wants map[string]want
+}
+
+// runHomeCases runs each case on a fresh healthy home and compares what
+// check gives.
+func runHomeCases(t *testing.T, cases []homeCase, check func(Input) []Result) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTestHome(t)
+			in := h.input(t)
+			if tt.setup != nil {
+				tt.setup(t, h, &in)
+			}
+			wants := map[string]want{}
+			for k, w := range tt.wants {
+				w.hint = strings.ReplaceAll(w.hint, "%HOME%", h.dir)
+				wants[k] = w
+			}
+			checkResults(t, check(in), tt.order, wants)
+		})
+	}
+}
+
 func TestWazuh(t *testing.T) {
-	tests := []struct {
-		name  string
-		setup func(t *testing.T, h *testHome, in *Input)
-		order []string
-		wants map[string]want
-	}{
+	tests := []homeCase{
 		{name: "healthy installation", order: orderWazuh, wants: map[string]want{
 			"integration block": {OK, "custom-misp, hook_url https://misp.example.org:8443, level >= 3", ""},
 			"group filter":      {OK, "4 groups (2 Sysmon)", ""},
@@ -438,21 +464,7 @@ func TestWazuh(t *testing.T) {
 			"ossec.conf": {Fail, "etc/ossec.conf does not exist", "--wazuh-home"},
 		}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			h := newTestHome(t)
-			in := h.input(t)
-			if tt.setup != nil {
-				tt.setup(t, h, &in)
-			}
-			wants := map[string]want{}
-			for k, w := range tt.wants {
-				w.hint = strings.ReplaceAll(w.hint, "%HOME%", h.dir)
-				wants[k] = w
-			}
-			checkResults(t, Wazuh(in), tt.order, wants)
-		})
-	}
+	runHomeCases(t, tests, Wazuh)
 }
 
 func iocFor(domain string) ioc.Indicator { return ioc.Indicator{Kind: ioc.Domain, Value: domain} }
