@@ -98,6 +98,14 @@ type Options struct {
 	WazuhHome              string   `json:"wazuh_home"`
 	SocketPath             string   `json:"socket_path"`
 	LogFile                string   `json:"log_file"`
+	// Name names the <hook_url> server in events and commands when there
+	// are several; Instances lists the others; Sightings reports matches
+	// back to MISP (instances.go).
+	Name      string            `json:"name"`
+	Instances []InstanceOptions `json:"instances"`
+	Sightings *SightingsOptions `json:"sightings"`
+	// SightingsPath is where the sightings already sent are remembered.
+	SightingsPath string `json:"sightings_path"`
 }
 
 // Config is everything one run needs, validated.
@@ -140,6 +148,14 @@ type Config struct {
 	ExportCDB bool
 
 	WazuhHome, SocketPath, LogFile string
+
+	// Name is this MISP server's name (DefaultName for the <hook_url> one
+	// unless option "name" says otherwise); Others are the servers of
+	// option "instances", each a whole Config (see All).
+	Name          string
+	Others        []Config
+	Sightings     Sightings
+	SightingsPath string
 }
 
 // Query returns the MISP search these settings ask for, without values or
@@ -188,6 +204,8 @@ func Default(home string) Config {
 		MirrorMaxAge:           DefaultMirrorMaxAge,
 		MirrorFullSyncInterval: DefaultMirrorFullSyncInterval,
 		WazuhHome:              home,
+		Name:                   DefaultName,
+		Sightings:              Sightings{Window: DefaultSightingWindow},
 	}
 }
 
@@ -386,7 +404,16 @@ func (c *Config) Apply(o Options) error {
 	setStr(&c.WazuhHome, o.WazuhHome)
 	setStr(&c.SocketPath, o.SocketPath)
 	setStr(&c.LogFile, o.LogFile)
-	return nil
+	setStr(&c.Name, strings.TrimSpace(o.Name))
+	if !namePattern.MatchString(c.Name) {
+		return &FieldError{"name", fmt.Sprintf("%q: want 1 to 32 of a-z, 0-9, _ and -, starting with a letter or digit", c.Name)}
+	}
+	if o.Sightings != nil {
+		c.Sightings = sightingsOf(*o.Sightings)
+	}
+	setStr(&c.SightingsPath, o.SightingsPath)
+	// Last: the instances inherit the options above.
+	return c.applyInstances(o.Instances)
 }
 
 // readKeyFile reads an API key from a file the admin keeps root:wazuh 0640.
@@ -419,25 +446,43 @@ func (c *Config) DerivePaths() {
 	if c.MirrorPath == "" {
 		c.MirrorPath = filepath.Join(c.WazuhHome, "var", "custom-misp", "mirror.db")
 	}
+	if c.SightingsPath == "" {
+		c.SightingsPath = filepath.Join(c.WazuhHome, "var", "custom-misp", "sightings.db")
+	}
+	c.derivePerInstance()
 }
 
 // Validate checks the whole configuration once; the error names the field.
 func (c *Config) Validate() error {
+	if c.MISPURL != "" || len(c.Others) == 0 {
+		if err := c.validateServer("hook_url"); err != nil {
+			return err
+		}
+	}
+	if err := c.validateShared(); err != nil {
+		return err
+	}
+	return c.validateInstances()
+}
+
+// validateServer checks what is one MISP server's own: how to reach it and
+// what to ask it. urlField names the URL's setting in errors.
+func (c *Config) validateServer(urlField string) error {
 	if c.MISPURL == "" {
-		return &FieldError{"hook_url", "empty: set <hook_url> to the MISP base URL, e.g. https://misp.example.org"}
+		return &FieldError{urlField, "empty: set <hook_url> to the MISP base URL, e.g. https://misp.example.org"}
 	}
 	u, err := url.Parse(c.MISPURL)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return &FieldError{"hook_url", fmt.Sprintf("%q is not an absolute http(s) URL", RedactURL(c.MISPURL))}
+		return &FieldError{urlField, fmt.Sprintf("%q is not an absolute http(s) URL", RedactURL(c.MISPURL))}
 	}
 	if u.User != nil {
-		return &FieldError{"hook_url", "must not contain user:password; MISP authenticates with the API key"}
+		return &FieldError{urlField, "must not contain user:password; MISP authenticates with the API key"}
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return &FieldError{"hook_url", "must be the MISP base URL, without query or fragment"}
+		return &FieldError{urlField, "must be the MISP base URL, without query or fragment"}
 	}
 	if u.Scheme == "http" && !c.AllowHTTP {
-		return &FieldError{"hook_url", fmt.Sprintf("%q is not https; the API key would cross the network in clear text (set \"allow_http\": true to accept that)", RedactURL(c.MISPURL))}
+		return &FieldError{urlField, fmt.Sprintf("%q is not https; the API key would cross the network in clear text (set \"allow_http\": true to accept that)", RedactURL(c.MISPURL))}
 	}
 	if c.APIKey == "" {
 		return &FieldError{"api_key", "empty: set <api_key> or \"api_key_file\" in <options>"}
@@ -461,6 +506,21 @@ func (c *Config) Validate() error {
 			return &FieldError{"proxy", fmt.Sprintf("%q is not an http(s) proxy URL", RedactURL(c.Proxy))}
 		}
 	}
+	for _, list := range []struct {
+		name string
+		v    []string
+	}{{"tags", c.Tags}, {"exclude_tags", c.ExcludeTags}} {
+		for _, t := range list.v {
+			if t == "" || strings.HasPrefix(t, "!") || strings.Contains(t, "&&") || strings.Contains(t, "||") {
+				return &FieldError{list.name, fmt.Sprintf("%q: tags must be plain names (use exclude_tags to negate)", t)}
+			}
+		}
+	}
+	return nil
+}
+
+// validateShared checks the settings every server of the run shares.
+func (c *Config) validateShared() error {
 	for _, f := range []struct {
 		name   string
 		v, max int
@@ -502,16 +562,6 @@ func (c *Config) Validate() error {
 			field = "allow_suffixes"
 		}
 		return &FieldError{field, err.Error()}
-	}
-	for _, list := range []struct {
-		name string
-		v    []string
-	}{{"tags", c.Tags}, {"exclude_tags", c.ExcludeTags}} {
-		for _, t := range list.v {
-			if t == "" || strings.HasPrefix(t, "!") || strings.Contains(t, "&&") || strings.Contains(t, "||") {
-				return &FieldError{list.name, fmt.Sprintf("%q: tags must be plain names (use exclude_tags to negate)", t)}
-			}
-		}
 	}
 	return nil
 }

@@ -105,8 +105,41 @@ func (o *Options) setPlain(key string, v gjson.Result) bool {
 		return setString(&o.SocketPath, v)
 	case "log_file":
 		return setString(&o.LogFile, v)
+	case "name":
+		return setString(&o.Name, v)
+	case "sightings_path":
+		return setString(&o.SightingsPath, v)
+	case "sightings":
+		return setPtr(&o.Sightings, v, setSightings)
 	}
+	// "instances" is left to encoding/json: a run that asks several
+	// servers starts a process for each anyway.
 	return false
+}
+
+func setSightings(dst *SightingsOptions, v gjson.Result) bool {
+	if !v.IsObject() {
+		return false
+	}
+	ok := true
+	v.ForEach(func(k, e gjson.Result) bool {
+		if !plainString(k) {
+			ok = false
+			return false
+		}
+		switch k.Str {
+		case "enabled":
+			ok = setBool(&dst.Enabled, e)
+		case "source":
+			ok = setString(&dst.Source, e)
+		case "window":
+			ok = setDuration(&dst.Window, e)
+		default:
+			ok = false
+		}
+		return ok
+	})
+	return ok
 }
 
 // plainString reports whether v is a string that reads the same in both

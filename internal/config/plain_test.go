@@ -30,6 +30,10 @@ func TestParsePlainOptions_CoversEveryOption(t *testing.T) {
 			value = "7"
 		case "config.Duration":
 			value = `"90s"`
+		case "*config.SightingsOptions":
+			value = `{"enabled": true, "source": "soc", "window": "2h"}`
+		case "[]config.InstanceOptions":
+			continue // left to encoding/json on purpose, see setPlain
 		default:
 			t.Fatalf("field %s: type %s has no plain form in this test; add one and a setter", f.Name, f.Type)
 		}
