@@ -23,6 +23,9 @@ const (
 	ClassTLS         Class = "tls"          // certificate or handshake failure
 	ClassBadResponse Class = "bad_response" // unexpected status, not JSON, too large, wrong shape
 	ClassConfig      Class = "config"       // our own configuration is unusable
+	// ClassForbidden: the key is good but its role lacks the permission
+	// the call needs (a read-only key adding a sighting).
+	ClassForbidden Class = "forbidden"
 	// Mirror classes (lookup "mirror"): the mirror answered, but its last
 	// good sync is older than mirror_max_age; or there is no usable mirror
 	// and, MISP never being asked per alert in that mode, nothing answered.
