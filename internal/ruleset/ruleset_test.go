@@ -159,6 +159,7 @@ func kinds(t *testing.T) []kind {
 		misp.ClassTimeout:     {117646, 4},
 		misp.ClassStaleMirror: {117647, 7},
 		misp.ClassNoMirror:    {117648, 12},
+		misp.ClassForbidden:   {117652, 5},
 	}
 	// Every class declared in internal/misp must have its own rule: a class
 	// added there without a rule here fails this test.
