@@ -10,6 +10,7 @@ import (
 
 	"github.com/custom-misp/custom-misp/internal/alert"
 	"github.com/custom-misp/custom-misp/internal/cli"
+	"github.com/custom-misp/custom-misp/internal/config"
 	"github.com/custom-misp/custom-misp/internal/enrich"
 	"github.com/custom-misp/custom-misp/internal/event"
 	"github.com/custom-misp/custom-misp/internal/misp"
@@ -47,8 +48,8 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cfg.Debug = cfg.Debug || *debug
 	log := wazuh.NewLog(cfg.LogFile, cfg.Debug)
 	defer log.Close()
-	client := func() (enrich.Searcher, error) {
-		c, err := opClient(cfg, cfg.Retries)
+	client := func(srv *config.Config) (enrich.Searcher, error) {
+		c, err := opClient(*srv, srv.Retries)
 		if err != nil {
 			return nil, &misp.Error{Class: misp.ClassConfig, Message: err.Error()}
 		}
@@ -62,7 +63,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return nil
 	}
-	return cli.Report(stderr, enrich.Alert(ctx, &cfg, log, client, print))
+	return cli.Report(stderr, enrich.Alert(ctx, &cfg, log, enrich.Hooks{Client: client, Emit: print}))
 }
 
 // answers is the client as enrich asks it: the attributes with the count

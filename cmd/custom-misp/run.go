@@ -77,7 +77,10 @@ func integratord(ctx context.Context, argv []string) error {
 	sendTo := func(deadline time.Time, al *alert.Alert, events []event.Message) error {
 		return send(deadline, cfg.SocketPath, al, events, log)
 	}
-	return enrich.Alert(ctx, &cfg, log, func() (enrich.Searcher, error) { return newSearcher(&cfg, log) }, sendTo)
+	return enrich.Alert(ctx, &cfg, log, enrich.Hooks{
+		Client: func(srv *config.Config) (enrich.Searcher, error) { return newSearcher(srv, log) },
+		Emit:   sendTo,
+	})
 }
 
 // newSearcher returns the MISP lookup of this run: the helper program,

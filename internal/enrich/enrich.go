@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/custom-misp/custom-misp/internal/alert"
@@ -52,6 +53,20 @@ type Logger interface {
 // Env is what a run needs from the outside world.
 type Env struct {
 	Log Logger
+	// Server gives what reaches one MISP server of cfg.All(); it is
+	// called once per server, from the run's goroutine.
+	Server func(srv *config.Config) Server
+	Policy *ioc.Policy
+	// Deadline, if set, bounds the MISP lookup of every server: one
+	// deadline for the whole run. It is applied only when MISP is asked,
+	// so that most runs never arm a timer.
+	Deadline time.Time
+}
+
+// Server is how a run reaches one MISP server: its cache, its mirror and
+// its client, each its own so that one server down never blinds the
+// others.
+type Server struct {
 	// OpenCache is called once, only when the alert has indicators, so
 	// that a run with nothing to look up never touches the disk.
 	OpenCache func() Cache
@@ -61,13 +76,10 @@ type Env struct {
 	OpenMirror func() mirror.View
 	// Client is called only when MISP must be asked.
 	Client func() (Searcher, error)
-	Policy *ioc.Policy
-	// Deadline, if set, bounds the MISP lookup. It is applied only when
-	// MISP is asked, so that most runs never arm a timer.
-	Deadline time.Time
 }
 
-// Result says what a run did, for the debug log and tests.
+// Result says what a run did, for the debug log and tests. The counts
+// add up over the servers.
 type Result struct {
 	Skipped    string // why nothing was done, if so
 	Indicators int
@@ -75,8 +87,17 @@ type Result struct {
 	Cached     int
 	FromMirror int
 	Asked      int
-	Matched    int
+	Matched    int // (indicator, server) pairs with a match
 	Events     []event.Message
+	// Matches are the matched attributes of every server, for sightings.
+	Matches []Match
+}
+
+// Match is what one server matched for one indicator, best first.
+type Match struct {
+	Server     *config.Config
+	Indicator  ioc.Indicator
+	Attributes []misp.Attribute
 }
 
 // Run enriches one alert. Failures to reach MISP become error events in the
@@ -102,72 +123,111 @@ func Run(ctx context.Context, cfg *config.Config, a *alert.Alert, env Env) (Resu
 	}
 	src := Source(a)
 
-	var lk lookup
-	if v, ok := chooseMirror(cfg, env, a.ID); ok {
-		lk = fromMirror(cfg, env, a, inds, v, &res)
+	servers := cfg.All()
+	lks := make([]lookup, len(servers))
+	if len(servers) == 1 {
+		lks[0] = lookUp(ctx, servers[0], env, a, a.ID, inds)
 	} else {
-		lk = live(ctx, cfg, env, a, inds, &res)
+		// Every server at once, each bounded by the run's one deadline:
+		// a slow server costs the run its own wait, not the sum.
+		var wg sync.WaitGroup
+		for i, srv := range servers {
+			wg.Go(func() { lks[i] = lookUp(ctx, srv, env, a, a.ID+" on MISP "+srv.Name, inds) })
+		}
+		wg.Wait()
 	}
-	found, fromCache := lk.found, lk.fromCache
 
+	several := len(servers) > 1
 	for _, ind := range inds {
-		attrs := found[ind]
-		if len(attrs) == 0 {
-			continue
+		for i, srv := range servers {
+			lk := &lks[i]
+			attrs := lk.found[ind]
+			if len(attrs) == 0 {
+				continue
+			}
+			res.Matched++
+			res.Matches = append(res.Matches, Match{Server: srv, Indicator: ind, Attributes: attrs})
+			if len(res.Events) >= cfg.MaxEvents {
+				continue
+			}
+			m := event.Match(ind, attrs, srv.MISPURL, src)
+			if lk.fromCache[ind] {
+				t := true
+				m.MISP.Cached = &t
+			}
+			lk.mark(&m, srv, several)
+			res.Events = append(res.Events, m)
 		}
-		res.Matched++
-		if len(res.Events) >= cfg.MaxEvents {
-			continue
-		}
-		m := event.Match(ind, attrs, cfg.MISPURL, src)
-		if fromCache[ind] {
-			t := true
-			m.MISP.Cached = &t
-		}
-		lk.mark(&m)
-		res.Events = append(res.Events, m)
 	}
 	if res.Matched > cfg.MaxEvents {
-		env.Log.Warnf("alert %s: %d indicators matched, only max_events_per_alert=%d events sent", a.ID, res.Matched, cfg.MaxEvents)
+		env.Log.Warnf("alert %s: %d matches, only max_events_per_alert=%d events sent", a.ID, res.Matched, cfg.MaxEvents)
 	}
-	if lk.failure != nil {
-		lk.mark(lk.failure)
-		res.Events = append(res.Events, *lk.failure)
+	for i, srv := range servers {
+		lk := &lks[i]
+		res.Cached += lk.cached
+		res.FromMirror += lk.fromMirror
+		res.Asked += lk.asked
+		if lk.failure != nil {
+			lk.mark(lk.failure, srv, several)
+			if several {
+				lk.failure.MISP.Message = "MISP " + srv.Name + ": " + lk.failure.MISP.Message
+			}
+			res.Events = append(res.Events, *lk.failure)
+		}
 	}
 	return res, nil
 }
 
-// lookup is what one of the two paths found for the alert's indicators.
+// lookUp looks the indicators up on one server: in its mirror when the
+// lookup mode and the mirror allow, else in its cache and then MISP.
+// label names the alert (and the server, when several) in the log.
+func lookUp(ctx context.Context, srv *config.Config, env Env, a *alert.Alert, label string, inds []ioc.Indicator) lookup {
+	sv := env.Server(srv)
+	if v, ok := chooseMirror(srv, sv, env.Log, label); ok {
+		return fromMirror(srv, sv, env.Log, a, label, inds, v)
+	}
+	return live(ctx, srv, sv, env, a, label, inds)
+}
+
+// lookup is what one of the two paths found on one server.
 type lookup struct {
 	found     map[ioc.Indicator][]misp.Attribute
 	fromCache map[ioc.Indicator]bool
-	failure   *event.Message // the run's one error event, if any
+	failure   *event.Message // the server's one error event of the run, if any
+	// What was answered how, for Result.
+	cached, fromMirror, asked int
 	// viaMirror and mirrorAge mark the events of the mirror path.
 	viaMirror bool
 	ageKnown  bool
 	mirrorAge time.Duration
 }
 
-// mark adds to an event which path answered.
-func (lk *lookup) mark(m *event.Message) {
+// mark adds to an event which path and, when several are configured,
+// which server answered.
+func (lk *lookup) mark(m *event.Message, srv *config.Config, several bool) {
 	if lk.viaMirror {
 		m.MISP.Lookup = config.LookupMirror
 	}
 	if lk.ageKnown {
 		m.MISP.MirrorAge = strconv.FormatInt(int64(lk.mirrorAge/time.Second), 10)
 	}
+	if several {
+		m.MISP.Instance = srv.Name
+	}
 }
 
-// live looks the indicators up in the cache, then asks MISP for the rest.
-func live(ctx context.Context, cfg *config.Config, env Env, a *alert.Alert, inds []ioc.Indicator, res *Result) lookup {
+// live looks the indicators up in the server's cache, then asks it for
+// the rest.
+func live(ctx context.Context, cfg *config.Config, sv Server, env Env, a *alert.Alert, label string, inds []ioc.Indicator) lookup {
+	var lk lookup
 	src := Source(a)
-	store := env.OpenCache()
+	store := sv.OpenCache()
 	found := make(map[ioc.Indicator][]misp.Attribute, len(inds))
 	fromCache := make(map[ioc.Indicator]bool, len(inds))
 	var unknown []ioc.Indicator
 	for _, ind := range inds {
 		if attrs, ok := store.Get(key(ind)); ok {
-			res.Cached++
+			lk.cached++
 			fromCache[ind] = true
 			found[ind] = attrs
 			continue
@@ -177,19 +237,19 @@ func live(ctx context.Context, cfg *config.Config, env Env, a *alert.Alert, inds
 
 	var failure *event.Message
 	fail := func(class misp.Class, status int, msg string) {
-		env.Log.Warnf("alert %s: %d indicators not looked up: %s", a.ID, len(unknown), msg)
+		env.Log.Warnf("alert %s: %d indicators not looked up: %s", label, len(unknown), msg)
 		if m := failureEvent(store, class, status, msg, len(unknown), src); m != nil {
 			failure = m
 		}
 	}
 	if len(unknown) > 0 {
-		res.Asked = len(unknown)
+		lk.asked = len(unknown)
 		if g := store.Gate(); !g.Allow {
 			// MISP said to wait (429) or kept failing: leave it alone.
 			// Cached answers above are still used.
-			res.Asked = 0
+			lk.asked = 0
 			fail(g.Class, 0, "MISP calls paused until "+g.Until.UTC().Format(time.RFC3339)+" after earlier "+string(g.Class)+" errors")
-		} else if ans, err := ask(ctx, cfg, env, unknown); err != nil {
+		} else if ans, err := ask(ctx, cfg, sv, env, unknown); err != nil {
 			class, status, msg, reset := describe(err)
 			store.Failed(class, reset)
 			fail(class, status, msg)
@@ -213,18 +273,19 @@ func live(ctx context.Context, cfg *config.Config, env Env, a *alert.Alert, inds
 				store.Put(key(ind), mine)
 			}
 			if ans.Skipped.Count > 0 {
-				env.Log.Warnf("alert %s: %s", a.ID, ans.Skipped)
+				env.Log.Warnf("alert %s: %s", label, ans.Skipped)
 			}
 			switch {
 			case unsure > 0 && truncated:
-				env.Log.Warnf("alert %s: MISP returned limit=%d attributes, so %d indicators without a match may have been cut off; they were not cached (raise \"limit\")", a.ID, cfg.Limit, unsure)
+				env.Log.Warnf("alert %s: MISP returned limit=%d attributes, so %d indicators without a match may have been cut off; they were not cached (raise \"limit\")", label, cfg.Limit, unsure)
 			case unsure > 0:
-				env.Log.Warnf("alert %s: %d indicator(s) without a match were not cached, as a skipped attribute may have been theirs", a.ID, unsure)
+				env.Log.Warnf("alert %s: %d indicator(s) without a match were not cached, as a skipped attribute may have been theirs", label, unsure)
 			}
 		}
 	}
 
-	return lookup{found: found, fromCache: fromCache, failure: failure}
+	lk.found, lk.fromCache, lk.failure = found, fromCache, failure
+	return lk
 }
 
 // failureEvent is the run's error event of class, with the count of those
@@ -250,8 +311,8 @@ func key(ind ioc.Indicator) ioc.Indicator {
 
 // ask makes the one MISP request of this run, for every indicator the
 // cache could not answer.
-func ask(ctx context.Context, cfg *config.Config, env Env, unknown []ioc.Indicator) (misp.Answer, error) {
-	client, err := env.Client()
+func ask(ctx context.Context, cfg *config.Config, sv Server, env Env, unknown []ioc.Indicator) (misp.Answer, error) {
+	client, err := sv.Client()
 	if err != nil {
 		return misp.Answer{}, err
 	}

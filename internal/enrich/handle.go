@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/custom-misp/custom-misp/internal/alert"
@@ -21,17 +22,33 @@ import (
 // in integratord mode, to stdout for `check`.
 type Emit func(deadline time.Time, a *alert.Alert, events []event.Message) error
 
-// Alert is one whole run on cfg.AlertFile: read the alert, look it up
-// (the cache, then client for the rest), and emit the events. integratord
-// mode and `check` differ only in client and emit. Errors come back as
-// cli errors with their exit code: alert files 3 and 4, configuration 5,
-// emit's own as they are.
-func Alert(ctx context.Context, cfg *config.Config, log Logger, client func() (Searcher, error), emit Emit) error {
-	if cfg.InsecureSkipVerify {
-		log.Warnf("insecure_skip_verify is set: the MISP server's certificate is not verified; use ca_file instead")
-	}
-	if cfg.AllowHTTP && strings.HasPrefix(strings.ToLower(cfg.MISPURL), "http://") {
-		log.Warnf("allow_http is set and hook_url is http://: the API key crosses the network in clear text; use https")
+// Hooks is what integratord mode and `check` do differently.
+type Hooks struct {
+	// Client reaches one MISP server (in integratord mode through the
+	// custom-misp-net helper, in `check` in process).
+	Client func(srv *config.Config) (Searcher, error)
+	// Emit hands the events on.
+	Emit Emit
+	// Sighter, if set, reports the matches back to the servers that
+	// have sightings enabled, after Emit (integratord mode only: `check`
+	// is a dry run).
+	Sighter func(srv *config.Config) (Sighter, error)
+	// OpenSightings opens a server's memory of the sightings sent.
+	OpenSightings func(srv *config.Config) (SightingMemory, error)
+}
+
+// Alert is one whole run on cfg.AlertFile: read the alert, look it up on
+// every configured server (the cache, then the client for the rest), emit
+// the events, then add the sightings. Errors come back as cli errors with
+// their exit code: alert files 3 and 4, configuration 5, emit's own as
+// they are.
+func Alert(ctx context.Context, cfg *config.Config, log Logger, h Hooks) error {
+	for _, srv := range cfg.All() {
+		urlSetting := "hook_url"
+		if srv != cfg {
+			urlSetting = "instances[" + srv.Name + "].url"
+		}
+		warnRisky(srv, urlSetting, log)
 	}
 	// The deadline runs from here, but no timer is armed for it unless MISP
 	// is asked (see Env.Deadline): arming one cost a run without
@@ -49,30 +66,35 @@ func Alert(ctx context.Context, cfg *config.Config, log Logger, client func() (S
 		// skipped it gets here.
 		return cli.Fail(cli.ExitConfig, err, "")
 	}
-	var opened *cache.Cache
+	var mu sync.Mutex
+	var opened []*cache.Cache
 	env := Env{
 		Log:      log,
 		Policy:   policy,
 		Deadline: deadline,
-		Client:   client,
-		OpenCache: func() Cache {
-			if !cfg.CacheOn {
-				return NoCache{}
+		Server: func(srv *config.Config) Server {
+			sv := Server{
+				Client: func() (Searcher, error) { return h.Client(srv) },
+				OpenCache: func() Cache {
+					c := openCache(srv, log)
+					if c, ok := c.(*cache.Cache); ok {
+						mu.Lock()
+						opened = append(opened, c)
+						mu.Unlock()
+					}
+					return c
+				},
 			}
-			c, warn := cache.Open(cache.OptionsFor(cfg))
-			if warn != nil {
-				log.Warnf("%v", warn) // the cache's messages name it
+			if srv.Lookup != config.LookupLive {
+				sv.OpenMirror = func() mirror.View { return OpenMirror(srv, time.Now()) }
 			}
-			opened = c
-			return c
+			return sv
 		},
 	}
-	if cfg.Lookup != config.LookupLive {
-		env.OpenMirror = func() mirror.View { return OpenMirror(cfg, time.Now()) }
-	}
 	res, err := Run(ctx, cfg, al, env)
-	if opened != nil {
-		if cerr := opened.Close(); cerr != nil {
+	// Closed before the events are sent: other runs wait for the cache.
+	for _, c := range opened {
+		if cerr := c.Close(); cerr != nil {
 			log.Warnf("%v", cerr)
 		}
 	}
@@ -85,10 +107,38 @@ func Alert(ctx context.Context, cfg *config.Config, log Logger, client func() (S
 	}
 	log.Debugf("alert %s: %d indicators (%s), %d matched, %d events%s",
 		al.ID, res.Indicators, how, res.Matched, len(res.Events), skipped(res.Skipped))
-	if len(res.Events) == 0 {
-		return nil
+	if len(res.Events) > 0 {
+		err = h.Emit(deadline, al, res.Events)
 	}
-	return emit(deadline, al, res.Events)
+	// The sightings come last, so that they never delay an event; a
+	// failed Emit does not undo the match they report.
+	if h.Sighter != nil && len(res.Matches) > 0 {
+		sight(ctx, cfg, al, res.Matches, deadline, time.Now(), log, h)
+	}
+	return err
+}
+
+// warnRisky logs the settings that weaken one server's connection;
+// urlSetting names its URL's setting.
+func warnRisky(srv *config.Config, urlSetting string, log Logger) {
+	if srv.InsecureSkipVerify {
+		log.Warnf("insecure_skip_verify is set for %s: the MISP server's certificate is not verified; use ca_file instead", urlSetting)
+	}
+	if srv.AllowHTTP && strings.HasPrefix(strings.ToLower(srv.MISPURL), "http://") {
+		log.Warnf("allow_http is set and %s is http://: the API key crosses the network in clear text; use https", urlSetting)
+	}
+}
+
+// openCache opens one server's cache, or NoCache when caching is off.
+func openCache(srv *config.Config, log Logger) Cache {
+	if !srv.CacheOn {
+		return NoCache{}
+	}
+	c, warn := cache.Open(cache.OptionsFor(srv))
+	if warn != nil {
+		log.Warnf("%v", warn) // the cache's messages name it
+	}
+	return c
 }
 
 func skipped(why string) string {

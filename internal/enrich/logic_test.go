@@ -85,6 +85,11 @@ func (c *fakeCache) ShouldReport(misp.Class) (bool, int) {
 	return true, c.suppressed
 }
 
+// every gives each server of the run sv.
+func every(sv Server) func(*config.Config) Server {
+	return func(*config.Config) Server { return sv }
+}
+
 func attr(id, typ, value string, toIDs bool) misp.Attribute {
 	return misp.Attribute{ID: misp.FlexString(id), Type: misp.FlexString(typ), Value: misp.FlexString(value), ToIDs: misp.FlexBool(toIDs),
 		EventID: "7", Event: misp.Event{ID: "7", Info: "test event", ThreatLevelID: "1"}}
@@ -98,10 +103,9 @@ func runWith(t *testing.T, cfg config.Config, doc string, m *fakeMISP, c *fakeCa
 	}
 	policy, _ := ioc.NewPolicy(nil, nil)
 	env := Env{
-		Log:       quietLog{},
-		Policy:    policy,
-		OpenCache: func() Cache { return c },
-		Client:    func() (Searcher, error) { return m, nil },
+		Log:    quietLog{},
+		Policy: policy,
+		Server: every(Server{OpenCache: func() Cache { return c }, Client: func() (Searcher, error) { return m, nil }}),
 	}
 	res, err := Run(context.Background(), &cfg, al, env)
 	if err != nil {
@@ -311,10 +315,9 @@ func TestRun_NoCacheReportsEveryFailure(t *testing.T) {
 	policy, _ := ioc.NewPolicy(nil, nil)
 	m := &fakeMISP{err: &misp.Error{Class: misp.ClassTimeout, Message: "misp search: timeout"}}
 	env := Env{
-		Log:       quietLog{},
-		Policy:    policy,
-		OpenCache: func() Cache { return NoCache{} },
-		Client:    func() (Searcher, error) { return m, nil },
+		Log:    quietLog{},
+		Policy: policy,
+		Server: every(Server{OpenCache: func() Cache { return NoCache{} }, Client: func() (Searcher, error) { return m, nil }}),
 	}
 	for i := range 3 {
 		res, err := Run(context.Background(), &cfg, al, env)
@@ -400,7 +403,7 @@ func TestRun_DeepPartSkippedRestLookedUp(t *testing.T) {
 	policy, _ := ioc.NewPolicy(nil, nil)
 	cfg := config.Default("/var/ossec")
 	_, err = Run(context.Background(), &cfg, al, Env{Log: log, Policy: policy,
-		OpenCache: func() Cache { return newFakeCache() }, Client: func() (Searcher, error) { return m, nil }})
+		Server: every(Server{OpenCache: func() Cache { return newFakeCache() }, Client: func() (Searcher, error) { return m, nil }})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +429,7 @@ func TestRun_SkippedAttributeKeepsMatchesAndCachesNoMiss(t *testing.T) {
 	policy, _ := ioc.NewPolicy(nil, nil)
 	cfg := config.Default("/var/ossec")
 	res, err := Run(context.Background(), &cfg, al, Env{Log: log, Policy: policy,
-		OpenCache: func() Cache { return c }, Client: func() (Searcher, error) { return m, nil }})
+		Server: every(Server{OpenCache: func() Cache { return c }, Client: func() (Searcher, error) { return m, nil }})})
 	if err != nil {
 		t.Fatal(err)
 	}

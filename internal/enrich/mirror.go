@@ -17,8 +17,8 @@ func OpenMirror(cfg *config.Config, now time.Time) mirror.View {
 	return mirror.ForRun(cfg.MirrorPath, mirror.Scope(cfg.MISPURL, cfg.APIKey, cfg.Query()), now, cfg.MirrorMaxAge)
 }
 
-func chooseMirror(cfg *config.Config, env Env, alertID string) (mirror.View, bool) {
-	return UseMirror(cfg, env.OpenMirror, env.Log, "alert "+alertID)
+func chooseMirror(cfg *config.Config, sv Server, log Logger, label string) (mirror.View, bool) {
+	return UseMirror(cfg, sv.OpenMirror, log, "alert "+label)
 }
 
 // UseMirror decides, for lookup "auto" and "mirror", whether to answer
@@ -51,11 +51,11 @@ func UseMirror(cfg *config.Config, open func() mirror.View, log Logger, what str
 // fromMirror answers the indicators from the mirror; MISP is not asked.
 // A stale mirror still answers, with one stale_mirror event per report
 // window; no usable mirror answers nothing, with one no_mirror event.
-func fromMirror(cfg *config.Config, env Env, a *alert.Alert, inds []ioc.Indicator, v mirror.View, res *Result) lookup {
+func fromMirror(cfg *config.Config, sv Server, log Logger, a *alert.Alert, label string, inds []ioc.Indicator, v mirror.View) lookup {
 	lk := lookup{found: make(map[ioc.Indicator][]misp.Attribute, len(inds)), viaMirror: true}
 	report := func(class misp.Class, msg string, notLookedUp int) {
-		env.Log.Warnf("alert %s: %s", a.ID, msg)
-		lk.failure = failureEvent(env.OpenCache(), class, 0, msg, notLookedUp, Source(a))
+		log.Warnf("alert %s: %s", label, msg)
+		lk.failure = failureEvent(sv.OpenCache(), class, 0, msg, notLookedUp, Source(a))
 	}
 	if v.Mirror == nil {
 		report(misp.ClassNoMirror, NoMirrorMessage(v), len(inds))
@@ -71,7 +71,7 @@ func fromMirror(cfg *config.Config, env Env, a *alert.Alert, inds []ioc.Indicato
 		}
 		SortBest(attrs)
 		lk.found[ind] = attrs
-		res.FromMirror++
+		lk.fromMirror++
 	}
 	if v.Status == mirror.Stale {
 		report(misp.ClassStaleMirror, fmt.Sprintf("the mirror was last current %s ago, over mirror_max_age %s: it answered, but may lack what MISP learnt since; check the custom-misp sync job",

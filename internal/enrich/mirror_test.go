@@ -63,9 +63,11 @@ func runMode(t *testing.T, tc modeCase) Result {
 	}
 	env := Env{
 		Log: quietLog{}, Policy: policy,
-		OpenCache:  func() Cache { return c },
-		Client:     func() (Searcher, error) { return m, nil },
-		OpenMirror: func() mirror.View { return mirror.ForRun(path, tc.scope, tc.now, 30*time.Minute) },
+		Server: every(Server{
+			OpenCache:  func() Cache { return c },
+			Client:     func() (Searcher, error) { return m, nil },
+			OpenMirror: func() mirror.View { return mirror.ForRun(path, tc.scope, tc.now, 30*time.Minute) },
+		}),
 	}
 	res, err := Run(context.Background(), &cfg, al, env)
 	if err != nil {

@@ -35,10 +35,9 @@ func TestRun_DeadlineBoundsTheLookup(t *testing.T) {
 	cfg := config.Default("/var/ossec")
 	policy, _ := ioc.NewPolicy(nil, nil)
 	env := Env{
-		Log:       quietLog{},
-		Policy:    policy,
-		OpenCache: func() Cache { return NoCache{} },
-		Client:    func() (Searcher, error) { return hangingMISP{}, nil },
+		Log:    quietLog{},
+		Policy: policy,
+		Server: every(Server{OpenCache: func() Cache { return NoCache{} }, Client: func() (Searcher, error) { return hangingMISP{}, nil }}),
 		// Already past, whatever the clock says: the lookup must end at
 		// once, with no timing in the test.
 		Deadline: time.Unix(1, 0),

@@ -59,6 +59,7 @@ type Payload struct {
 	Cached            *bool    `json:"cached,omitempty"`         // answered from the local cache, not MISP
 	Lookup            string   `json:"lookup,omitempty"`         // "mirror" when the local mirror answered; absent: MISP (live)
 	MirrorAge         string   `json:"mirror_age,omitempty"`     // seconds since the mirror was last known current, with lookup "mirror"
+	Instance          string   `json:"instance,omitempty"`       // the MISP server that answered, when several are configured (option "instances")
 
 	// Error events.
 	Error      string `json:"error,omitempty"`       // error class, see misp.Class

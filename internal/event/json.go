@@ -44,6 +44,7 @@ func (p *Payload) appendJSON(b []byte) []byte {
 	o.boolPtr("cached", p.Cached)
 	o.str("lookup", p.Lookup)
 	o.str("mirror_age", p.MirrorAge)
+	o.str("instance", p.Instance)
 	o.str("error", p.Error)
 	o.str("message", p.Message)
 	o.str("http_status", p.HTTPStatus)
