@@ -212,7 +212,7 @@ func (lk *lookup) mark(m *event.Message, srv *config.Config, several bool) {
 		m.MISP.MirrorAge = strconv.FormatInt(int64(lk.mirrorAge/time.Second), 10)
 	}
 	if several {
-		m.MISP.Instance = srv.Name
+		m.MISP.SetInstance(srv.Name)
 	}
 }
 

@@ -35,6 +35,7 @@ type Payload struct {
 	Type              string   `json:"type,omitempty"`             // the MISP attribute type
 	Category          string   `json:"category,omitempty"`         // the MISP attribute category
 	EventID           string   `json:"event_id,omitempty"`         // MISP event id
+	EventRef          string   `json:"event_ref,omitempty"`        // "MISP event ID", or "MISP event ID on INSTANCE" with several servers: what rule descriptions quote
 	EventUUID         string   `json:"event_uuid,omitempty"`       // MISP event uuid
 	EventInfo         string   `json:"event_info,omitempty"`       // MISP event title
 	EventDate         string   `json:"event_date,omitempty"`       // MISP event date (YYYY-MM-DD)
@@ -173,6 +174,18 @@ func TLP(tag string) (string, bool) {
 // tlpRank orders TLP levels so that the most restrictive one wins.
 var tlpRank = map[string]int{"clear": 1, "white": 1, "green": 2, "amber": 3, "amber+strict": 4, "red": 5}
 
+// SetInstance names the MISP server that answered, for runs that ask
+// several. The name goes into EventRef too: the rule descriptions quote
+// it, and analysisd fills a field the event lacks with nothing, so a
+// description cannot name misp.instance itself without leaving a gap in
+// the single-server case.
+func (p *Payload) SetInstance(name string) {
+	p.Instance = name
+	if p.EventRef != "" {
+		p.EventRef += " on " + name
+	}
+}
+
 // Match builds the event for one indicator. attrs are the attributes MISP
 // returned for it, best first (see Rank); the first one is described in
 // full and the rest are counted.
@@ -204,6 +217,7 @@ func Match(ind ioc.Indicator, attrs []misp.Attribute, baseURL string, src Source
 	if p.EventID == "" {
 		p.EventID = string(a.Event.ID)
 	}
+	p.EventRef = "MISP event " + p.EventID
 	if p.EventUUID != "" && baseURL != "" {
 		p.Permalink = strings.TrimRight(baseURL, "/") + "/events/view/" + p.EventUUID
 	}

@@ -55,7 +55,7 @@ func TestMatch_TagsTLPAndCounts(t *testing.T) {
 	}
 	m := Match(ioc.Indicator{Kind: ioc.IP, Value: "203.0.113.5", Raw: "::ffff:203.0.113.5", Field: "data.srcip"}, attrs, "https://misp.example.org/", Source{AlertID: "1.2"})
 	want := Payload{
-		Value: "203.0.113.5", Type: "ip-dst", EventID: "1", EventUUID: "e1", EventInfo: "phishing infra",
+		Value: "203.0.113.5", Type: "ip-dst", EventID: "1", EventRef: "MISP event 1", EventUUID: "e1", EventInfo: "phishing infra",
 		ThreatLevel: "medium", Published: new(bool), Org: "TESTORG", AttributeID: "1", AttributeUUID: "a1", ToIDs: &yes,
 		TLP: "amber", Tags: []string{"tlp:amber", "tlp:white", `misp-galaxy:mitre-attack-pattern="Spearphishing Attachment - T1566.001"`},
 		Techniques: []string{"T1566.001"}, Permalink: "https://misp.example.org/events/view/e1",
@@ -67,6 +67,12 @@ func TestMatch_TagsTLPAndCounts(t *testing.T) {
 	}
 	if m.Integration != "misp" {
 		t.Errorf("integration = %q", m.Integration)
+	}
+	// With several MISP servers the instance joins the reference the rule
+	// descriptions quote.
+	m.MISP.SetInstance("circl")
+	if m.MISP.Instance != "circl" || m.MISP.EventRef != "MISP event 1 on circl" {
+		t.Errorf("SetInstance: instance %q, event_ref %q; want circl, \"MISP event 1 on circl\"", m.MISP.Instance, m.MISP.EventRef)
 	}
 }
 

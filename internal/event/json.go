@@ -20,6 +20,7 @@ func (p *Payload) appendJSON(b []byte) []byte {
 	o.str("type", p.Type)
 	o.str("category", p.Category)
 	o.str("event_id", p.EventID)
+	o.str("event_ref", p.EventRef)
 	o.str("event_uuid", p.EventUUID)
 	o.str("event_info", p.EventInfo)
 	o.str("event_date", p.EventDate)

@@ -17,7 +17,8 @@ import (
 // family carries: what event.Match, event.Failure and event.Job fill
 // whatever MISP and the alert hold (internal/event, README "Event
 // schema"). A match always has its attribute (value, type, category, id),
-// its MISP event (id and title: MISP refuses an event without info),
+// its MISP event (id and title: MISP refuses an event without info; and
+// event_ref, which event.Match makes from the id),
 // to_ids, a threat level ("undefined" at worst), the indicator, the match
 // counts and the source alert's rule id (integratord passes only alerts
 // with a rule). An error event always has its class and a message, but
@@ -27,7 +28,7 @@ import (
 // TLP, tags and ATT&CK ids depend on MISP's tags and are the first things
 // dropped to fit a datagram, the comment and org depend on MISP.
 var alwaysSet = map[string][]string{
-	"match": {"integration", "misp.value", "misp.type", "misp.category", "misp.event_id", "misp.event_info",
+	"match": {"integration", "misp.value", "misp.type", "misp.category", "misp.event_id", "misp.event_ref", "misp.event_info",
 		"misp.threat_level", "misp.published", "misp.attribute_id", "misp.to_ids", "misp.matched_attributes",
 		"misp.matched_events", "misp.indicator", "misp.indicator_kind", "misp.source.rule_id"},
 	"error": {"integration", "misp.error", "misp.message"},

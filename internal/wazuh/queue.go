@@ -140,7 +140,7 @@ func cutText(p *event.Payload, n int) {
 	// them (a review found a huge uuid or type could otherwise keep the
 	// event over the limit).
 	for _, s := range []*string{&p.EventInfo, &p.Comment, &p.IndicatorRaw, &p.Value, &p.Indicator, &p.Message,
-		&p.Permalink, &p.AlertField, &p.Org, &p.Category, &p.Type, &p.EventID, &p.EventUUID, &p.EventDate,
+		&p.Permalink, &p.AlertField, &p.Org, &p.Category, &p.Type, &p.EventID, &p.EventRef, &p.EventUUID, &p.EventDate,
 		&p.AttributeID, &p.AttributeUUID, &p.TLP, &p.MatchedAttributes, &p.MatchedEvents, &p.HTTPStatus} {
 		*s = event.Cut(*s, n)
 	}
