@@ -44,6 +44,15 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return cli.Report(stderr, configError(oc.err))
 	}
 	cfg := oc.cfg
+	if f.instance != "" {
+		// That server alone, as if it were the only one configured.
+		servers, err := oc.servers(f)
+		if err != nil {
+			return cli.Report(stderr, err)
+		}
+		cfg = servers[0]
+		cfg.Others = nil
+	}
 	cfg.AlertFile = pos[0]
 	cfg.Debug = cfg.Debug || *debug
 	log := wazuh.NewLog(cfg.LogFile, cfg.Debug)

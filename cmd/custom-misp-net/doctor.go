@@ -11,6 +11,7 @@ import (
 
 	"github.com/custom-misp/custom-misp/internal/cache"
 	"github.com/custom-misp/custom-misp/internal/cli"
+	"github.com/custom-misp/custom-misp/internal/config"
 	"github.com/custom-misp/custom-misp/internal/doctor"
 	"github.com/custom-misp/custom-misp/internal/mirror"
 )
@@ -36,34 +37,57 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return cli.Report(stderr, cli.Fail(cli.ExitUsage, fmt.Errorf("doctor: unexpected argument %q", pos[0]), doctorUsage))
 	}
 	oc := f.load()
-	in := doctor.Input{
-		Config:      oc.cfg,
-		ConfigErr:   oc.err,
-		Source:      oc.source,
-		KeyOverride: f.keyFile != "",
-		Home:        f.home,
-		Conf:        oc.conf,
-		ConfErr:     oc.confErr,
-		User:        doctor.LookupUser(*wazuhUser),
-		Root:        0,
-		Cache:       cache.OptionsFor(&oc.cacheCfg),
-		MirrorScope: mirror.Scope(oc.cacheCfg.MISPURL, oc.cacheCfg.APIKey, oc.cacheCfg.Query()),
-		OptionsFile: f.options,
-		// The Wazuh side is checked where Wazuh is (or is said to be):
-		// doctor run from a build directory checks MISP only.
-		Wazuh: f.homeSet || oc.confErr == nil,
-	}
+	servers := []config.Config{oc.cfg}
 	if oc.err == nil {
-		// No retries: doctor shows what the first attempt meets.
-		c, err := opClient(oc.cfg, 0)
-		if err != nil {
-			in.ConfigErr = err
-		} else {
-			in.Client = c
+		if servers, err = oc.servers(f); err != nil {
+			return cli.Report(stderr, err)
 		}
 	}
-	results := doctor.Run(ctx, in)
-	if !in.Wazuh {
+	// The MISP side is checked on every server; the Wazuh side, which
+	// the servers share, once, with the first.
+	wazuhSide := f.homeSet || oc.confErr == nil
+	var results []doctor.Result
+	for i, srv := range servers {
+		cacheCfg := srv
+		if srv.Name == oc.cfg.Name {
+			cacheCfg = oc.cacheCfg // integratord's key, not --key-file's
+		}
+		source := oc.source
+		if srv.Name != oc.cfg.Name {
+			source = fmt.Sprintf("option instances, %q; MISP %s, timeout %s", srv.Name, srv.MISPURL, srv.Timeout)
+		}
+		in := doctor.Input{
+			Config:      srv,
+			ConfigErr:   oc.err,
+			Source:      source,
+			KeyOverride: f.keyFile != "" && srv.Name == oc.cfg.Name,
+			Home:        f.home,
+			Conf:        oc.conf,
+			ConfErr:     oc.confErr,
+			User:        doctor.LookupUser(*wazuhUser),
+			Root:        0,
+			Cache:       cache.OptionsFor(&cacheCfg),
+			MirrorScope: mirror.Scope(cacheCfg.MISPURL, cacheCfg.APIKey, cacheCfg.Query()),
+			OptionsFile: f.options,
+			// The Wazuh side is checked where Wazuh is (or is said to
+			// be): doctor run from a build directory checks MISP only.
+			Wazuh: wazuhSide && i == 0,
+		}
+		if oc.cfg.Several() {
+			in.Instance = srv.Name
+		}
+		if oc.err == nil {
+			// No retries: doctor shows what the first attempt meets.
+			c, err := opClient(srv, 0)
+			if err != nil {
+				in.ConfigErr = err
+			} else {
+				in.Client = c
+			}
+		}
+		results = append(results, doctor.Run(ctx, in)...)
+	}
+	if !wazuhSide {
 		why := oc.confErr.Error()
 		if errors.Is(oc.confErr, fs.ErrNotExist) {
 			why = oc.confPath + " does not exist"

@@ -58,7 +58,13 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if oc.err != nil {
 		return done(cli.ExitConfig, "configuration: "+oc.err.Error(), "custom-misp doctor shows what is wrong", nil)
 	}
-	rep, code, err := exportCDB(ctx, oc.cfg.WazuhHome, oc.cfg.MirrorPath, *dir, !*noReload && *dir == "")
+	// One mirror makes the lists: the first configured server's, or the
+	// one --instance names (the lists have one name each; docs/cdb.md).
+	servers, err := oc.servers(f)
+	if err != nil {
+		return done(cli.ExitUsage, err.Error(), exportUsage, nil)
+	}
+	rep, code, err := exportCDB(ctx, oc.cfg.WazuhHome, servers[0].MirrorPath, *dir, !*noReload && *dir == "")
 	if err != nil {
 		return done(code, err.Error(), exportHint(code), nil)
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"github.com/custom-misp/custom-misp/internal/config"
 	"github.com/custom-misp/custom-misp/internal/doctor"
 )
 
@@ -63,17 +64,23 @@ func feedsFetch(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if oc.err != nil {
 		return done(cli.ExitConfig, doctor.FetchResult{Message: "configuration: " + oc.err.Error(), Hint: "custom-misp doctor shows what is wrong"})
 	}
-	// No retries: a retried fetch could queue the same pull twice, and a
-	// failing one fails the same way a moment later.
-	client, err := opClient(oc.cfg, 0)
+	servers, err := oc.servers(f)
 	if err != nil {
-		return done(cli.ExitConfig, doctor.FetchResult{Message: "configuration: " + err.Error(), Hint: "custom-misp doctor shows what is wrong"})
+		return done(cli.ExitUsage, doctor.FetchResult{Message: err.Error(), Hint: feedsUsage})
 	}
-	res := doctor.FetchFeeds(ctx, client, *id)
-	if !res.OK {
-		return done(cli.ExitMISP, res)
-	}
-	return done(cli.ExitOK, res)
+	return forEach(servers, oc.cfg.Several(), j, func(cfg config.Config, j job) int {
+		// No retries: a retried fetch could queue the same pull twice,
+		// and a failing one fails the same way a moment later.
+		client, err := opClient(cfg, 0)
+		if err != nil {
+			return j.done(cli.ExitConfig, "configuration: "+err.Error(), "custom-misp doctor shows what is wrong", nil)
+		}
+		res := doctor.FetchFeeds(ctx, client, *id)
+		if !res.OK {
+			return j.done(cli.ExitMISP, res.Message, res.Hint, nil)
+		}
+		return j.done(cli.ExitOK, res.Message, res.Hint, nil)
+	})
 }
 
 // feedsList prints MISP's feeds, enabled ones unless --all.
@@ -94,23 +101,49 @@ func feedsList(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if oc.err != nil {
 		return cli.Report(stderr, configError(oc.err))
 	}
-	client, err := opClient(oc.cfg, oc.cfg.Retries)
+	servers, err := oc.servers(f)
+	if err != nil {
+		return cli.Report(stderr, err)
+	}
+	code := cli.ExitOK
+	for _, cfg := range servers {
+		if oc.cfg.Several() && !f.json {
+			fmt.Fprintf(stdout, "MISP %s (%s):\n", cfg.Name, cfg.MISPURL)
+		}
+		if c := listFeeds(ctx, cfg, oc.label(cfg), *all, f.json, stdout, stderr); c != cli.ExitOK && code == cli.ExitOK {
+			code = c
+		}
+	}
+	return code
+}
+
+// listFeeds prints one server's feeds; label names the server in errors
+// when several are configured.
+func listFeeds(ctx context.Context, cfg config.Config, label string, all, jsonOut bool, stdout, stderr io.Writer) int {
+	client, err := opClient(cfg, cfg.Retries)
 	if err != nil {
 		return cli.Report(stderr, configError(err))
 	}
 	feeds, err := doctor.Feeds(ctx, client)
 	if err != nil {
-		return cli.Report(stderr, mispError("feeds list", err))
+		return cli.Report(stderr, mispError(label+"feeds list", err))
 	}
 	shown := make([]doctor.Feed, 0, len(feeds))
 	for _, fd := range feeds {
-		if fd.Enabled || *all {
+		if fd.Enabled || all {
 			shown = append(shown, fd)
 		}
 	}
-	if f.json {
+	if jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetEscapeHTML(false)
+		if label != "" {
+			// Several servers: one line each, named.
+			return cli.Report(stderr, enc.Encode(struct {
+				Instance string        `json:"instance"`
+				Feeds    []doctor.Feed `json:"feeds"`
+			}{cfg.Name, shown}))
+		}
 		return cli.Report(stderr, enc.Encode(shown))
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)

@@ -76,11 +76,47 @@ func runLookup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 
 	rows := make([]lookupRow, 0, len(values))
+	for _, v := range values {
+		rows = append(rows, classify(policy, v))
+	}
+	servers, err := oc.servers(f)
+	if err != nil {
+		return cli.Report(stderr, err)
+	}
+	// Every server on its own, as integratord asks each: one table (or
+	// set of event lines) per server, named when several are configured.
+	code := cli.ExitOK
+	for _, srv := range servers {
+		if *live {
+			srv.Lookup = config.LookupLive
+		}
+		if oc.cfg.Several() && !f.json {
+			fmt.Fprintf(stdout, "MISP %s (%s):\n", srv.Name, srv.MISPURL)
+		}
+		l := lookupOn{cfg: srv, json: f.json, stdout: stdout, stderr: stderr}
+		if oc.cfg.Several() {
+			l.instance = srv.Name
+		}
+		if c := l.run(ctx, slices.Clone(rows)); c != cli.ExitOK && code == cli.ExitOK {
+			code = c
+		}
+	}
+	return code
+}
+
+// lookupOn looks the rows up on one MISP server.
+type lookupOn struct {
+	cfg            config.Config
+	json           bool
+	instance       string // set when several servers are configured
+	stdout, stderr io.Writer
+}
+
+func (l lookupOn) run(ctx context.Context, rows []lookupRow) int {
+	cfg, stderr := l.cfg, l.stderr
 	q := cfg.Query()
 	seen := map[ioc.Indicator]bool{}
-	for _, v := range values {
-		r := classify(policy, v)
-		rows = append(rows, r)
+	for _, r := range rows {
 		key := ioc.Indicator{Kind: r.ind.Kind, Value: r.ind.Value}
 		if !r.valid || seen[key] {
 			continue
@@ -92,11 +128,8 @@ func runLookup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	slices.Sort(q.Types)
 	q.Types = slices.Compact(q.Types)
 
-	if *live {
-		cfg.Lookup = config.LookupLive
-	}
-	if v, ok := enrich.UseMirror(&cfg, func() mirror.View { return enrich.OpenMirror(&cfg, time.Now()) }, stderrLog{stderr}, "lookup"); ok {
-		return lookupInMirror(v, rows, f.json, cfg, stdout, stderr)
+	if v, ok := enrich.UseMirror(&cfg, func() mirror.View { return enrich.OpenMirror(&cfg, time.Now()) }, stderrLog{stderr}, l.what()); ok {
+		return l.inMirror(v, rows)
 	}
 	if len(q.Values) > 0 {
 		client, err := opClient(cfg, cfg.Retries)
@@ -107,10 +140,10 @@ func runLookup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		defer cancel()
 		answer, err := client.SearchAnswer(ctx, q)
 		if err != nil {
-			return cli.Report(stderr, mispError("lookup", err))
+			return cli.Report(stderr, mispError(l.what(), err))
 		}
 		if answer.Skipped.Count > 0 {
-			fmt.Fprintf(stderr, "custom-misp: lookup: %s\n", answer.Skipped)
+			fmt.Fprintf(stderr, "custom-misp: %s: %s\n", l.what(), answer.Skipped)
 		}
 		// The rule of integratord mode (enrich.Enrich): MISP returns at
 		// most Limit attributes, newest first, so a full page may have cut
@@ -126,21 +159,43 @@ func runLookup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 				}
 			}
 		}
-		if f.json && unsure > 0 {
-			fmt.Fprintf(stderr, "custom-misp: lookup: %s\n", cutOff(cfg.Limit, fmt.Sprintf("%d value(s) without a match", unsure)))
+		if l.json && unsure > 0 {
+			fmt.Fprintf(stderr, "custom-misp: %s: %s\n", l.what(), cutOff(cfg.Limit, fmt.Sprintf("%d value(s) without a match", unsure)))
 		}
 	}
-	if f.json {
-		return cli.Report(stderr, printLookupJSON(stdout, rows, cfg.MISPURL, nil))
+	if l.json {
+		return cli.Report(stderr, printLookupJSON(l.stdout, rows, cfg.MISPURL, l.mark(nil)))
 	}
-	return cli.Report(stderr, printLookupTable(stdout, rows, cfg.MISPURL, cfg.Limit))
+	return cli.Report(stderr, printLookupTable(l.stdout, rows, cfg.MISPURL, cfg.Limit))
+}
+
+// what names the command, and the server when several are configured.
+func (l lookupOn) what() string {
+	if l.instance == "" {
+		return "lookup"
+	}
+	return "lookup on MISP " + l.instance
+}
+
+// mark returns what to add to each event: the path's marks (more), then
+// the instance.
+func (l lookupOn) mark(more func(*event.Message)) func(*event.Message) {
+	return func(m *event.Message) {
+		if more != nil {
+			more(m)
+		}
+		if l.instance != "" {
+			m.MISP.SetInstance(l.instance)
+		}
+	}
 }
 
 // lookupInMirror answers the rows from the local mirror, as a run with
 // lookup "auto" (fresh mirror) or "mirror" does.
-func lookupInMirror(v mirror.View, rows []lookupRow, jsonOut bool, cfg config.Config, stdout, stderr io.Writer) int {
+func (l lookupOn) inMirror(v mirror.View, rows []lookupRow) int {
+	cfg, stdout, stderr := l.cfg, l.stdout, l.stderr
 	if v.Mirror == nil {
-		return cli.Report(stderr, cli.Fail(cli.ExitMISP, errors.New("lookup: "+enrich.NoMirrorMessage(v)), "or add --live to ask MISP"))
+		return cli.Report(stderr, cli.Fail(cli.ExitMISP, errors.New(l.what()+": "+enrich.NoMirrorMessage(v)), "or add --live to ask MISP"))
 	}
 	defer v.Mirror.Close()
 	for i := range rows {
@@ -149,7 +204,7 @@ func lookupInMirror(v mirror.View, rows []lookupRow, jsonOut bool, cfg config.Co
 		}
 		attrs, err := v.Mirror.Lookup(rows[i].ind)
 		if err != nil {
-			return cli.Report(stderr, cli.Fail(cli.ExitMISP, fmt.Errorf("lookup: reading the mirror: %w", err), "run custom-misp sync, or add --live to ask MISP"))
+			return cli.Report(stderr, cli.Fail(cli.ExitMISP, fmt.Errorf("%s: reading the mirror: %w", l.what(), err), "run custom-misp sync, or add --live to ask MISP"))
 		}
 		enrich.SortBest(attrs)
 		rows[i].attrs = attrs
@@ -158,13 +213,13 @@ func lookupInMirror(v mirror.View, rows []lookupRow, jsonOut bool, cfg config.Co
 	if v.Status == mirror.Stale {
 		state = fmt.Sprintf("STALE: over mirror_max_age %s", cfg.MirrorMaxAge)
 	}
-	fmt.Fprintf(stderr, "custom-misp: lookup: answered from the local mirror, generation %d, last current %s ago (%s); --live asks MISP\n",
-		v.Mirror.Meta().Generation, v.Age.Truncate(time.Second), state)
-	if jsonOut {
+	fmt.Fprintf(stderr, "custom-misp: %s: answered from the local mirror, generation %d, last current %s ago (%s); --live asks MISP\n",
+		l.what(), v.Mirror.Meta().Generation, v.Age.Truncate(time.Second), state)
+	if l.json {
 		age := strconv.FormatInt(int64(v.Age/time.Second), 10)
-		return cli.Report(stderr, printLookupJSON(stdout, rows, cfg.MISPURL, func(m *event.Message) {
+		return cli.Report(stderr, printLookupJSON(stdout, rows, cfg.MISPURL, l.mark(func(m *event.Message) {
 			m.MISP.Lookup, m.MISP.MirrorAge = config.LookupMirror, age
-		}))
+		})))
 	}
 	return cli.Report(stderr, printLookupTable(stdout, rows, cfg.MISPURL, cfg.Limit))
 }

@@ -29,7 +29,7 @@ import (
 )
 
 // opFlagsUsage documents the shared flags for the usage lines.
-const opFlagsUsage = `[--wazuh-home DIR] [--options FILE] [--url URL] [--key-file FILE] [--timeout DURATION] [--json]`
+const opFlagsUsage = `[--wazuh-home DIR] [--options FILE] [--url URL] [--key-file FILE] [--instance NAME] [--timeout DURATION] [--json]`
 
 // opFlags are the flags every operator command takes. The API key is never
 // a flag, because ps shows flags: it comes from the configuration
@@ -41,6 +41,7 @@ type opFlags struct {
 	options  string
 	url      string
 	keyFile  string
+	instance string
 	timeout  time.Duration
 	json     bool
 	flagsSet *flag.FlagSet
@@ -54,6 +55,7 @@ func newOpFlags(name string) (*flag.FlagSet, *opFlags) {
 	fs.StringVar(&f.options, "options", "", "options JSON file replacing the <options> of ossec.conf")
 	fs.StringVar(&f.url, "url", "", "MISP base URL replacing <hook_url>")
 	fs.StringVar(&f.keyFile, "key-file", "", "file holding the API key to use instead of the configured one")
+	fs.StringVar(&f.instance, "instance", "", "only the MISP server of this name (option \"instances\"; the hook_url server is \"misp\" unless option \"name\" says otherwise); default every configured one")
 	fs.DurationVar(&f.timeout, "timeout", 0, "timeout of each MISP request (default: <timeout>, else 10s)")
 	fs.BoolVar(&f.json, "json", false, "machine-readable output")
 	return fs, f
@@ -145,6 +147,39 @@ func (f *opFlags) load() opConfig {
 	return oc
 }
 
+// servers returns the MISP servers the command works on: every configured
+// one (cfg.All), or only the one --instance names. Each is a whole
+// configuration of its own (URL, key, files), with --timeout applied.
+// --url and --key-file replace the hook_url server's settings only.
+func (oc *opConfig) servers(f *opFlags) ([]config.Config, error) {
+	all := oc.cfg.All()
+	if f.instance != "" {
+		one := oc.cfg.Instance(f.instance)
+		if one == nil {
+			return nil, cli.Fail(cli.ExitUsage, fmt.Errorf("--instance %q: no such MISP server; configured: %s", f.instance, strings.Join(oc.cfg.Names(), ", ")),
+				`the names are option "name" (the hook_url server, default "misp") and those of option "instances"`)
+		}
+		all = []*config.Config{one}
+	}
+	out := make([]config.Config, len(all))
+	for i, c := range all {
+		out[i] = *c
+		if f.timeout > 0 {
+			out[i].Timeout = f.timeout
+		}
+	}
+	return out, nil
+}
+
+// label names a server in the output of a command that covers several:
+// "MISP NAME: ", or nothing when only one is configured.
+func (oc *opConfig) label(srv config.Config) string {
+	if !oc.cfg.Several() {
+		return ""
+	}
+	return "MISP " + srv.Name + ": "
+}
+
 // keySource says where the key comes from, in LoadOperator's order.
 func keySource(s config.Sources) string {
 	if s.KeyFile != "" {
@@ -203,9 +238,15 @@ type job struct {
 	name, operation string // "sync", "mirror_sync"
 	json            bool
 	stdout, stderr  io.Writer
+	// instance names the MISP server, when several are configured: the
+	// event carries it and the message starts with it.
+	instance string
 }
 
 func (j job) done(code int, msg, hint string, report any) int {
+	if j.instance != "" {
+		msg = "MISP " + j.instance + ": " + msg
+	}
 	if j.json {
 		result := "ok"
 		if code != cli.ExitOK {
@@ -214,7 +255,9 @@ func (j job) done(code int, msg, hint string, report any) int {
 				msg += " (hint: " + hint + ")"
 			}
 		}
-		fmt.Fprintf(j.stdout, "%s\n", wazuh.Marshal(event.Job(j.operation, result, event.Cut(cli.OneLine(msg), maxJobMessage))))
+		m := event.Job(j.operation, result, event.Cut(cli.OneLine(msg), maxJobMessage))
+		m.MISP.Instance = j.instance
+		fmt.Fprintf(j.stdout, "%s\n", wazuh.Marshal(m))
 		return code
 	}
 	if code != cli.ExitOK {
@@ -226,6 +269,22 @@ func (j job) done(code int, msg, hint string, report any) int {
 		enc.SetEscapeHTML(false)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(report)
+	}
+	return code
+}
+
+// forEach runs a job on every server the command covers, each with its
+// own outcome line (a command wodle sends each line as an event), and
+// returns the first failure's exit code, or ExitOK.
+func forEach(servers []config.Config, several bool, j job, run func(srv config.Config, j job) int) int {
+	code := cli.ExitOK
+	for _, srv := range servers {
+		if several {
+			j.instance = srv.Name
+		}
+		if c := run(srv, j); c != cli.ExitOK && code == cli.ExitOK {
+			code = c
+		}
 	}
 	return code
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/custom-misp/custom-misp/internal/cli"
+	"github.com/custom-misp/custom-misp/internal/config"
 	"github.com/custom-misp/custom-misp/internal/mirror"
 	"github.com/custom-misp/custom-misp/internal/misp"
 )
@@ -41,11 +42,25 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if oc.err != nil {
 		return done(cli.ExitConfig, "configuration: "+oc.err.Error(), "custom-misp doctor shows what is wrong", nil)
 	}
-	client, err := opClient(oc.cfg, oc.cfg.Retries)
+	servers, err := oc.servers(f)
 	if err != nil {
-		return done(cli.ExitConfig, "configuration: "+err.Error(), "custom-misp doctor shows what is wrong", nil)
+		return done(cli.ExitUsage, err.Error(), syncUsage, nil)
 	}
-	cfg := oc.cfg
+	// Each server's mirror is synced on its own, one outcome line each:
+	// one MISP down leaves the others' mirrors current.
+	j := job{name: "sync", operation: syncOperation, json: jsonOut, stdout: stdout, stderr: stderr}
+	return forEach(servers, oc.cfg.Several(), j, func(cfg config.Config, j job) int {
+		return syncOne(ctx, oc, f, cfg, *full, j)
+	})
+}
+
+// syncOne syncs one server's mirror, then, with option export_cdb, writes
+// the CDB lists from the first server's mirror (see runExport).
+func syncOne(ctx context.Context, oc opConfig, f *opFlags, cfg config.Config, full bool, j job) int {
+	client, err := opClient(cfg, cfg.Retries)
+	if err != nil {
+		return j.done(cli.ExitConfig, "configuration: "+err.Error(), "custom-misp doctor shows what is wrong", nil)
+	}
 	q := cfg.Query()
 	res, err := mirror.Sync(ctx, client, mirror.Options{
 		Path:             cfg.MirrorPath,
@@ -54,22 +69,22 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Filters:          mirror.Filters(q),
 		Query:            q,
 		FullSyncInterval: cfg.MirrorFullSyncInterval,
-		Full:             *full,
+		Full:             full,
 	})
 	switch {
 	case errors.Is(err, mirror.ErrBusy):
-		return done(cli.ExitBusy, err.Error(), "", nil)
+		return j.done(cli.ExitBusy, err.Error(), "", nil)
 	case isMISP(err):
-		return done(cli.ExitMISP, err.Error()+"; the previous mirror keeps serving", "custom-misp doctor checks the way to MISP", nil)
+		return j.done(cli.ExitMISP, err.Error()+"; the previous mirror keeps serving", "custom-misp doctor checks the way to MISP", nil)
 	case err != nil:
-		return done(cli.ExitStore, err.Error(), "", nil)
+		return j.done(cli.ExitStore, err.Error(), "", nil)
 	}
-	if f.keyFile != "" && mirror.Scope(oc.cacheCfg.MISPURL, oc.cacheCfg.APIKey, oc.cacheCfg.Query()) != mirror.Scope(cfg.MISPURL, cfg.APIKey, q) {
-		fmt.Fprintln(stderr, "custom-misp: warning: --key-file names another key than the integration's: integratord runs will not use this mirror (it holds what that key sees)")
+	if f.keyFile != "" && cfg.Name == oc.cfg.Name && mirror.Scope(oc.cacheCfg.MISPURL, oc.cacheCfg.APIKey, oc.cacheCfg.Query()) != mirror.Scope(cfg.MISPURL, cfg.APIKey, q) {
+		fmt.Fprintln(j.stderr, "custom-misp: warning: --key-file names another key than the integration's: integratord runs will not use this mirror (it holds what that key sees)")
 	}
-	code := done(cli.ExitOK, summary(res), "", &res)
-	if cfg.ExportCDB && (res.Changed || listsMissing(cfg.WazuhHome)) {
-		code = syncExport(ctx, cfg.WazuhHome, cfg.MirrorPath, jsonOut, stdout, stderr)
+	code := j.done(cli.ExitOK, summary(res), "", &res)
+	if cfg.ExportCDB && cfg.MirrorPath == oc.cfg.All()[0].MirrorPath && (res.Changed || listsMissing(cfg.WazuhHome)) {
+		code = syncExport(ctx, cfg.WazuhHome, cfg.MirrorPath, j.json, j.stdout, j.stderr)
 	}
 	return code
 }

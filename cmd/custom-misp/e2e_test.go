@@ -31,6 +31,10 @@ import (
 // check cannot miss it.
 const testKey = "TestKeyK3yK3yK3yK3yK3yK3yK3yK3yK3ySECRET"
 
+// testKey2 is the second fake MISP's key (option "instances"), in
+// $WORK/key2 for its api_key_file.
+const testKey2 = "SecondK3yK3yK3yK3yK3yK3yK3yK3yK3yK3yK3y2"
+
 var builtBinary string
 
 func TestMain(m *testing.M) {
@@ -91,10 +95,12 @@ func TestScripts(t *testing.T) {
 	})
 }
 
-// world is one script's fake MISP and queue socket.
+// world is one script's fake MISP and queue socket, and a second fake
+// MISP for the scripts that configure several (option "instances").
 type world struct {
 	fake   *mispfake.Server
 	srv    *httptest.Server
+	fake2  *mispfake.Server
 	queue  *net.UnixConn
 	sock   string
 	status int
@@ -152,6 +158,22 @@ func setupWorld(env *testscript.Env, repo string) error {
 	}
 	env.Values["world"] = w
 	env.Defer(cleanup)
+	// The second MISP: same data, its own key and certificate.
+	fake2, err := mispfake.New(mispfake.Options{Keys: map[string]mispfake.Key{testKey2: {}}})
+	if err != nil {
+		return err
+	}
+	srv2, ca2PEM := fake2.ServeTLS()
+	env.Defer(func() { fake2.Close(); srv2.Close() })
+	w.fake2 = fake2
+	env.Setenv("MISP2_URL", srv2.URL)
+	env.Setenv("CA2", filepath.Join(env.WorkDir, "misp2-ca.pem"))
+	if err := os.WriteFile(filepath.Join(env.WorkDir, "misp2-ca.pem"), ca2PEM, 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(env.WorkDir, "key2"), []byte(testKey2+"\n"), 0o600); err != nil {
+		return err
+	}
 	env.Setenv("MISP_URL", w.srv.URL)
 	env.Setenv("MISP_KEY", testKey)
 	env.Setenv("QUEUE", w.sock)
@@ -242,9 +264,10 @@ func cmdDatagrams(ts *testscript.TestScript, neg bool, args []string) {
 
 // fault KEY=VALUE... queues a fault in the fake MISP (mispfake.Fault):
 // status=N reset=N times=N hang delay=DURATION drop body-file=FILE
-// body-size=N path=PREFIX.
+// body-size=N path=PREFIX; misp=2 puts it on the second fake.
 func cmdFault(ts *testscript.TestScript, neg bool, args []string) {
 	f := mispfake.Fault{Path: "/attributes/restSearch"}
+	fake := worldOf(ts).fake
 	for _, a := range args {
 		k, v, _ := strings.Cut(a, "=")
 		var err error
@@ -267,22 +290,45 @@ func cmdFault(ts *testscript.TestScript, neg bool, args []string) {
 			f.BodySize, err = strconv.ParseInt(v, 10, 64)
 		case "path":
 			f.Path = v
+		case "misp":
+			fake = fakeOf(ts, v)
 		default:
 			ts.Fatalf("fault: unknown %q", k)
 		}
 		ts.Check(err)
 	}
-	worldOf(ts).fake.Inject(f)
+	fake.Inject(f)
 }
 
-// requests N asserts how many requests the fake MISP has received so far.
+// fakeOf returns the fake MISP that "misp=N" names.
+func fakeOf(ts *testscript.TestScript, n string) *mispfake.Server {
+	switch n {
+	case "1":
+		return worldOf(ts).fake
+	case "2":
+		return worldOf(ts).fake2
+	}
+	ts.Fatalf("misp=%s: want 1 or 2", n)
+	return nil
+}
+
+// requests N [misp=2] asserts how many requests the fake MISP (or the
+// second one) has received so far.
 func cmdRequests(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) != 1 {
-		ts.Fatalf("usage: requests N")
+	if len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: requests N [misp=2]")
 	}
 	want, err := strconv.Atoi(args[0])
 	ts.Check(err)
-	if got := len(worldOf(ts).fake.Requests()); (got == want) == neg {
+	fake := worldOf(ts).fake
+	if len(args) == 2 {
+		n, ok := strings.CutPrefix(args[1], "misp=")
+		if !ok {
+			ts.Fatalf("usage: requests N [misp=2]")
+		}
+		fake = fakeOf(ts, n)
+	}
+	if got := len(fake.Requests()); (got == want) == neg {
 		ts.Fatalf("fake MISP received %d requests, want %d", got, want)
 	}
 }
@@ -296,7 +342,7 @@ func cmdNoKey(ts *testscript.TestScript, neg bool, args []string) {
 		if err != nil || info.IsDir() {
 			return err
 		}
-		if filepath.Base(path) == "key" { // the api_key_file itself
+		if filepath.Base(path) == "key" || filepath.Base(path) == "key2" { // the api_key_files themselves
 			return nil
 		}
 		b, err := os.ReadFile(path)
@@ -304,8 +350,8 @@ func cmdNoKey(ts *testscript.TestScript, neg bool, args []string) {
 			return err
 		}
 		checked++
-		if bytes.Contains(b, []byte(testKey)) {
-			return fmt.Errorf("the API key appears in %s", path)
+		if bytes.Contains(b, []byte(testKey)) || bytes.Contains(b, []byte(testKey2)) {
+			return fmt.Errorf("an API key appears in %s", path)
 		}
 		return nil
 	})

@@ -22,10 +22,10 @@ import (
 const usage = `usage:
   custom-misp ALERT_FILE API_KEY HOOK_URL [debug] [OPTIONS_FILE] [TIMEOUT] [RETRIES]
                          how Wazuh's integratord runs it, once per alert
-  custom-misp check [--wazuh-home DIR] [--options FILE] [--url URL] [--key-file FILE] [--debug] ALERT_FILE
+  custom-misp check [--wazuh-home DIR] [--options FILE] [--url URL] [--key-file FILE] [--instance NAME] [--debug] ALERT_FILE
                          look one alert up as integratord would (ossec.conf's custom-misp block)
                          and print the events instead of sending them
-  custom-misp doctor [--wazuh-home DIR] [--options FILE] [--url URL] [--key-file FILE] [--json]
+  custom-misp doctor [--wazuh-home DIR] [--options FILE] [--url URL] [--key-file FILE] [--instance NAME] [--json]
                          check MISP and the Wazuh side, one line per check with a hint
   custom-misp lookup [flags] VALUE...
                          look values up in MISP as integratord would and print the matches
@@ -36,6 +36,10 @@ const usage = `usage:
   custom-misp export cdb [--dir DIR] [--no-reload] [--json] [flags]
                          write the mirror as Wazuh CDB lists (etc/lists/misp) and ask analysisd to reload them
   custom-misp version    print the version
+
+With several MISP servers (option "instances"), check, doctor, lookup, feeds
+and sync work on each of them, or only on the one --instance NAME names;
+export cdb uses the first server's mirror unless --instance names another.
 `
 
 // run dispatches on the first argument. integratord calls us with argv[0]

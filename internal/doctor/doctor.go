@@ -54,6 +54,9 @@ type Input struct {
 	KeyOverride bool
 	// Client is the MISP client built from Config; nil when ConfigErr.
 	Client *mispclient.Client
+	// Instance names the MISP server when several are configured: every
+	// MISP-side check then starts with it.
+	Instance string
 	// Resolve looks a host name up; nil means the system resolver.
 	Resolve func(ctx context.Context, host string) ([]string, error)
 	Now     func() time.Time
@@ -87,6 +90,11 @@ func Run(ctx context.Context, in Input) []Result {
 		in.Resolve = net.DefaultResolver.LookupHost
 	}
 	rs := MISP(ctx, in)
+	if in.Instance != "" {
+		for i := range rs {
+			rs[i].Check = in.Instance + ": " + rs[i].Check
+		}
+	}
 	if in.Wazuh {
 		rs = append(rs, Wazuh(in)...)
 	}
