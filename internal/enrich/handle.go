@@ -112,7 +112,7 @@ func Alert(ctx context.Context, cfg *config.Config, log Logger, h Hooks) error {
 	}
 	// The sightings come last, so that they never delay an event; a
 	// failed Emit does not undo the match they report.
-	if h.Sighter != nil && len(res.Matches) > 0 {
+	if h.Sighter != nil && h.OpenSightings != nil && len(res.Matches) > 0 {
 		sight(ctx, cfg, al, res.Matches, deadline, time.Now(), log, h)
 	}
 	return err

@@ -2,11 +2,14 @@ package enrich
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/custom-misp/custom-misp/internal/alert"
 	"github.com/custom-misp/custom-misp/internal/config"
+	"github.com/custom-misp/custom-misp/internal/event"
 	"github.com/custom-misp/custom-misp/internal/misp"
 )
 
@@ -23,8 +26,8 @@ type SightingMemory interface {
 	// Sent remembers that uuids were sighted for agent at now.
 	Sent(now time.Time, agent string, uuids []string) error
 	// Refused remembers that the server refused sightings, and says
-	// whether to log it: once per window.
-	Refused(now time.Time, window time.Duration) (logNow bool)
+	// whether to report it: once per window.
+	Refused(now time.Time, window time.Duration) (reportNow bool)
 	// RefusedUntil is when sightings may be tried again after a refusal.
 	RefusedUntil() time.Time
 	Close() error
@@ -36,103 +39,151 @@ const maxSightingsPerAlert = 100
 
 // sight reports the run's matches back to every server that has
 // sightings enabled, each at most once per attribute, agent and window,
-// in one request per server, by the run's deadline. It never fails the
-// run: what goes wrong is logged.
+// in one request per server, all servers at once, by the run's deadline.
+// It never fails the run: what goes wrong is logged, and a refusal (a key
+// without perm_sighting) is also one error event per window.
 func sight(ctx context.Context, cfg *config.Config, a *alert.Alert, matches []Match, deadline, now time.Time, log Logger, h Hooks) {
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
+	var wg sync.WaitGroup
 	for _, srv := range cfg.All() {
 		if !srv.Sightings.Enabled {
 			continue
 		}
-		uuids := matchedUUIDs(srv, matches)
-		if len(uuids) == 0 {
+		s := sightingsOf(srv, a, matches, now)
+		if len(s) == 0 {
 			continue
 		}
-		sightOn(ctx, srv, a, uuids, now, log, h)
+		wg.Go(func() {
+			if refusal := sightOn(ctx, srv, a, s, now, log, h); refusal != nil && h.Emit != nil {
+				if cfg.Several() {
+					refusal.MISP.Instance = srv.Name
+					refusal.MISP.Message = "MISP " + srv.Name + ": " + refusal.MISP.Message
+				}
+				if err := h.Emit(deadline, a, []event.Message{*refusal}); err != nil {
+					log.Warnf("alert %s: the sightings refusal event was not sent: %v", a.ID, err)
+				}
+			}
+		})
 	}
+	wg.Wait()
 }
 
-// matchedUUIDs lists the attributes srv matched, each once, in match order.
-func matchedUUIDs(srv *config.Config, matches []Match) []string {
-	var uuids []string
+// sightingsOf lists the sightings of the attributes srv matched, each
+// once, in match order: by attribute UUID (the value too, which is how
+// MISP's batch form finds them), stamped with the alert's time.
+func sightingsOf(srv *config.Config, a *alert.Alert, matches []Match, now time.Time) []misp.Sighting {
+	var out []misp.Sighting
+	seen := map[string]bool{}
+	source := srv.Sightings.SourceFor(a.Root.Get("manager.name").String())
+	ts := alertTime(a, now)
 	for _, m := range matches {
 		if m.Server != srv {
 			continue
 		}
 		for _, at := range m.Attributes {
 			u := string(at.UUID)
-			if u != "" && !slices.Contains(uuids, u) && len(uuids) < maxSightingsPerAlert {
-				uuids = append(uuids, u)
+			if u == "" || seen[u] || len(out) == maxSightingsPerAlert {
+				continue
 			}
+			seen[u] = true
+			out = append(out, misp.Sighting{AttributeUUID: u, Value: string(at.Value), Type: misp.Seen, Source: source, Timestamp: ts})
 		}
 	}
-	return uuids
+	return out
 }
 
-func sightOn(ctx context.Context, srv *config.Config, a *alert.Alert, uuids []string, now time.Time, log Logger, h Hooks) {
+// sightOn sends one server's sightings. The memory is held only to read
+// and to record, never across the MISP request, so that other runs of a
+// busy manager are not kept waiting on a slow MISP. It returns the error
+// event to send when MISP refused the sightings, once per window.
+func sightOn(ctx context.Context, srv *config.Config, a *alert.Alert, s []misp.Sighting, now time.Time, log Logger, h Hooks) *event.Message {
 	what := "alert " + a.ID + ": sightings to MISP " + srv.Name
-	mem, err := h.OpenSightings(srv)
-	if err != nil {
-		// Busy (another run holds it) or unreadable: without the memory
-		// the window cannot be kept, so no sightings this run.
-		log.Debugf("%s skipped: %v", what, err)
-		return
-	}
-	defer func() {
-		if err := mem.Close(); err != nil {
-			log.Warnf("%s: %v", what, err)
-		}
-	}()
-	if until := mem.RefusedUntil(); now.Before(until) {
-		log.Debugf("%s skipped: refused earlier, next try after %s", what, until.UTC().Format(time.RFC3339))
-		return
-	}
 	agent := a.Agent.ID
-	due := mem.Due(now, srv.Sightings.Window, agent, uuids)
-	if len(due) == 0 {
-		log.Debugf("%s: all %d already sighted for agent %s within %s", what, len(uuids), agent, srv.Sightings.Window)
-		return
+	uuids := make([]string, len(s))
+	for i := range s {
+		uuids[i] = s[i].AttributeUUID
 	}
+	var due []string
+	skip := remember(srv, log, what, h, func(mem SightingMemory) {
+		if until := mem.RefusedUntil(); now.Before(until) {
+			log.Debugf("%s skipped: refused earlier, next try after %s", what, until.UTC().Format(time.RFC3339))
+			return
+		}
+		due = mem.Due(now, srv.Sightings.Window, agent, uuids)
+		if len(due) == 0 {
+			log.Debugf("%s: all %d already sighted for agent %s within %s", what, len(uuids), agent, srv.Sightings.Window)
+		}
+	})
+	if skip || len(due) == 0 {
+		return nil
+	}
+	s = slices.DeleteFunc(s, func(x misp.Sighting) bool { return !slices.Contains(due, x.AttributeUUID) })
+
 	// MISP's 429 and failure pauses hold for sightings too.
 	store := openCache(srv, log)
 	gate := store.Gate()
 	closeCache(store, log)
 	if !gate.Allow {
 		log.Debugf("%s skipped: MISP calls paused until %s after earlier %s errors", what, gate.Until.UTC().Format(time.RFC3339), gate.Class)
-		return
+		return nil
 	}
 	client, err := h.Sighter(srv)
+	var res misp.SightingResult
 	if err == nil {
-		s := make([]misp.Sighting, len(due))
-		source := srv.Sightings.SourceFor(a.Root.Get("manager.name").String())
-		ts := alertTime(a, now)
-		for i, u := range due {
-			s[i] = misp.Sighting{AttributeUUID: u, Type: misp.Seen, Source: source, Timestamp: ts}
-		}
-		var res misp.SightingResult
-		if res, err = client.AddSightings(ctx, s); err == nil {
+		res, err = client.AddSightings(ctx, s)
+	}
+	if err == nil {
+		remember(srv, log, what, h, func(mem SightingMemory) {
 			if err := mem.Sent(now, agent, due); err != nil {
 				log.Warnf("%s: sent, but not remembered: %v", what, err)
 			}
-			log.Debugf("%s: %d added in %d request(s)", what, res.Added, res.Requests)
-			return
-		}
+		})
+		log.Debugf("%s: %d added in %d request(s)%s", what, res.Added, res.Requests, unknown(res))
+		return nil
 	}
-	class, _, msg, reset := describe(err)
+	class, status, msg, reset := describe(err)
 	switch class {
 	case misp.ClassForbidden, misp.ClassAuth:
-		if mem.Refused(now, srv.Sightings.Window) {
-			log.Warnf("%s refused: %s; matches are still enriched, sightings are retried in %s (custom-misp doctor tells what the key lacks)", what, msg, srv.Sightings.Window)
+		var report bool
+		remember(srv, log, what, h, func(mem SightingMemory) { report = mem.Refused(now, srv.Sightings.Window) })
+		if !report {
+			return nil
 		}
+		log.Warnf("%s refused: %s; matches are still enriched, sightings are retried in %s (custom-misp doctor tells what the key lacks)", what, msg, srv.Sightings.Window)
+		m := event.Failure(misp.ClassForbidden, status, "sightings refused: "+msg, 0, Source(a))
+		return &m
 	case misp.ClassRateLimited, misp.ClassUnavailable, misp.ClassTimeout:
 		store := openCache(srv, log)
 		store.Failed(class, reset)
 		closeCache(store, log)
-		log.Warnf("%s failed: %s", what, msg)
-	default:
-		log.Warnf("%s failed: %s", what, msg)
 	}
+	log.Warnf("%s failed: %s", what, msg)
+	return nil
+}
+
+// remember opens srv's sighting memory, runs use on it and closes it. It
+// reports whether the memory could not be opened: busy (another run holds
+// it) or unreadable; without it the window cannot be kept, so no
+// sightings this run.
+func remember(srv *config.Config, log Logger, what string, h Hooks, use func(SightingMemory)) (skipped bool) {
+	mem, err := h.OpenSightings(srv)
+	if err != nil {
+		log.Debugf("%s skipped: %v", what, err)
+		return true
+	}
+	use(mem)
+	if err := mem.Close(); err != nil {
+		log.Warnf("%s: %v", what, err)
+	}
+	return false
+}
+
+func unknown(r misp.SightingResult) string {
+	if len(r.Unknown) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; MISP knew no attribute for %d of them", len(r.Unknown))
 }
 
 // alertTime is when the alert was raised (its "timestamp"), as Unix
