@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -98,6 +99,12 @@ func TestValidate_CatchesBreakage(t *testing.T) {
 		{name: "keyword suffix the template does not have",
 			old: `\"field\":\"data.misp.threat_level\"`, new: `\"field\":\"data.misp.threat_level.keyword\"`,
 			want: `"data.misp.threat_level.keyword"`},
+		{name: "date histogram on a keyword field",
+			old: `\"field\":\"timestamp\",\"interval\"`, new: `\"field\":\"data.misp.event_date\",\"interval\"`,
+			want: `date_histogram on "data.misp.event_date"`},
+		{name: "max on a keyword field",
+			old: `\"field\":\"rule.level\"`, new: `\"field\":\"rule.description\"`,
+			want: `max on "rule.description"`},
 		{name: "search column unknown", old: `"data.misp.permalink"`, new: `"data.misp.link"`, want: `"data.misp.link"`},
 		{name: "query on an unknown field", old: `data.misp.error:*`, new: `data.misp.err:*`, want: `"data.misp.err"`},
 		{name: "duplicate id",
@@ -142,13 +149,11 @@ func TestValidate_CatchesBreakage(t *testing.T) {
 			}
 			fields := real
 			if tt.dropField != "" {
-				if !fields[tt.dropField] {
+				if _, ok := fields[tt.dropField]; !ok {
 					t.Fatalf("the schema has no %q: the case tests nothing", tt.dropField)
 				}
-				fields = map[string]bool{}
-				for f := range real {
-					fields[f] = f != tt.dropField
-				}
+				fields = maps.Clone(real)
+				delete(fields, tt.dropField)
 			}
 			problems := validate([]byte(broken), fields)
 			if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, tt.want) }) {
@@ -232,9 +237,10 @@ func parseLines(nd []byte) ([]object, []string) {
 var dataSourceID = regexp.MustCompile(`(?i)^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}_[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$`)
 
 // validate returns every problem it finds, one line each: what the
-// import would refuse, what would break a panel, and every field a
-// visualization, query or column names that fields lacks.
-func validate(nd []byte, fields map[string]bool) []string {
+// import would refuse, what would break a panel, every field a
+// visualization, query or column names that fields lacks, and every
+// aggregation on a field whose index type it cannot aggregate.
+func validate(nd []byte, fields map[string]string) []string {
 	objs, problems := parseLines(nd)
 	bad := func(o object, format string, args ...any) {
 		problems = append(problems, fmt.Sprintf("%s:%s: ", o.Type, o.ID)+fmt.Sprintf(format, args...))
@@ -283,7 +289,13 @@ func validate(nd []byte, fields map[string]bool) []string {
 		named = append(named, checkSearchSource(o, refs, bad)...)
 		switch o.Type {
 		case "visualization":
-			named = append(named, checkVisualization(o, title, bad)...)
+			for _, a := range checkVisualization(o, title, bad) {
+				named = append(named, a.field)
+				typ, known := fields[a.field]
+				if known && !slices.Contains(aggregatable[a.agg], typ) {
+					bad(o, "%s on %q, whose index type is %q (want one of %q)", a.agg, a.field, typ, aggregatable[a.agg])
+				}
+			}
 		case "search":
 			var columns []string
 			var sort [][]string
@@ -301,7 +313,7 @@ func validate(nd []byte, fields map[string]bool) []string {
 			checkDashboard(o, refs, bad)
 		}
 		for _, f := range named {
-			if !fields[f] {
+			if _, ok := fields[f]; !ok {
 				bad(o, "field %q is in no event custom-misp sends and no sample alert", f)
 			}
 		}
@@ -362,9 +374,23 @@ func queryFields(q string) []string {
 	return fields
 }
 
+// aggField is a field an aggregation reads, and the aggregation's type.
+type aggField struct{ agg, field string }
+
+// aggregatable lists, per aggregation type the panels use, the index
+// types it works on. A text field cannot be aggregated at all, which is
+// why Wazuh maps strings as keyword.
+var aggregatable = map[string][]string{
+	"terms":          {"keyword", "long", "boolean"},
+	"cardinality":    {"keyword", "long", "boolean"},
+	"top_hits":       {"keyword", "long", "boolean", "date"},
+	"max":            {"long", "date"},
+	"date_histogram": {"date"},
+}
+
 // checkVisualization checks visState and uiStateJSON and returns the
 // fields the aggregations read.
-func checkVisualization(o object, title string, bad func(object, string, ...any)) []string {
+func checkVisualization(o object, title string, bad func(object, string, ...any)) []aggField {
 	var visJSON, uiJSON string
 	if json.Unmarshal(o.Attributes["visState"], &visJSON) != nil || json.Unmarshal(o.Attributes["uiStateJSON"], &uiJSON) != nil {
 		bad(o, "visState and uiStateJSON must be JSON strings")
@@ -386,7 +412,7 @@ func checkVisualization(o object, title string, bad func(object, string, ...any)
 	if vis.Title != title || vis.Type == "" || len(vis.Aggs) == 0 {
 		bad(o, "visState: title %q (object %q), type %q, %d aggs", vis.Title, title, vis.Type, len(vis.Aggs))
 	}
-	var fields []string
+	var fields []aggField
 	aggIDs := map[any]bool{}
 	for _, a := range vis.Aggs {
 		if aggIDs[a["id"]] {
@@ -394,10 +420,15 @@ func checkVisualization(o object, title string, bad func(object, string, ...any)
 		}
 		aggIDs[a["id"]] = true
 		params, _ := a["params"].(map[string]any)
-		for _, k := range []string{"field", "sortField"} {
-			if f, ok := params[k].(string); ok {
-				fields = append(fields, f)
+		typ, _ := a["type"].(string)
+		if f, ok := params["field"].(string); ok {
+			if _, known := aggregatable[typ]; !known {
+				bad(o, "visState: agg type %q is not one this file uses", typ)
 			}
+			fields = append(fields, aggField{typ, f})
+		}
+		if f, ok := params["sortField"].(string); ok {
+			fields = append(fields, aggField{"max", f}) // sorting needs what max needs
 		}
 		if ob, ok := params["orderBy"].(string); ok && !aggIDs[ob] && ob != "_key" {
 			bad(o, "visState: agg %v is ordered by agg %q, which comes nowhere before it", a["id"], ob)
@@ -466,19 +497,22 @@ func checkDashboard(o object, refs map[string]reference, bad func(object, string
 	}
 }
 
-// schema is every field a dashboard can read in wazuh-alerts-*: the
-// fields of the events custom-misp sends, built by internal/event with
-// every optional field set and written by its own JSON writer, under
-// "data." as analysisd indexes them; and the fields of the real Wazuh
-// 4.14.7 alerts in testdata/alerts.
-func schema(t testing.TB) map[string]bool {
-	fields := map[string]bool{}
+// schema is every field a dashboard can read in wazuh-alerts-*, with its
+// index type where the test knows it: the fields of the events
+// custom-misp sends, built by internal/event with every optional field set
+// and written by its own JSON writer, under "data." as analysisd indexes
+// them (strings become keyword through the template's string_as_keyword,
+// booleans boolean); and the fields of the real Wazuh 4.14.7 alerts in
+// testdata/alerts, typed by stockTypes where a panel aggregates them ("" :
+// present, type not pinned here).
+func schema(t testing.TB) map[string]string {
+	fields := map[string]string{}
 	for _, m := range sampleEvents(t) {
 		var v any
 		if err := json.Unmarshal(m.AppendJSON(nil), &v); err != nil {
 			t.Fatal(err)
 		}
-		flatten("data", v, fields)
+		flatten("data", v, fields, true)
 	}
 	alerts, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "alerts", "*.json"))
 	extra, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "alerts", "extra", "*.json"))
@@ -495,18 +529,36 @@ func schema(t testing.TB) map[string]bool {
 		if err := json.Unmarshal(raw, &v); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		flatten("", v, fields)
+		flatten("", v, fields, false)
 		n++
 	}
 	if n < 30 {
 		t.Fatalf("only %d sample alerts found under testdata/alerts", n)
 	}
+	for f, typ := range stockTypes {
+		if _, ok := fields[f]; !ok {
+			t.Fatalf("no sample alert has %q", f)
+		}
+		fields[f] = typ
+	}
 	return fields
 }
 
+// stockTypes are the index types, in Wazuh 4.x's alerts template
+// (extensions/elasticsearch/7.x/wazuh-template.json), of the stock alert
+// fields the panels aggregate or sort on.
+var stockTypes = map[string]string{
+	"timestamp":        "date",
+	"agent.name":       "keyword",
+	"rule.description": "keyword",
+	"rule.groups":      "keyword",
+	"rule.level":       "long",
+}
+
 // flatten adds the dotted path of every leaf of v to fields; an array
-// adds its elements under its own path, as the indexer maps them.
-func flatten(prefix string, v any, fields map[string]bool) {
+// adds its elements under its own path, as the indexer maps them. With
+// typed, a leaf gets the type the template's dynamic mapping gives it.
+func flatten(prefix string, v any, fields map[string]string, typed bool) {
 	switch v := v.(type) {
 	case map[string]any:
 		for k, e := range v {
@@ -514,14 +566,27 @@ func flatten(prefix string, v any, fields map[string]bool) {
 			if prefix != "" {
 				p = prefix + "." + k
 			}
-			flatten(p, e, fields)
+			flatten(p, e, fields, typed)
 		}
 	case []any:
 		for _, e := range v {
-			flatten(prefix, e, fields)
+			flatten(prefix, e, fields, typed)
 		}
 	default:
-		fields[prefix] = true
+		typ := ""
+		if typed {
+			switch v.(type) {
+			case string:
+				typ = "keyword"
+			case bool:
+				typ = "boolean"
+			case float64:
+				typ = "long"
+			}
+		}
+		if _, seen := fields[prefix]; !seen || typ != "" {
+			fields[prefix] = typ
+		}
 	}
 }
 
