@@ -292,7 +292,10 @@ func validate(nd []byte, fields map[string]string) []string {
 			for _, a := range checkVisualization(o, title, bad) {
 				named = append(named, a.field)
 				typ, known := fields[a.field]
-				if known && !slices.Contains(aggregatable[a.agg], typ) {
+				switch {
+				case known && typ == "":
+					bad(o, "%s on %q, an alert field whose index type stockTypes does not pin", a.agg, a.field)
+				case known && !slices.Contains(aggregatable[a.agg], typ):
 					bad(o, "%s on %q, whose index type is %q (want one of %q)", a.agg, a.field, typ, aggregatable[a.agg])
 				}
 			}
@@ -307,6 +310,10 @@ func validate(nd []byte, fields map[string]string) []string {
 			}
 			named = append(named, columns...)
 			for _, s := range sort {
+				if len(s) != 2 {
+					bad(o, "sort entry %q is not [field, direction]", s)
+					continue
+				}
 				named = append(named, s[0])
 			}
 		case "dashboard":
