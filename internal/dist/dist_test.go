@@ -2,9 +2,9 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -385,4 +385,3 @@ func TestRPMReaderAgreesWithRPM(t *testing.T) {
 		}
 	}
 }
-
