@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"debug/elf"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -382,6 +383,61 @@ func TestRPMReaderAgreesWithRPM(t *testing.T) {
 		g, ok := p.files[f[4]]
 		if !ok || g.owner != f[1] || g.group != f[2] || !strings.HasSuffix(f[0], fmt.Sprintf("%o", g.perm)) || (f[3] != "0") != (g.config || g.noreplace) {
 			t.Errorf("rpm says %q, the reader %+v", l, g)
+		}
+	}
+}
+
+// TestMakeDistRealBuild runs what make dist runs, for one architecture:
+// the real programs compiled static and stamped (from the build cache the
+// other tests warm, a few seconds), then tarball, .deb, .rpm and sums.
+func TestMakeDistRealBuild(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command")
+	}
+	out := t.TempDir()
+	c := &config{version: "v9.8.7-test", arches: []string{"amd64"}, out: out, repo: repoRoot, mtime: testEpoch}
+	arts, err := build(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, a := range arts {
+		names = append(names, a.name)
+	}
+	want := []string{"custom-misp-v9.8.7-test-linux-amd64.tar.gz", "custom-misp_9.8.7.test-1_amd64.deb", "custom-misp-9.8.7.test-1.x86_64.rpm", "SHA256SUMS"}
+	if !slices.Equal(names, want) {
+		t.Fatalf("artifacts %v, want %v", names, want)
+	}
+	b, err := os.ReadFile(filepath.Join(out, want[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := readDeb(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, prog := range []string{layout.IntegrationName, layout.NetProgram} {
+		f := p.files["/var/ossec/integrations/"+prog]
+		e, err := elf.NewFile(bytes.NewReader(f.data))
+		if err != nil {
+			t.Fatalf("%s: %v", prog, err)
+		}
+		if e.Machine != elf.EM_X86_64 {
+			t.Errorf("%s: machine %v", prog, e.Machine)
+		}
+		for _, ph := range e.Progs {
+			if ph.Type == elf.PT_INTERP || ph.Type == elf.PT_DYNAMIC {
+				t.Errorf("%s: not static (%v)", prog, ph.Type)
+			}
+		}
+		if e.Section(".symtab") != nil {
+			t.Errorf("%s: not stripped (-s -w)", prog)
+		}
+		if !bytes.Contains(f.data, []byte("v9.8.7-test")) {
+			t.Errorf("%s: version not stamped", prog)
+		}
+		if bytes.Contains(f.data, []byte(os.Getenv("HOME")+"/")) && os.Getenv("HOME") != "/" {
+			t.Errorf("%s: holds a path of the build machine (-trimpath)", prog)
 		}
 	}
 }
