@@ -2,8 +2,8 @@ package main
 
 import (
 	"bytes"
-	"debug/elf"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"fmt"
 	"io/fs"
@@ -391,6 +391,7 @@ func TestRPMReaderAgreesWithRPM(t *testing.T) {
 // the real programs compiled static and stamped (from the build cache the
 // other tests warm, a few seconds), then tarball, .deb, .rpm and sums.
 func TestMakeDistRealBuild(t *testing.T) {
+	t.Parallel() // the compiler's time overlaps the install.sh tests' processes
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("no go command")
 	}
