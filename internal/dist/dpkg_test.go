@@ -17,6 +17,7 @@ import (
 // user and group (the scripts refuse without them): skipped otherwise,
 // as in CI.
 func TestDebInstallsIntoThrowawayRoot(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("not root: dpkg cannot set owners")
 	}

@@ -133,6 +133,7 @@ func exists(p string) bool { _, err := os.Lstat(p); return err == nil }
 // TestInstallScriptLifecycle: install -> upgrade -> uninstall -> purge
 // against a fake Wazuh home, from the unpacked release tarball.
 func TestInstallScriptLifecycle(t *testing.T) {
+	t.Parallel()
 	tree := releaseTree(t)
 	home := fakeHome(t, "v4.14.7")
 	uid, gid, who := me(t)
@@ -226,6 +227,7 @@ func TestInstallScriptLifecycle(t *testing.T) {
 // TestInstallScriptRefuses: each refusal is one line with a hint on
 // stderr and its documented exit code, and installs nothing.
 func TestInstallScriptRefuses(t *testing.T) {
+	t.Parallel()
 	tree := releaseTree(t)
 	_, _, who := me(t)
 	tests := []struct {
@@ -263,6 +265,7 @@ func TestInstallScriptRefuses(t *testing.T) {
 // TestInstallScriptSnippets: the block printed is the one for the
 // detected version, and wazuh-control info wins over VERSION.
 func TestInstallScriptSnippets(t *testing.T) {
+	t.Parallel()
 	tree := releaseTree(t)
 	_, _, who := me(t)
 	for _, tt := range []struct {
@@ -290,6 +293,7 @@ func TestInstallScriptSnippets(t *testing.T) {
 // goes (etc/rules is writable by group wazuh) is replaced, never written
 // through.
 func TestInstallScriptLinks(t *testing.T) {
+	t.Parallel()
 	tree := releaseTree(t)
 	home := fakeHome(t, "v4.9.0")
 	_, _, who := me(t)
@@ -317,6 +321,7 @@ func TestInstallScriptLinks(t *testing.T) {
 // TestInstallScriptShellcheck runs shellcheck in POSIX sh mode where it
 // is installed (CI has none: skipped there).
 func TestInstallScriptShellcheck(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("shellcheck"); err != nil {
 		t.Skip("no shellcheck on this machine")
 	}
