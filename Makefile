@@ -7,7 +7,7 @@ NETBIN     := bin/custom-misp-net
 WAZUH_HOME ?= /var/ossec
 FUZZTIME   ?= 30s
 
-.PHONY: all build test check demo bench fuzz install uninstall clean
+.PHONY: all build test check demo bench fuzz install upgrade uninstall dist clean
 
 all: check test build
 
@@ -59,40 +59,32 @@ fuzz:
 	$(GO) test ./internal/mispclient -run '^$$' -fuzz '^FuzzDecodeSearch$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/mirror -run '^$$' -fuzz '^FuzzOpenLookup$$' -fuzztime $(FUZZTIME)
 
-# install puts the binary, rules and decoder into a Wazuh manager. The binary
-# must be root:wazuh 0750: integratord refuses a file the wazuh user can
-# write. The decoder and rules are wazuh:wazuh 0660, as a stock manager's own
-# etc/rules/local_rules.xml. Every owner and mode here is the table
-# InstallModes in internal/doctor (a test holds this recipe to it). An
-# existing options or key file is never overwritten.
+# install, upgrade and uninstall run install.sh, the same script the
+# release tarballs ship: it follows the table of internal/layout (owners,
+# modes, what is kept), never overwrites the key, never restarts Wazuh.
+# WAZUH_USER/WAZUH_GROUP name the daemons' user and group if not wazuh.
+INSTALLFLAGS = --wazuh-home $(WAZUH_HOME) $(if $(filter 1,$(SYSMON_LEVELS)),--sysmon-levels) $(if $(filter 1,$(CDB)),--cdb) $(if $(WAZUH_USER),--wazuh-user $(WAZUH_USER)) $(if $(WAZUH_GROUP),--wazuh-group $(WAZUH_GROUP))
+
 install:
 	@if [ ! -x $(BIN) ] || [ ! -x $(NETBIN) ]; then echo "no $(BIN) or $(NETBIN): run make build first (on any machine with Go), then copy this tree to the manager"; exit 1; fi
-	install -d -m 0750 -o root -g wazuh $(WAZUH_HOME)/integrations
-	install -m 0750 -o root -g wazuh $(BIN) $(WAZUH_HOME)/integrations/custom-misp
-	install -m 0750 -o root -g wazuh $(NETBIN) $(WAZUH_HOME)/integrations/custom-misp-net
-	install -m 0660 -o wazuh -g wazuh decoders/0005-misp_decoders.xml $(WAZUH_HOME)/etc/decoders/
-	install -m 0660 -o wazuh -g wazuh rules/0990-misp_rules.xml $(WAZUH_HOME)/etc/rules/
-	@if [ "$(SYSMON_LEVELS)" = 1 ]; then \
-		install -m 0660 -o wazuh -g wazuh rules/0991-misp_sysmon_levels.xml $(WAZUH_HOME)/etc/rules/; \
-		echo "installed the Sysmon level overrides (more alerts: see rules/README.md)"; fi
-	@if [ "$(CDB)" = 1 ]; then \
-		install -m 0660 -o wazuh -g wazuh rules/0992-misp_cdb_rules.xml $(WAZUH_HOME)/etc/rules/; \
-		install -d -m 0770 -o root -g wazuh $(WAZUH_HOME)/etc/lists/misp; \
-		echo "installed the CDB list rules: run custom-misp export cdb, then add ossec-snippets/ruleset-lists.xml (docs/cdb.md)"; fi
-	install -d -m 0770 -o root -g wazuh $(WAZUH_HOME)/var/custom-misp
-	@key=$(WAZUH_HOME)/etc/custom-misp.key; \
-	if [ -e "$$key" ]; then echo "kept existing $$key"; \
-	else install -m 0640 -o root -g wazuh /dev/null "$$key"; echo "created empty $$key: write the MISP auth key into it"; fi
-	@echo "next: add ossec-snippets/integration-4.8plus.xml to ossec.conf, then: systemctl restart wazuh-manager"
+	sh ./install.sh $(INSTALLFLAGS)
 
-# uninstall removes what install put there but the key, the options and
-# the cache, which are configuration and state (remove them by hand).
+upgrade:
+	@if [ ! -x $(BIN) ] || [ ! -x $(NETBIN) ]; then echo "no $(BIN) or $(NETBIN): run make build first"; exit 1; fi
+	sh ./install.sh --upgrade $(INSTALLFLAGS)
+
+# uninstall keeps the key, the cache and the mirror (install.sh --purge
+# removes them too).
 uninstall:
-	rm -f $(WAZUH_HOME)/integrations/custom-misp $(WAZUH_HOME)/integrations/custom-misp-net
-	rm -f $(WAZUH_HOME)/etc/decoders/0005-misp_decoders.xml $(WAZUH_HOME)/etc/rules/0990-misp_rules.xml $(WAZUH_HOME)/etc/rules/0991-misp_sysmon_levels.xml $(WAZUH_HOME)/etc/rules/0992-misp_cdb_rules.xml
-	rm -rf $(WAZUH_HOME)/etc/lists/misp
-	@echo "remove the etc/lists/misp <list> lines from <ruleset> in ossec.conf if you added them (ossec-snippets/ruleset-lists.xml)"
-	@echo "kept $(WAZUH_HOME)/etc/custom-misp.key and $(WAZUH_HOME)/var/custom-misp; remove the custom-misp <integration> block from ossec.conf, then: systemctl restart wazuh-manager"
+	sh ./install.sh --uninstall --wazuh-home $(WAZUH_HOME)
+
+# dist writes to dist/ the release: per architecture (linux/amd64,
+# linux/arm64) a tarball with install.sh, a .deb and an .rpm, and
+# SHA256SUMS; byte-identical for the same commit (docs/packaging.md).
+# DIST_ARCH=amd64 builds one architecture.
+DIST_ARCH ?= amd64,arm64
+dist:
+	$(GO) run ./internal/dist -version '$(VERSION)' -arch '$(DIST_ARCH)' -out dist
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

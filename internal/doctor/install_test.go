@@ -1,7 +1,6 @@
 package doctor
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path"
@@ -122,79 +121,6 @@ func tableEntry(p string) (InstallMode, bool) {
 		}
 	}
 	return InstallMode{}, false
-}
-
-// makeVars returns the Makefile's simple variable assignments (NAME := v,
-// NAME ?= v, NAME = v).
-func makeVars(text string) map[string]string {
-	vars := map[string]string{}
-	re := regexp.MustCompile(`(?m)^([A-Z_]+)\s*[:?]?=\s*(\S+)\s*$`)
-	for _, m := range re.FindAllStringSubmatch(text, -1) {
-		vars[m[1]] = m[2]
-	}
-	return vars
-}
-
-// makeInstall reads the recipe of the Makefile's install target and
-// returns every path its install commands create, relative to
-// $(WAZUH_HOME).
-func makeInstall(t *testing.T) []installed {
-	t.Helper()
-	b, err := os.ReadFile(repoRoot + "Makefile")
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(b)
-	vars := makeVars(text)
-	vars["WAZUH_HOME"] = "" // paths relative to the home
-	start := regexp.MustCompile(`(?m)^install:.*\n`).FindStringIndex(text)
-	if start == nil {
-		t.Fatal("Makefile: no install target")
-	}
-	var recipe []string
-	sc := bufio.NewScanner(strings.NewReader(text[start[1]:]))
-	for sc.Scan() && strings.HasPrefix(sc.Text(), "\t") {
-		recipe = append(recipe, sc.Text())
-	}
-	// Shell variables the recipe sets (key=$(WAZUH_HOME)/etc/...;), then
-	// make's $(VAR) and the shell's $$var.
-	body := strings.Join(recipe, "\n")
-	body = regexp.MustCompile(`\$\(([A-Z_]+)\)`).ReplaceAllStringFunc(body, func(v string) string { return vars[v[2:len(v)-1]] })
-	for _, m := range regexp.MustCompile(`(\w+)=(\S+);`).FindAllStringSubmatch(body, -1) {
-		body = strings.ReplaceAll(body, "$$"+m[1], m[2])
-	}
-	var out []installed
-	for n, line := range strings.Split(body, "\n") {
-		for _, cmd := range regexp.MustCompile(`(?:^|[\s;])install\s`).Split(line, -1)[1:] {
-			paths, mode, err := installCommand(commandWords(cmd))
-			if err != nil {
-				t.Fatalf("Makefile install recipe line %d: %v", n+1, err)
-			}
-			for _, p := range paths {
-				out = append(out, installed{where: fmt.Sprintf("Makefile install recipe line %d", n+1), path: strings.TrimPrefix(p, "/"), mode: mode})
-			}
-		}
-	}
-	return out
-}
-
-// TestInstallModes_Makefile: make install sets exactly what the table
-// says, and nothing the table does not list.
-func TestInstallModes_Makefile(t *testing.T) {
-	got := map[string]string{}
-	for _, in := range makeInstall(t) {
-		if prev, dup := got[in.path]; dup && prev != in.mode {
-			t.Errorf("%s: %s installed twice, as %s and %s", in.where, in.path, prev, in.mode)
-		}
-		got[in.path] = in.mode
-	}
-	want := map[string]string{}
-	for _, m := range InstallModes() {
-		want[m.Path] = m.String()
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("make install vs InstallModes (-table +Makefile):\n%s", diff)
-	}
 }
 
 // docInstalls finds the install(1) lines and "chown U:G P; chmod M P"

@@ -16,24 +16,25 @@ import (
 	"syscall"
 
 	"github.com/custom-misp/custom-misp/internal/config"
+	"github.com/custom-misp/custom-misp/internal/layout"
 	"github.com/custom-misp/custom-misp/internal/mispproc"
 	"github.com/custom-misp/custom-misp/internal/wazuh"
 )
 
-// Installed file names, as rules/README.md installs them.
+// Installed file names: the table of internal/layout.
 const (
-	IntegrationName = "custom-misp"
-	DecoderFile     = "0005-misp_decoders.xml"
-	RulesFile       = "0990-misp_rules.xml"
-	SysmonFile      = "0991-misp_sysmon_levels.xml"
-	CDBRulesFile    = "0992-misp_cdb_rules.xml"
+	IntegrationName = layout.IntegrationName
+	DecoderFile     = layout.DecoderFile
+	RulesFile       = layout.RulesFile
+	SysmonFile      = layout.SysmonFile
+	CDBRulesFile    = layout.CDBRulesFile
 	// CDBListsDir holds the lists of custom-misp export cdb (cdb.Dir).
-	CDBListsDir = "etc/lists/misp"
+	CDBListsDir = layout.CDBListsDir
 )
 
-// keyFile is where make install creates the key file, relative to the
+// keyFile is where install.sh creates the key file, relative to the
 // Wazuh home.
-const keyFile = "etc/custom-misp.key"
+const keyFile = layout.KeyFile
 
 // maxRulesFile caps what we read of a rules or decoder file: ours are
 // tens of KiB, a local_rules.xml rarely reaches 1 MiB.
