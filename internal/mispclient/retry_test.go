@@ -331,7 +331,10 @@ func TestResponse_Oversized(t *testing.T) {
 				}
 				w.Write(body)
 			})
-			c, _ := newClient(t, srv.URL, nil)
+			// A generous timeout: 16 MiB through TLS under -race on a
+			// loaded machine took over the helpers' 5 s once, and this
+			// test is about the size cap, not the clock.
+			c, _ := newClient(t, srv.URL, func(cfg *Config) { cfg.Timeout = 2 * time.Minute })
 			c.tune.maxBody = tc.limit
 			_, err := c.Search(context.Background(), oneValue)
 			e := asError(t, err)
