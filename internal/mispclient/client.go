@@ -364,6 +364,11 @@ func checkPath(path string) error {
 // do sends one request with retries and returns the capped body of a 2xx
 // answer, or an *Error.
 func (c *Client) do(ctx context.Context, method, path string, body []byte) ([]byte, http.Header, error) {
+	return c.doWith(ctx, method, path, body, nil)
+}
+
+// doWith is do with extra request headers (never Authorization).
+func (c *Client) doWith(ctx context.Context, method, path string, body []byte, extra http.Header) ([]byte, http.Header, error) {
 	if err := checkPath(path); err != nil {
 		return nil, nil, err
 	}
@@ -380,6 +385,11 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) ([]by
 	req.Header.Set("User-Agent", c.agent)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for name, v := range extra {
+		if http.CanonicalHeaderKey(name) != "Authorization" {
+			req.Header[http.CanonicalHeaderKey(name)] = v
+		}
 	}
 
 	p := &retryPolicy{c: c, what: method + " " + path}
