@@ -35,6 +35,8 @@ const usage = `usage:
                          bring the local MISP mirror up to date (every few minutes, from a command wodle)
   custom-misp export cdb [--dir DIR] [--no-reload] [--json] [flags]
                          write the mirror as Wazuh CDB lists (etc/lists/misp) and ask analysisd to reload them
+  custom-misp sighting [--type sighting|false-positive|expiration] [--source S] [--instance NAME] [--json] VALUE|UUID...
+                         report sightings to MISP by hand, e.g. a false positive (from an analyst or an active response)
   custom-misp version    print the version
 `
 
@@ -50,7 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case "help", "-h", "-help", "--help":
 			fmt.Fprint(stdout, usage)
 			return cli.ExitOK
-		case "check", "doctor", "lookup", "feeds", "sync", "export":
+		case "check", "doctor", "lookup", "feeds", "sync", "export", "sighting":
 			// The operator commands talk to MISP and read ossec.conf:
 			// they live in the helper, which links the HTTP client and
 			// the XML parser that integratord mode never needs.
