@@ -467,7 +467,7 @@ func checkSightings(s config.Sightings, me userView, meErr error, a keyAccess) R
 	case a.readOnly && a.known:
 		d += " (it is a read-only auth key: MISP drops every permission of those but perm_auth and perm_audit)"
 	}
-	return fail("sightings", d, `sightings need an auth key that is not read-only, of a user whose role has perm_sighting ("Sighting creation" in Administration > List Roles, e.g. the stock role "User"); or set "sightings": {"enabled": false}. Matches are still enriched meanwhile`)
+	return fail("sightings", d, `sightings need an auth key that is not read-only, of a user whose role has perm_sighting ("Sighting Creator" in Administration > List Roles, e.g. the stock role "User"); or set "sightings": {"enabled": false}. Matches are still enriched meanwhile`)
 }
 
 func checkSearch(ctx context.Context, in Input) Result {

@@ -107,7 +107,7 @@ func (c *Client) AddSightings(ctx context.Context, s []misp.Sighting) (misp.Sigh
 		if err != nil {
 			return res, configErr("sightings: encode request: %v", err)
 		}
-		c.debugf("misp: %d %s sighting(s) by %s", len(b.items), b.typ, map[bool]string{true: "uuid", false: "value"}[b.byUUID])
+		c.debugf("misp: sightings: %d of type %s by %s in one request", len(b.items), b.typ, map[bool]string{true: "uuid", false: "value"}[b.byUUID])
 		res.Requests++
 		answer, h, err := c.doWith(ctx, http.MethodPost, sightingsPath, raw, ajax)
 		if err != nil {
