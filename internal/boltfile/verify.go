@@ -17,7 +17,8 @@ import (
 // pointers; SetPanicOnFault and recover catch most of what a damaged file
 // makes it do, but not these, which end the process:
 //   - A bucket small enough to live inside its parent's page (an inline
-//     bucket: meta and guard always are) is copied to the Go heap when it
+//     bucket: the cache's meta and guard, the sighting store's state,
+//     always are) is copied to the Go heap when it
 //     is not 8-byte aligned, and its elements are then read relative to
 //     the copy. A damaged offset makes bbolt hold pointers into other heap
 //     objects, and the garbage collector aborts ("found pointer to free
@@ -30,7 +31,8 @@ import (
 //     overwrites live pages).
 //
 // So bbolt never reads a page that the same hold of the lock has not
-// checked here, and never writes after a check failed: Open checks the meta
+// checked here, and never writes after a check failed. The users of this
+// package (internal/cache, internal/sighting) do it the same way: Open checks the meta
 // pages and the root bucket with its inline buckets (and, for writing, the
 // free list, which bbolt loads at open); each key read or written, the pages
 // on its way (the entries bucket is about three levels deep at 100,000
