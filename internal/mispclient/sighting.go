@@ -84,8 +84,8 @@ type batchKey struct {
 // request, its UUIDs or values are listed in Unknown; that is not an
 // error. A key MISP refuses with "You do not have permission" (a read-only
 // key, or a role without perm_sighting) is a ClassForbidden error; other
-// failures are classified as for every call. On an error the result holds
-// what the earlier requests did.
+// failures are classified as for every call, but no request is retried
+// (see below). On an error the result holds what the earlier requests did.
 func (c *Client) AddSightings(ctx context.Context, s []misp.Sighting) (misp.SightingResult, error) {
 	var res misp.SightingResult
 	batches, err := sightingBatches(s)
@@ -109,7 +109,11 @@ func (c *Client) AddSightings(ctx context.Context, s []misp.Sighting) (misp.Sigh
 		}
 		c.debugf("misp: sightings: %d of type %s by %s in one request", len(b.items), b.typ, map[bool]string{true: "uuid", false: "value"}[b.byUUID])
 		res.Requests++
-		answer, h, err := c.doWith(ctx, http.MethodPost, sightingsPath, raw, ajax)
+		// Never retried: MISP may have added the sightings of a request
+		// that failed or timed out on our side, and adding is not
+		// idempotent. Sightings that fail are not remembered as sent, so
+		// the next alert that matches them sends them again.
+		answer, h, err := c.doWith(ctx, http.MethodPost, sightingsPath, raw, ajax, 0)
 		if err != nil {
 			return res, forbidden(err)
 		}

@@ -270,3 +270,16 @@ func TestAddSightings_SplitsLongBatches(t *testing.T) {
 		t.Errorf("requests %d of sizes %v, want 2 of [%d 2]", res.Requests, sizes, maxSightingsPerRequest)
 	}
 }
+
+// A failed sightings request is not sent again, whatever the retries:
+// MISP may have added them before failing.
+func TestAddSightings_NeverRetried(t *testing.T) {
+	for _, status := range []int{http.StatusInternalServerError, http.StatusServiceUnavailable, http.StatusTooManyRequests} {
+		srv := newServer(t, func(w http.ResponseWriter, r *http.Request) { reply(w, status, mispError("busy")) })
+		c, _ := newClient(t, srv.URL, func(c *Config) { c.Retries = 3 })
+		res, err := c.AddSightings(context.Background(), []misp.Sighting{{AttributeUUID: uuidIP}, {AttributeUUID: uuidDomain}})
+		if err == nil || srv.hits.Load() != 1 || res.Requests != 1 {
+			t.Errorf("status %d: %d request(s) sent, result %+v, error %v; want 1 request and an error", status, srv.hits.Load(), res, err)
+		}
+	}
+}
