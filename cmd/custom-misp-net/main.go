@@ -1,8 +1,9 @@
 // Command custom-misp-net is the part of custom-misp that talks to MISP.
 // custom-misp, which integratord runs once per alert, starts it only when
 // the cache cannot answer (see internal/mispproc for why there are two
-// programs); custom-misp's operator commands doctor, lookup and feeds run
-// here too. It is installed next to custom-misp, root:wazuh 0750.
+// programs); custom-misp's operator commands (doctor, lookup, feeds,
+// sync, export, sighting) run here too. It is installed next to
+// custom-misp, root:wazuh 0750.
 package main
 
 import (
@@ -26,7 +27,7 @@ func main() {
 const usage = `usage (normally through custom-misp):
   custom-misp-net search      one MISP search, request on stdin, answer on stdout (custom-misp's own use;
                               stdin must stay open: EOF means custom-misp is gone and stops the search)
-  custom-misp-net check|doctor|lookup|feeds|sync|export ...   the operator commands, see custom-misp help
+  custom-misp-net check|doctor|lookup|feeds|sync|export|sighting ...   the operator commands, see custom-misp help
   custom-misp-net version
 `
 
@@ -50,6 +51,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runSync(ctx, args[2:], stdout, stderr)
 	case "export":
 		return runExport(ctx, args[2:], stdout, stderr)
+	case "sighting":
+		return runSighting(ctx, args[2:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "custom-misp-net", cli.Version())
 		return cli.ExitOK

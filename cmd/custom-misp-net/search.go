@@ -8,6 +8,7 @@ import (
 	"log"
 
 	"github.com/custom-misp/custom-misp/internal/cli"
+	"github.com/custom-misp/custom-misp/internal/misp"
 	"github.com/custom-misp/custom-misp/internal/mispclient"
 	"github.com/custom-misp/custom-misp/internal/mispproc"
 )
@@ -16,7 +17,7 @@ import (
 // at most 8 KiB each, plus the connection settings.
 const maxRequest = 9 << 20
 
-// serveSearch answers one mispproc.Request, read as one JSON value from
+// serveSearch answers one mispproc.Request (a search, or sightings to add), read as one JSON value from
 // stdin. Whatever happens after the request is read, the answer is a
 // mispproc.Response on stdout, so that custom-misp can turn a failure into
 // the right error event.
@@ -51,7 +52,13 @@ func serveSearch(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer)
 	}
 	var resp mispproc.Response
 	client, err := newClient(req.Client, logf)
-	if err == nil {
+	switch {
+	case err != nil:
+	case len(req.Sightings) > 0:
+		var res misp.SightingResult
+		res, err = client.AddSightings(ctx, req.Sightings)
+		resp.Sightings = &res
+	default:
 		resp.Answer, err = client.SearchAnswer(ctx, req.Query)
 	}
 	if err != nil {

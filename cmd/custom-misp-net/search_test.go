@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/custom-misp/custom-misp/internal/misp"
+	"github.com/custom-misp/custom-misp/internal/mispfake"
 	"github.com/custom-misp/custom-misp/internal/mispproc"
 )
 
@@ -239,4 +240,47 @@ func holdsPipe(t *testing.T, pid int, end *os.File) bool {
 		}
 	}
 	return false
+}
+
+// TestSightings_ThroughHelper adds sightings as custom-misp does: through
+// this binary as the helper, over TLS to the fake MISP, in one request.
+func TestSightings_ThroughHelper(t *testing.T) {
+	const key = "SightingTestKey0123456789abcdefghijklmno"
+	fake, err := mispfake.New(mispfake.Options{Keys: map[string]mispfake.Key{key: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, ca := fake.ServeTLS()
+	defer srv.Close()
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, ca, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(roleEnv, "helper")
+	t.Setenv(pidFileEnv, filepath.Join(t.TempDir(), "pid"))
+	s := &mispproc.Searcher{Path: self, Client: mispproc.Client{BaseURL: srv.URL, APIKey: key, CAFile: caFile, Timeout: 10 * time.Second}}
+	// Event 1 of the fake's data: ip-dst 203.0.113.5, a sha256, domain evil.example.
+	uuids := []string{"19f709e1-c921-4939-87cf-669935e4a78b", "1d1e00a5-33df-4657-831b-c23ad892064a", "81e779f5-a80b-429c-94a9-51de7291b663"}
+	var in []misp.Sighting
+	for _, u := range uuids {
+		in = append(in, misp.Sighting{AttributeUUID: u, Source: "wazuh", Timestamp: 1796500000})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := s.AddSightings(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Added != 3 || res.Requests != 1 || fake.SightingRequests() != 1 {
+		t.Errorf("result %+v, fake got %d request(s); want 3 added in 1", res, fake.SightingRequests())
+	}
+	for _, u := range uuids {
+		if fake.SightingsOf(u) != 1 {
+			t.Errorf("%s sighted %d times, want 1", u, fake.SightingsOf(u))
+		}
+	}
 }

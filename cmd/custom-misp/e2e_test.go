@@ -35,6 +35,10 @@ const testKey = "TestKeyK3yK3yK3yK3yK3yK3yK3yK3yK3ySECRET"
 // $WORK/key2 for its api_key_file.
 const testKey2 = "SecondK3yK3yK3yK3yK3yK3yK3yK3yK3yK3yK3y2"
 
+// readOnlyRoleKey is a key of a user whose role is MISP's "Read Only":
+// it may search, not add sightings.
+const readOnlyRoleKey = "ReadOnlyRoleKeyNoSightingsNoSightings000"
+
 var builtBinary string
 
 func TestMain(m *testing.M) {
@@ -91,6 +95,7 @@ func TestScripts(t *testing.T) {
 			"pad":         cmdPad,
 			"sizes":       cmdSizes,
 			"age":         cmdAge,
+			"sighted":     cmdSighted,
 		},
 	})
 }
@@ -120,7 +125,7 @@ func newWorld(workDir string) (w *world, ca string, cleanup func(), err error) {
 // newWorldWith is newWorld with the fake's options (its clock, say); the
 // test key is added to them.
 func newWorldWith(workDir string, opts mispfake.Options) (w *world, ca string, cleanup func(), err error) {
-	opts.Keys = map[string]mispfake.Key{testKey: {}}
+	opts.Keys = map[string]mispfake.Key{testKey: {}, readOnlyRoleKey: {ReadOnlyRole: true}}
 	fake, err := mispfake.New(opts)
 	if err != nil {
 		return nil, "", nil, err
@@ -176,6 +181,7 @@ func setupWorld(env *testscript.Env, repo string) error {
 	}
 	env.Setenv("MISP_URL", w.srv.URL)
 	env.Setenv("MISP_KEY", testKey)
+	env.Setenv("MISP_READONLY_ROLE_KEY", readOnlyRoleKey)
 	env.Setenv("QUEUE", w.sock)
 	env.Setenv("CA", ca)
 	env.Setenv("ALERTS", filepath.Join(repo, "testdata", "alerts"))
@@ -373,6 +379,8 @@ func cmdMkOptions(ts *testscript.TestScript, neg bool, args []string) {
 		"log_file":    filepath.Join(work, "integrations.log"),
 		"cache_path":  filepath.Join(work, "cache.db"),
 		"ca_file":     ts.Getenv("CA"),
+		// sightings_path: the memory of sightings sent stays in $WORK.
+		"sightings_path": filepath.Join(work, "sightings.db"),
 	}
 	if len(args) == 2 {
 		var extra map[string]any
@@ -568,4 +576,34 @@ func appendFile(ts *testscript.TestScript, name, s string) {
 	_, err = f.WriteString(s)
 	ts.Check(err)
 	ts.Check(f.Close())
+}
+
+// sighted [-requests N] [UUID] N asserts what the fake MISP got as
+// sightings: N sightings in all, or N of the attribute UUID; -requests
+// also asserts how many POST /sightings/add requests added them.
+func cmdSighted(ts *testscript.TestScript, neg bool, args []string) {
+	fake := worldOf(ts).fake
+	if len(args) >= 2 && args[0] == "-requests" {
+		want, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		if got := fake.SightingRequests(); (got == want) == neg {
+			ts.Fatalf("fake MISP got sightings in %d request(s), want %d", got, want)
+		}
+		args = args[2:]
+	}
+	var got int
+	switch len(args) {
+	case 1:
+		got = len(fake.Sightings())
+	case 2:
+		got = fake.SightingsOf(args[0])
+		args = args[1:]
+	default:
+		ts.Fatalf("usage: sighted [-requests N] [UUID] N")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	if (got == want) == neg {
+		ts.Fatalf("fake MISP has %d sighting(s), want %d: %+v", got, want, fake.Sightings())
+	}
 }

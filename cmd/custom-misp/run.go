@@ -16,6 +16,7 @@ import (
 	"github.com/custom-misp/custom-misp/internal/event"
 	"github.com/custom-misp/custom-misp/internal/misp"
 	"github.com/custom-misp/custom-misp/internal/mispproc"
+	"github.com/custom-misp/custom-misp/internal/sighting"
 	"github.com/custom-misp/custom-misp/internal/wazuh"
 )
 
@@ -35,6 +36,8 @@ const usage = `usage:
                          bring the local MISP mirror up to date (every few minutes, from a command wodle)
   custom-misp export cdb [--dir DIR] [--no-reload] [--json] [flags]
                          write the mirror as Wazuh CDB lists (etc/lists/misp) and ask analysisd to reload them
+  custom-misp sighting [--type sighting|false-positive|expiration] [--source S] [--instance NAME] [--json] VALUE|UUID...
+                         report sightings to MISP by hand, e.g. a false positive (from an analyst or an active response)
   custom-misp version    print the version
 
 With several MISP servers (option "instances"), check, doctor, lookup, feeds
@@ -54,7 +57,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case "help", "-h", "-help", "--help":
 			fmt.Fprint(stdout, usage)
 			return cli.ExitOK
-		case "check", "doctor", "lookup", "feeds", "sync", "export":
+		case "check", "doctor", "lookup", "feeds", "sync", "export", "sighting":
 			// The operator commands talk to MISP and read ossec.conf:
 			// they live in the helper, which links the HTTP client and
 			// the XML parser that integratord mode never needs.
@@ -82,8 +85,10 @@ func integratord(ctx context.Context, argv []string) error {
 		return send(deadline, cfg.SocketPath, al, events, log)
 	}
 	return enrich.Alert(ctx, &cfg, log, enrich.Hooks{
-		Client: func(srv *config.Config) (enrich.Searcher, error) { return newSearcher(srv, log) },
-		Emit:   sendTo,
+		Client:        func(srv *config.Config) (enrich.Searcher, error) { return newSearcher(srv, log) },
+		Emit:          sendTo,
+		Sighter:       func(srv *config.Config) (enrich.Sighter, error) { return newSearcher(srv, log) },
+		OpenSightings: func(srv *config.Config) (enrich.SightingMemory, error) { return openSightings(srv, log) },
 	})
 }
 
@@ -100,6 +105,20 @@ func newSearcher(cfg *config.Config, log *wazuh.Log) (*mispproc.Searcher, error)
 		Debug:  log.DebugEnabled(),
 		Logf:   log.Debugf,
 	}, nil
+}
+
+// openSightings opens one server's memory of the sightings sent, with the
+// cache's lock wait: a run that finds it busy skips its sightings rather
+// than keep integratord waiting.
+func openSightings(srv *config.Config, log *wazuh.Log) (enrich.SightingMemory, error) {
+	s, err := sighting.Open(srv.SightingsPath, srv.CacheLockWait)
+	if err != nil {
+		return nil, err
+	}
+	if n := s.Notice(); n != nil {
+		log.Warnf("%v", n) // a damaged file was moved aside and rebuilt; the notice names it
+	}
+	return s, nil
 }
 
 // execHelper replaces this process with the helper for an operator

@@ -12,8 +12,6 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -148,78 +146,6 @@ func openStore(o Options) (s opened, waited time.Duration, warn error) {
 	return s, waited, fmt.Errorf("cache: store %s unusable (%w); moved aside to %s and recreated", o.Path, err, aside)
 }
 
-// keepAside is how many moved-aside stores are kept for a look: a disk
-// that keeps damaging the store must not fill up with copies of it.
-const keepAside = 3
-
-// asideInfix names the moved-aside copies: <store>.corrupt-<Unix ns>.
-const asideInfix = ".corrupt-"
-
-// moveAside moves a damaged store out of the way, keeping it for a look,
-// and removes the oldest earlier copies beyond keepAside. Nanoseconds keep
-// two damaged stores of the same second apart.
-//
-// A link and a remove rather than a rename: a link never replaces what is
-// at the new name, so a file or symbolic link planted at
-// <store>.corrupt-<ns> stays as it was and the move is refused, naming it;
-// and neither call follows a symbolic link at either name.
-func moveAside(o Options) (string, error) {
-	aside := o.Path + asideInfix + strconv.FormatInt(o.Now().UnixNano(), 10)
-	if err := os.Link(o.Path, aside); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return aside, fmt.Errorf("%s already exists", aside)
-		}
-		return aside, err
-	}
-	if err := os.Remove(o.Path); err != nil {
-		return aside, err
-	}
-	pruneAside(o.Path, aside)
-	return aside, nil
-}
-
-// pruneAside removes all but the newest keepAside copies of path moved
-// aside, never keep (the copy just made, even if the clock went back).
-// Only names this package writes count: <store>.corrupt-<number>, a
-// regular file; a file an admin renamed or made, and a symbolic link
-// (unlinking it would not touch its target, but it is not ours), are left
-// alone. Best effort: a copy left behind costs only disk space.
-func pruneAside(path, keep string) {
-	// Listed by hand: filepath.Glob would read [ * ? in the admin's path
-	// as patterns.
-	dir := filepath.Dir(path)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	type copyAside struct {
-		name string
-		at   int64
-	}
-	prefix := filepath.Base(path) + asideInfix
-	var copies []copyAside
-	for _, e := range entries {
-		suffix, ok := strings.CutPrefix(e.Name(), prefix)
-		if !ok || !e.Type().IsRegular() || filepath.Join(dir, e.Name()) == keep {
-			continue
-		}
-		if suffix == "" || strings.Trim(suffix, "0123456789") != "" {
-			continue
-		}
-		if at, err := strconv.ParseInt(suffix, 10, 64); err == nil {
-			copies = append(copies, copyAside{e.Name(), at})
-		}
-	}
-	// The one just made is kept in any case, so keepAside-1 others.
-	if len(copies) < keepAside {
-		return
-	}
-	slices.SortFunc(copies, func(a, b copyAside) int { return cmp.Compare(a.at, b.at) })
-	for _, c := range copies[:len(copies)-(keepAside-1)] {
-		_ = os.Remove(filepath.Join(dir, c.name))
-	}
-}
-
 // load opens the store at o.Path for reading or writing, waiting at most
 // lockWait for other processes, checks it (see verify.go) and reads this
 // scope's guard state. It returns how long it waited for the lock. An
@@ -276,7 +202,7 @@ func load(o Options, rw bool, lockWait time.Duration) (s opened, waited time.Dur
 		}
 	}
 	err = db.View(func(tx *bolt.Tx) error {
-		if err := s.chk.path(bucketGuard, []byte(o.Scope)); err != nil {
+		if err := s.chk.Path(bucketGuard, []byte(o.Scope)); err != nil {
 			return err
 		}
 		if b := tx.Bucket([]byte(bucketGuard)); b != nil {
@@ -441,10 +367,10 @@ func (c *Cache) write(now time.Time) (err error) {
 		if n > uint64(c.o.MaxEntries) || size > uint64(c.o.MaxBytes) {
 			// Eviction reads every page of the bucket and may merge any
 			// of them with a neighbour.
-			if err := chk.tree(bucketEntries); err != nil {
+			if err := chk.Tree(bucketEntries); err != nil {
 				return err
 			}
-			if err := chk.reusable(); err != nil {
+			if err := chk.Reusable(); err != nil {
 				return err
 			}
 			n, size, err = evict(eb, c.o, now, c.o.MaxEntries*evictTo/10, c.o.MaxBytes*evictTo/10)
@@ -474,11 +400,11 @@ func (c *Cache) checkWrite(chk *checker, keys []string) error {
 		paths = append(paths, path{bucketMeta, keyCount}, path{bucketMeta, keyBytes})
 	}
 	for _, p := range paths {
-		if err := chk.path(p.bucket, []byte(p.key)); err != nil {
+		if err := chk.Path(p.bucket, []byte(p.key)); err != nil {
 			return err
 		}
 	}
-	return chk.reusable()
+	return chk.Reusable()
 }
 
 // evict deletes dead entries (expired, undecodable, or stored in the
@@ -592,7 +518,7 @@ func (c *Cache) readEntry(k string, now time.Time) (e entry, ok bool, err error)
 	if err != nil {
 		return entry{}, false, err
 	}
-	if err := chk.path(bucketEntries, []byte(k)); err != nil {
+	if err := chk.Path(bucketEntries, []byte(k)); err != nil {
 		return entry{}, false, err
 	}
 	err = c.db.View(func(tx *bolt.Tx) error {

@@ -30,6 +30,7 @@ const (
 	ExitMISP        = 11 // an operator command (lookup, feeds, sync) got no usable answer from MISP
 	ExitBusy        = 12 // sync: another sync of the same mirror is running
 	ExitStore       = 13 // sync: the new mirror could not be written (disk full, permissions); the old one still serves
+	ExitNoAttribute = 14 // sighting: MISP has no attribute for at least one argument (the others were sighted)
 )
 
 // exitError carries the exit code and an optional hint for the operator.
@@ -83,6 +84,7 @@ var defaultHints = map[int]string{
 	ExitCheckFailed: "follow the hint under each FAIL, from the top",
 	ExitMISP:        "custom-misp doctor says why MISP gave no usable answer",
 	ExitBusy:        "a sync is still running (the wodle's interval is shorter than a sync takes?); this one did nothing",
+	ExitNoAttribute: "custom-misp lookup VALUE shows what MISP holds; give a value as MISP stores it, or an attribute's UUID",
 	ExitStore:       "free disk space under var/custom-misp or fix its owner (root:wazuh 0770); the previous mirror keeps serving",
 }
 

@@ -40,9 +40,10 @@ const (
 	keyLimited  = "LimitedKeyLimitedKeyLimitedKeySECRET1234"
 	keyUnknown  = "UnknownKeyUnknownKeyUnknownKeySECRET1234"
 	keyNoAPI    = "NoAPIKeyNoAPIKeyNoAPIKeyNoAPIKeySECRET12"
+	keyRORole   = "ReadOnlyRoleKeyReadOnlyRoleKeySECRET1234" // role "Read Only": no perm_sighting
 )
 
-var allKeys = []string{keyUser, keyReadOnly, keyAdmin, keyAdminRO, keyExpired, keySoon, keyDisabled, keyIPBound, keyLimited, keyUnknown, keyNoAPI}
+var allKeys = []string{keyUser, keyReadOnly, keyAdmin, keyAdminRO, keyExpired, keySoon, keyDisabled, keyIPBound, keyLimited, keyUnknown, keyNoAPI, keyRORole}
 
 // testNow is the clock of the fake and of the checks.
 var testNow = time.Now()
@@ -59,6 +60,7 @@ func fakeOptions() mispfake.Options {
 		keyIPBound:  {AllowedIPs: []string{"192.0.2.0/24"}},
 		keyLimited:  {ReadOnly: true, RateLimit: 10},
 		keyNoAPI:    {NoAPI: true},
+		keyRORole:   {ReadOnlyRole: true},
 	}}
 }
 

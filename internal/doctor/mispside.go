@@ -115,7 +115,10 @@ func MISP(ctx context.Context, in Input) []Result {
 
 	me, meErr := viewMe(ctx, in.Client)
 	access := keyAccessOf(me, ver.keyPerms)
-	rs = append(rs, checkPermissions(me, meErr, access, in.KeyOverride))
+	rs = append(rs, checkPermissions(me, meErr, access, in.KeyOverride, cfg.Sightings.Enabled))
+	if cfg.Sightings.Enabled {
+		rs = append(rs, checkSightings(cfg.Sightings, me, meErr, access))
+	}
 	rs = append(rs, checkSearch(ctx, in))
 
 	switch {
@@ -404,7 +407,7 @@ func (me userView) roleReadOnly() bool {
 	return true
 }
 
-func checkPermissions(me userView, err error, a keyAccess, override bool) Result {
+func checkPermissions(me userView, err error, a keyAccess, override, sightings bool) Result {
 	if err != nil {
 		return warn("key permissions", "could not read /users/view/me: "+err.Error(),
 			"the lookups may still work; check the user's role in MISP (Administration > List Users)")
@@ -437,10 +440,34 @@ func checkPermissions(me userView, err error, a keyAccess, override bool) Result
 		return warn("key permissions", d, adminHint)
 	case !a.known:
 		return warn("key permissions", d, `MISP reports per key only perm_sync, perm_sighting, perm_galaxy_editor and perm_analyst_data, and this role grants none of them: check in MISP (Administration > List Auth Keys) that "Read only" is ticked for this key`)
+	case !a.readOnly && sightings && a.sighting:
+		// Sightings write: a read-only key cannot add them.
+		return ok("key permissions", d+"; not read-only, as sightings need")
 	case !a.readOnly:
 		return warn("key permissions", d, `integratord needs only to read: add a read-only auth key (tick "Read only" when adding it) and use that instead`)
 	}
 	return ok("key permissions", d)
+}
+
+// checkSightings says, when sightings are enabled, whether MISP lets this
+// key add them. /servers/getVersion reports the key's own perm_sighting:
+// off for a read-only key and for a role without it, both of which MISP
+// answers with 403 "You do not have permission to use this functionality."
+// on /sightings/add (captured: tb_getVersion_no_perm_sighting,
+// tb_sightings_add_readonly_key, tb_sightings_add_no_perm_sighting).
+// /users/view/me, which shows the role, says which of the two it is.
+func checkSightings(s config.Sightings, me userView, meErr error, a keyAccess) Result {
+	if a.sighting {
+		return ok("sightings", fmt.Sprintf("enabled (window %s): MISP reports perm_sighting for this key, so it may add them", s.Window))
+	}
+	d := "enabled, but MISP reports no perm_sighting for this key: it answers every sighting with 403 \"You do not have permission to use this functionality.\""
+	switch {
+	case meErr == nil && !bool(me.Role.PermSighting):
+		d += fmt.Sprintf(" (the user's role %q lacks perm_sighting)", string(me.Role.Name))
+	case a.readOnly && a.known:
+		d += " (it is a read-only auth key: MISP drops every permission of those but perm_auth and perm_audit)"
+	}
+	return fail("sightings", d, `sightings need an auth key that is not read-only, of a user whose role has perm_sighting ("Sighting Creator" in Administration > List Roles, e.g. the stock role "User"); or set "sightings": {"enabled": false}. Matches are still enriched meanwhile`)
 }
 
 func checkSearch(ctx context.Context, in Input) Result {

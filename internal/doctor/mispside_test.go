@@ -19,6 +19,7 @@ import (
 var (
 	orderUser  = []string{"configuration", "dns", "tcp", "tls", "auth", "key expiry", "key permissions", "search", "server health"}
 	orderAdmin = []string{"configuration", "dns", "tcp", "tls", "auth", "key expiry", "key permissions", "search", "MISP redis", "background jobs", "jobs redis", "workers", "feeds"}
+	orderSight = []string{"configuration", "dns", "tcp", "tls", "auth", "key expiry", "key permissions", "sightings", "search", "server health"}
 	orderAuth  = []string{"configuration", "dns", "tcp", "tls", "auth"}
 	orderHTTP  = []string{"configuration", "dns", "tcp", "tls", "http"}
 )
@@ -40,6 +41,8 @@ func TestMISP_KeysAndServerHealth(t *testing.T) {
 		name     string
 		key      string
 		override bool
+		// sightings enables option "sightings".
+		sightings bool
 		// MISP's Redis unreachable; no background worker running.
 		redisDown, noWorkers bool
 		setup                func(t *testing.T, f *mispfake.Server)
@@ -82,6 +85,24 @@ func TestMISP_KeysAndServerHealth(t *testing.T) {
 		{name: "a user's full key from --key-file", key: keyUser, override: true, order: orderUser, wants: map[string]want{
 			"key permissions": {Warn, "read-only no", `add a read-only auth key (tick "Read only"`},
 			"server health":   noAdmin,
+		}},
+		// Issue #14: sightings need a key that may add them, which
+		// getVersion tells (tb_getVersion_*), and which is then not
+		// read-only.
+		{name: "sightings with a user's full key", key: keyUser, sightings: true, order: orderSight, wants: map[string]want{
+			"key permissions": {OK, "read-only no, rate limit none, may add sightings yes; not read-only, as sightings need", ""},
+			"sightings":       {OK, "enabled (window 1h0m0s): MISP reports perm_sighting for this key", ""},
+			"server health":   noAdmin,
+		}},
+		{name: "sightings with a read-only key", key: keyReadOnly, sightings: true, order: orderSight, wants: map[string]want{
+			"key permissions": {OK, "read-only yes", ""},
+			"sightings": {Fail, `enabled, but MISP reports no perm_sighting for this key: it answers every sighting with 403 "You do not have permission to use this functionality." (it is a read-only auth key`,
+				"an auth key that is not read-only, of a user whose role has perm_sighting"},
+			"server health": noAdmin,
+		}},
+		{name: "sightings with a key of a role without perm_sighting", key: keyRORole, sightings: true, order: orderSight, wants: map[string]want{
+			"sightings":     {Fail, `(the user's role "Read Only" lacks perm_sighting)`, "perm_sighting"},
+			"server health": noAdmin,
 		}},
 		// The fake's defaults: background jobs on, Redis up, workers
 		// running.
@@ -167,7 +188,7 @@ func TestMISP_KeysAndServerHealth(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(t, fake)
 			}
-			in := mispInput(t, url, tt.key, func(c *config.Config) { c.CAFile = ca })
+			in := mispInput(t, url, tt.key, func(c *config.Config) { c.CAFile, c.Sightings.Enabled = ca, tt.sightings })
 			in.KeyOverride = tt.override
 			checkResults(t, Run(context.Background(), in), tt.order, tt.wants)
 		})

@@ -364,6 +364,12 @@ func checkPath(path string) error {
 // do sends one request with retries and returns the capped body of a 2xx
 // answer, or an *Error.
 func (c *Client) do(ctx context.Context, method, path string, body []byte) ([]byte, http.Header, error) {
+	return c.doWith(ctx, method, path, body, nil, c.retries)
+}
+
+// doWith is do with extra request headers (never Authorization) and its
+// own number of retries (for a request that must not be repeated).
+func (c *Client) doWith(ctx context.Context, method, path string, body []byte, extra http.Header, retries int) ([]byte, http.Header, error) {
 	if err := checkPath(path); err != nil {
 		return nil, nil, err
 	}
@@ -381,12 +387,17 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) ([]by
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	for name, v := range extra {
+		if http.CanonicalHeaderKey(name) != "Authorization" {
+			req.Header[http.CanonicalHeaderKey(name)] = v
+		}
+	}
 
-	p := &retryPolicy{c: c, what: method + " " + path}
+	p := &retryPolicy{c: c, what: method + " " + path, retries: retries}
 	rc := &retryablehttp.Client{
 		HTTPClient: c.hc,
 		Logger:     nil, // its lines carry URLs and are not ours to format; we log in CheckRetry
-		RetryMax:   c.retries,
+		RetryMax:   retries,
 		CheckRetry: p.check,
 		Backoff:    p.backoff,
 		// Hand back the last response or transport error untouched, instead

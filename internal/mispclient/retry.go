@@ -25,6 +25,7 @@ type retryPolicy struct {
 	c        *Client
 	what     string        // "POST /attributes/restSearch", for the log
 	attempts int           // attempts made so far
+	retries  int           // retries allowed after the first attempt
 	next     time.Duration // wait chosen by check, returned by backoff
 }
 
@@ -57,7 +58,7 @@ func (p *retryPolicy) check(ctx context.Context, resp *http.Response, err error)
 		p.c.debugf("misp: %s: attempt %d: status %d", p.what, p.attempts, resp.StatusCode)
 		return false, nil
 	}
-	if p.attempts > p.c.retries {
+	if p.attempts > p.retries {
 		return false, nil
 	}
 	if wait > p.c.tune.maxWait {

@@ -1,12 +1,9 @@
 package mispfake
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
 )
 
 // The captured instance: its uuid, its two organisations and the ids of
@@ -98,6 +95,9 @@ func rolePerms(k Key) permissions {
 		p = permissions{Add: true, Modify: true, ModifyOrg: true, Audit: true, Auth: true, Tagger: true, Sighting: true,
 			Decaying: true, GalaxyEditor: true, AnalystData: true}
 	}
+	if k.ReadOnlyRole {
+		p = permissions{Audit: true, Auth: true}
+	}
 	p.Auth = p.Auth && !k.NoAPI
 	return p
 }
@@ -147,6 +147,9 @@ func roleFor(k Key) role {
 	r := role{ID: "3", Name: "User", DefaultRole: true}
 	if k.SiteAdmin {
 		r = role{ID: "1", Name: "admin"}
+	}
+	if k.ReadOnlyRole {
+		r = role{ID: "6", Name: "Read Only"}
 	}
 	r.Created, r.Modified = "2026-11-27 15:33:30", "2026-11-27 15:33:30"
 	r.PermAdd, r.PermModify, r.PermModifyOrg, r.PermPublish = p.Add, p.Modify, p.ModifyOrg, p.Publish
@@ -652,55 +655,4 @@ func writeResult(w http.ResponseWriter, msg string) {
 	writePretty(w, http.StatusOK, struct {
 		Result string `json:"result"`
 	}{msg})
-}
-
-// addSighting checks the permission (a read-only key may not) and records
-// nothing: a sighting for the first visible attribute whose value (or id,
-// or uuid) matches is echoed back in MISP's shape.
-func (s *Server) addSighting(w http.ResponseWriter, r *http.Request, k Key, body []byte) {
-	if !perms(k).Sighting {
-		writeError(w, http.StatusForbidden, msgNoPermission, r.URL.Path)
-		return
-	}
-	f := map[string]any{}
-	_ = json.Unmarshal(body, &f) // a bad body finds nothing
-	var want []string
-	for _, key := range []string{"value", "values", "id", "uuid"} {
-		want = append(want, parseCond(f[key]).or...)
-	}
-	if id := strings.TrimPrefix(r.URL.Path, "/sightings/add/"); id != r.URL.Path {
-		want = append(want, id)
-	}
-	who := caller{orgID: k.OrgID, siteAdmin: k.SiteAdmin}
-	var found *attribute
-	s.dbMu.RLock()
-	for _, a := range s.db.attrs {
-		if who.visible(a) && slices.ContainsFunc(want, func(v string) bool {
-			return newValueMatcher(v).matches(a) || v == itoa(a.num) || v == a.uuid
-		}) {
-			found = a
-			break
-		}
-	}
-	var attrID, eventID, uuid string
-	if found != nil {
-		attrID, eventID, uuid = itoa(found.num), found.ev.id, found.uuid
-	}
-	s.dbMu.RUnlock()
-	if found != nil {
-		// Recorded for the decay score only; MISP moves no timestamp.
-		_ = s.Sight(attrID) // gone meanwhile: nothing to record
-		source, _ := scalar(f["source"])
-		typ, ok := scalar(f["type"])
-		if !ok {
-			typ = "0"
-		}
-		writePretty(w, http.StatusOK, map[string]any{"Sighting": map[string]string{
-			"id": "1", "attribute_id": attrID, "event_id": eventID, "org_id": k.OrgID,
-			"date_sighting": strconv.FormatInt(s.now().Unix(), 10),
-			"uuid":          stableUUID("sighting", uuid), "source": source, "type": typ,
-		}})
-		return
-	}
-	writePretty(w, http.StatusOK, map[string]string{"message": "Could not add the Sighting. Reason: No valid attributes found that match the criteria."})
 }

@@ -48,6 +48,7 @@ type capture struct {
 	noCT    bool   // send no Content-Type
 	body    string // body when there is no NAME.request.json
 	exactly bool   // the body must match byte for byte, not only as JSON
+	ajax    bool   // send X-Requested-With: XMLHttpRequest, as the sighting client does
 
 	// The tb_* captures come from the MISP 2.5.1 test bed on this machine
 	// (2026-12-06), a second instance; their .request.txt says which key
@@ -171,6 +172,30 @@ var captures = []capture{
 	// A page cut by limit: X-Result-Count is one more than the page. The
 	// events are the test bed's; their creator org FeedOrg has id 2 there,
 	// which the fake's own PARTNERORG holds, so the org ids differ.
+	// Sightings (event 9 of the test bed, pymisp's sighting_1): one
+	// request for many attributes by UUID, and what MISP says when it adds
+	// none or refuses. A REST answer names only the last sighting, whose
+	// id and uuid are the instance's; an XMLHttpRequest's says how many.
+	{name: "tb_sightings_add_uuid", method: http.MethodPost, path: "/sightings/add", key: &tbWritable, events: "tb_sight_events",
+		instance: []string{"Sighting.id", "Sighting.uuid"}},
+	{name: "tb_sightings_add_uuid_ajax", method: http.MethodPost, path: "/sightings/add", key: &tbWritable, events: "tb_sight_events", ajax: true, exactly: true},
+	{name: "tb_sightings_add_batch_ajax", method: http.MethodPost, path: "/sightings/add", key: &tbWritable, events: "tb_sight_events", ajax: true, exactly: true},
+	{name: "tb_sightings_add_batch_partial_ajax", method: http.MethodPost, path: "/sightings/add", key: &tbWritable, events: "tb_sight_events", ajax: true, exactly: true},
+	{name: "tb_sightings_add_batch_unknown_ajax", method: http.MethodPost, path: "/sightings/add", key: &tbWritable, events: "tb_sight_events", ajax: true, exactly: true},
+	{name: "tb_sightings_add_batch_values_ajax", method: http.MethodPost, path: "/sightings/add", key: &tbWritable, events: "tb_sight_events", ajax: true, exactly: true},
+	{name: "tb_sightings_add_unknown_uuid", method: http.MethodPost, path: "/sightings/add", key: &tbWritable, events: "tb_sight_events", exactly: true},
+	{name: "tb_sightings_add_uuid_list", method: http.MethodPost, path: "/sightings/add", key: &tbWritable, events: "tb_sight_events", exactly: true},
+	{name: "tb_sightings_add_piped_uuids", method: http.MethodPost, path: "/sightings/add", key: &tbWritable, events: "tb_sight_events", exactly: true},
+	{name: "tb_sightings_add_value_fp_ajax", method: http.MethodPost, path: "/sightings/add", key: &tbWritable, events: "tb_sight_events", ajax: true, exactly: true},
+	{name: "tb_sightings_add_values_ajax", method: http.MethodPost, path: "/sightings/add", key: &tbWritable, events: "tb_sight_events", ajax: true, exactly: true},
+	{name: "tb_sightings_add_value_unknown_ajax", method: http.MethodPost, path: "/sightings/add", key: &tbWritable, events: "tb_sight_events", ajax: true, exactly: true},
+	{name: "tb_sightings_add_expiration_ajax", method: http.MethodPost, path: "/sightings/add", key: &tbWritable, events: "tb_sight_events", ajax: true, exactly: true},
+	{name: "tb_sightings_add_bad_type_ajax", method: http.MethodPost, path: "/sightings/add", key: &tbWritable, events: "tb_sight_events", ajax: true, exactly: true},
+	{name: "tb_sightings_add_long_source", method: http.MethodPost, path: "/sightings/add", key: &tbWritable, events: "tb_sight_events", exactly: true},
+	{name: "tb_sightings_add_readonly_key", method: http.MethodPost, path: "/sightings/add", key: &tbReadOnly, events: "tb_sight_events", ajax: true, exactly: true},
+	{name: "tb_sightings_add_no_perm_sighting", method: http.MethodPost, path: "/sightings/add", key: &tbNoSighting, events: "tb_sight_events", ajax: true, exactly: true},
+	{name: "tb_sightings_add_revoked_ajax", method: http.MethodPost, path: "/sightings/add", auth: unknownKey, events: "tb_sight_events", ajax: true, exactly: true},
+	{name: "tb_getVersion_no_perm_sighting", method: http.MethodGet, path: "/servers/getVersion", key: &tbNoSighting, exactly: true},
 	{name: "tb_restsearch_limit_truncated", key: &tbReadOnly, events: "tb_events",
 		instance: []string{"response.Attribute.*.Event.orgc_id", "response.Attribute.*.Event.Orgc.id"}},
 }
@@ -181,7 +206,10 @@ var (
 	tbAdmin    = Key{User: "admin@admin.test", SiteAdmin: true}
 	tbReadOnly = Key{User: "integ@test.local", ReadOnly: true}
 	tbWritable = Key{User: "integ@test.local"}
-	tbExpiring = Key{User: "integ@test.local", ReadOnly: true, Expires: time.Date(2026, 12, 9, 0, 0, 0, 0, time.UTC)}
+	// tbNoSighting is nosight.key: a normal key of a user whose role is
+	// MISP's stock "Read Only", without perm_sighting.
+	tbNoSighting = Key{User: "nosight@test.local", ReadOnlyRole: true}
+	tbExpiring   = Key{User: "integ@test.local", ReadOnly: true, Expires: time.Date(2026, 12, 9, 0, 0, 0, 0, time.UTC)}
 )
 
 // tbUserInstance are the fields of /users/view/me that differ between the
@@ -289,6 +317,9 @@ func (c capture) replay(t *testing.T, h http.Handler) *http.Response {
 	req.Header.Set("Accept", "application/json")
 	if !c.noCT && body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.ajax {
+		req.Header.Set("X-Requested-With", "XMLHttpRequest")
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)

@@ -99,6 +99,10 @@ type Key struct {
 	Expires    time.Time // zero means the key never expires; else X-Auth-Key-Expiration is sent
 	AllowedIPs []string  // CIDRs the key may be used from; empty means anywhere
 	RateLimit  int       // restSearch calls per 900 s window; 0 means unlimited
+	// ReadOnlyRole: the user's role is MISP's stock "Read Only" (id 6:
+	// perm_auth and perm_audit only, so no perm_sighting), while the key
+	// itself is a normal one.
+	ReadOnlyRole bool
 }
 
 // Fault is a misbehaviour queued with Inject. The zero value of each field
@@ -155,12 +159,14 @@ type Server struct {
 
 	// dbMu guards the data: searches read it, the change methods
 	// (changes.go) write it and bump gen, which retires cached pages.
-	dbMu     sync.RWMutex
-	db       *store
-	gen      uint64
-	listsFor map[string][]*warninglist // the enabled lists by attribute type
-	decay    *DecayingModel            // the enabled model, if any
-	sighted  map[*attribute]int64      // last sighting, for decay
+	dbMu      sync.RWMutex
+	db        *store
+	gen       uint64
+	listsFor  map[string][]*warninglist // the enabled lists by attribute type
+	decay     *DecayingModel            // the enabled model, if any
+	sighted   map[*attribute]int64      // last sighting, for decay
+	sightings []SightingRecord          // every sighting added, in order (sighting.go)
+	sightReqs int                       // POST /sightings/add requests that added at least one
 
 	pageMu sync.Mutex
 	pages  struct {
@@ -301,6 +307,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if done := s.applyFault(w, r, f); done {
 			return
 		}
+	}
+	if authErr == msgAuthFailed && r.Header.Get("X-Requested-With") == "XMLHttpRequest" {
+		authErr = "Authentication failed." // captured: tb_sightings_add_revoked_ajax
 	}
 	if authErr != "" {
 		writeError(w, http.StatusForbidden, authErr, r.URL.Path)

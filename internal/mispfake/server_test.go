@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -218,8 +219,17 @@ func TestOperatorEndpoints(t *testing.T) {
 		s.ServeHTTP(rec, req)
 		var out struct{ Sighting map[string]string }
 		json.Unmarshal(rec.Body.Bytes(), &out)
-		if out.Sighting["attribute_id"] != "3" || out.Sighting["source"] != "wazuh" || out.Sighting["type"] != "0" {
+		// By value, MISP sights every attribute with it (evil.example is
+		// in events 1 and 2) and answers with the last sighting only.
+		if out.Sighting["event_id"] != "2" || out.Sighting["source"] != "wazuh" || out.Sighting["type"] != "0" {
 			t.Errorf("sighting = %s", rec.Body)
+		}
+		var events []string
+		for _, r := range s.Sightings() {
+			events = append(events, r.EventID)
+		}
+		if !slices.Equal(events, []string{"1", "2"}) || s.SightingRequests() != 1 {
+			t.Errorf("recorded sightings in events %v, %d request(s); want events [1 2], 1 request", events, s.SightingRequests())
 		}
 	})
 }

@@ -66,18 +66,25 @@ type Client struct {
 // Request is what custom-misp writes to the helper's standard input, as
 // one JSON line.
 type Request struct {
-	Client   Client     `json:"client"`
-	Query    misp.Query `json:"query"`
-	Deadline time.Time  `json:"deadline"` // the run's deadline; the helper stops by it
-	Debug    bool       `json:"debug"`    // write debug lines to standard error
+	Client Client     `json:"client"`
+	Query  misp.Query `json:"query"`
+	// Sightings, when not empty, makes the request one to add these
+	// sightings instead of a search.
+	Sightings []misp.Sighting `json:"sightings,omitempty"`
+
+	Deadline time.Time `json:"deadline"` // the run's deadline; the helper stops by it
+	Debug    bool      `json:"debug"`    // write debug lines to standard error
 }
 
 // Response is what the helper writes to its standard output: MISP's
-// answer (the attributes, and the count of those it could not read), or
-// the failure.
+// answer (the attributes, and the count of those it could not read; or
+// the sightings added), or the failure.
 type Response struct {
 	misp.Answer
-	Error *Failure `json:"error,omitempty"`
+	// Sightings is what MISP did with the request's sightings, also when
+	// it failed part way.
+	Sightings *misp.SightingResult `json:"sightings,omitempty"`
+	Error     *Failure             `json:"error,omitempty"`
 }
 
 // Failure is a misp.Error on the wire.
@@ -108,7 +115,8 @@ func Path() (string, error) {
 	return filepath.Join(filepath.Dir(exe), Program), nil
 }
 
-// Searcher asks MISP through the helper; it implements enrich.Searcher.
+// Searcher asks MISP through the helper; it implements enrich.Searcher
+// and enrich.Sighter.
 type Searcher struct {
 	Path   string                           // the helper program
 	Client Client                           // how to reach MISP
@@ -119,18 +127,41 @@ type Searcher struct {
 // Search runs the helper once for q. Every failure, the helper's own
 // included, comes back as a *misp.Error so that it becomes an error event.
 func (s *Searcher) Search(ctx context.Context, q misp.Query) (misp.Answer, error) {
+	resp, err := s.run(ctx, Request{Query: q})
+	return resp.Answer, err
+}
+
+// AddSightings runs the helper once to add the sightings (it implements
+// enrich.Sighter). Failures come back as for Search; the result then
+// holds what MISP did before the failure.
+func (s *Searcher) AddSightings(ctx context.Context, sightings []misp.Sighting) (misp.SightingResult, error) {
+	if len(sightings) == 0 {
+		return misp.SightingResult{}, nil
+	}
+	resp, err := s.run(ctx, Request{Sightings: sightings})
+	var res misp.SightingResult
+	if resp.Sightings != nil {
+		res = *resp.Sightings
+	}
+	return res, err
+}
+
+// run sends req, completed with the client, deadline and debug flag, to a
+// new helper and returns its answer.
+func (s *Searcher) run(ctx context.Context, req Request) (Response, error) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = time.Now().Add(time.Minute)
 	}
-	req, err := json.Marshal(Request{Client: s.Client, Query: q, Deadline: deadline, Debug: s.Debug})
+	req.Client, req.Deadline, req.Debug = s.Client, deadline, s.Debug
+	raw, err := json.Marshal(req)
 	if err != nil {
-		return misp.Answer{}, &misp.Error{Class: misp.ClassConfig, Message: "encoding the lookup: " + err.Error()}
+		return Response{}, &misp.Error{Class: misp.ClassConfig, Message: "encoding the request: " + err.Error()}
 	}
 	cmd := exec.CommandContext(ctx, s.Path, "search")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return misp.Answer{}, &misp.Error{Class: misp.ClassConfig, Message: "running " + Program + ": " + err.Error()}
+		return Response{}, &misp.Error{Class: misp.ClassConfig, Message: "running " + Program + ": " + err.Error()}
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &limitedWriter{w: &stdout, n: maxResponse}
@@ -142,7 +173,7 @@ func (s *Searcher) Search(ctx context.Context, q misp.Query) (misp.Answer, error
 		// until the helper has ended (Wait closes it): the helper takes
 		// EOF as this process's death (see package doc). A write error
 		// means the helper ended unread; Wait and its answer say why.
-		_, _ = stdin.Write(append(req, '\n'))
+		_, _ = stdin.Write(append(raw, '\n'))
 		runErr = cmd.Wait()
 	}
 	if s.Logf != nil {
@@ -153,16 +184,16 @@ func (s *Searcher) Search(ctx context.Context, q misp.Query) (misp.Answer, error
 		}
 	}
 	if ctx.Err() != nil {
-		return misp.Answer{}, &misp.Error{Class: misp.ClassTimeout, Message: "deadline exceeded before MISP answered"}
+		return Response{}, &misp.Error{Class: misp.ClassTimeout, Message: "deadline exceeded before MISP answered"}
 	}
 	var resp Response
 	if err := decodeResponse(stdout.Bytes(), &resp); err != nil {
-		return misp.Answer{}, &misp.Error{Class: misp.ClassConfig, Message: helperTrouble(s.Path, runErr, err)}
+		return Response{}, &misp.Error{Class: misp.ClassConfig, Message: helperTrouble(s.Path, runErr, err)}
 	}
 	if f := resp.Error; f != nil {
-		return misp.Answer{}, &misp.Error{Class: f.Class, Status: f.Status, Message: f.Message, Reset: f.Reset}
+		return resp, &misp.Error{Class: f.Class, Status: f.Status, Message: f.Message, Reset: f.Reset}
 	}
-	return resp.Answer, nil
+	return resp, nil
 }
 
 // decodeResponse reads the helper's answer. It must be a JSON object: a

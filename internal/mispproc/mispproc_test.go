@@ -154,3 +154,52 @@ func TestSearch_HelperMissing(t *testing.T) {
 		t.Errorf("got %v, want config error %q", err, want)
 	}
 }
+
+func TestAddSightings_RoundTrip(t *testing.T) {
+	path, reqFile := helper(t, `echo '{"sightings":{"added":2,"requests":1}}'`)
+	s := &Searcher{Path: path, Client: Client{BaseURL: "https://misp.example.org", APIKey: "SECRETKEY", Timeout: time.Second}}
+	in := []misp.Sighting{
+		{AttributeUUID: "81e779f5-a80b-429c-94a9-51de7291b663", Source: "wazuh", Timestamp: 1796500000},
+		{Value: "evil.example", Type: misp.FalsePositive},
+	}
+	got, err := s.AddSightings(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (misp.SightingResult{Added: 2, Requests: 1}); !cmp.Equal(got, want) {
+		t.Errorf("result = %+v, want %+v", got, want)
+	}
+	line, err := os.ReadFile(reqFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req Request
+	if err := json.Unmarshal(line, &req); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(in, req.Sightings); diff != "" || len(req.Query.Values) != 0 {
+		t.Errorf("sightings sent (-want +got):\n%s\nquery %+v", diff, req.Query)
+	}
+}
+
+// A failure part way keeps what MISP did before it, and its class.
+func TestAddSightings_Failure(t *testing.T) {
+	path, _ := helper(t, `echo '{"sightings":{"added":0,"requests":1},"error":{"class":"forbidden","status":403,"message":"no perm_sighting"}}'`)
+	s := &Searcher{Path: path, Client: Client{BaseURL: "https://misp.example.org", APIKey: "SECRETKEY"}}
+	got, err := s.AddSightings(context.Background(), []misp.Sighting{{AttributeUUID: "81e779f5-a80b-429c-94a9-51de7291b663"}})
+	var me *misp.Error
+	if !errors.As(err, &me) || me.Class != misp.ClassForbidden || me.Status != 403 {
+		t.Fatalf("error = %v, want class forbidden, status 403", err)
+	}
+	if got.Requests != 1 {
+		t.Errorf("result = %+v, want 1 request", got)
+	}
+}
+
+// No sightings: no helper is started.
+func TestAddSightings_NoneNoHelper(t *testing.T) {
+	s := &Searcher{Path: filepath.Join(t.TempDir(), "missing")}
+	if got, err := s.AddSightings(context.Background(), nil); err != nil || got.Requests != 0 {
+		t.Errorf("AddSightings(nil) = %+v, %v", got, err)
+	}
+}

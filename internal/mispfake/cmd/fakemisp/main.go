@@ -60,6 +60,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	key := fl.String("key", "", "the API key to accept (40 letters and digits, required)")
 	admin := fl.Bool("admin", false, "the key belongs to a site admin (server settings, feed fetching)")
 	readOnly := fl.Bool("readonly", false, "the key is a read-only key")
+	readOnlyRole := fl.Bool("readonly-role", false, `the key's user has MISP's "Read Only" role: no perm_sighting, so sightings get 403`)
 	rateLimit := fl.Int("rate-limit", 0, "restSearch calls per 900 s window for the key (0 = unlimited)")
 	redisDown := fl.Bool("redis-down", false, "MISP's Redis is unreachable: queuing a feed fetch fails with MISP's internal error")
 	useTLS := fl.Bool("tls", false, "serve HTTPS with a fresh self-signed certificate")
@@ -80,7 +81,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 
 	opts := mispfake.Options{
-		Keys:      map[string]mispfake.Key{*key: {SiteAdmin: *admin, ReadOnly: *readOnly, RateLimit: *rateLimit}},
+		Keys:      map[string]mispfake.Key{*key: {SiteAdmin: *admin, ReadOnly: *readOnly, ReadOnlyRole: *readOnlyRole, RateLimit: *rateLimit}},
 		RedisDown: *redisDown,
 	}
 	if *eventsDir != "" {

@@ -1,4 +1,4 @@
-package cache
+package boltfile
 
 import (
 	"bytes"
@@ -17,7 +17,8 @@ import (
 // pointers; SetPanicOnFault and recover catch most of what a damaged file
 // makes it do, but not these, which end the process:
 //   - A bucket small enough to live inside its parent's page (an inline
-//     bucket: meta and guard always are) is copied to the Go heap when it
+//     bucket: the cache's meta and guard, the sighting store's state,
+//     always are) is copied to the Go heap when it
 //     is not 8-byte aligned, and its elements are then read relative to
 //     the copy. A damaged offset makes bbolt hold pointers into other heap
 //     objects, and the garbage collector aborts ("found pointer to free
@@ -30,7 +31,8 @@ import (
 //     overwrites live pages).
 //
 // So bbolt never reads a page that the same hold of the lock has not
-// checked here, and never writes after a check failed: Open checks the meta
+// checked here, and never writes after a check failed. The users of this
+// package (internal/cache, internal/sighting) do it the same way: Open checks the meta
 // pages and the root bucket with its inline buckets (and, for writing, the
 // free list, which bbolt loads at open); each key read or written, the pages
 // on its way (the entries bucket is about three levels deep at 100,000
@@ -38,8 +40,8 @@ import (
 // names none of the pages it reads; an eviction, the whole entries bucket,
 // which it walks anyway.
 
-// errDamaged marks what a check found: the store is not a sound bbolt file.
-var errDamaged = errors.New("damaged store")
+// ErrDamaged marks what a check found: the store is not a sound bbolt file.
+var ErrDamaged = errors.New("damaged store")
 
 // bbolt's file format (go.etcd.io/bbolt/internal/common), native byte order.
 const (
@@ -65,8 +67,8 @@ const (
 
 var native = binary.NativeEndian
 
-// checker holds what one hold of the store's lock has checked.
-type checker struct {
+// Checker holds what one hold of the store's lock has checked.
+type Checker struct {
 	r        io.ReaderAt
 	pageSize uint64
 	pages    uint64 // the high water mark: every page in use has a lower id
@@ -92,14 +94,14 @@ type element struct {
 	child      uint64 // the page a branch element points to; 0 in a leaf
 }
 
-// newChecker checks the meta pages and the root bucket (with its inline
+// NewChecker checks the meta pages and the root bucket (with its inline
 // buckets) of the store f, and, forWrite, the free list.
-func newChecker(f *os.File, forWrite bool) (*checker, error) {
+func NewChecker(f *os.File, forWrite bool) (*Checker, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
-	c := &checker{
+	c := &Checker{
 		r:        f,
 		buckets:  make(map[string]uint64),
 		branches: make(map[uint64][]branchTo),
@@ -133,7 +135,7 @@ func newChecker(f *os.File, forWrite bool) (*checker, error) {
 }
 
 func damaged(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", errDamaged, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: %s", ErrDamaged, fmt.Sprintf(format, args...))
 }
 
 type meta struct {
@@ -188,11 +190,11 @@ func readMetaAt(r io.ReaderAt, off int64) (meta, bool) {
 
 // inUse reports whether id can be a page of the tree: not a meta page, and
 // below the high water mark.
-func (c *checker) inUse(id uint64) bool { return id >= 2 && id < c.pages }
+func (c *Checker) inUse(id uint64) bool { return id >= 2 && id < c.pages }
 
 // read returns page id with its overflow pages, its header checked, in a
 // buffer the next read reuses.
-func (c *checker) read(id uint64) ([]byte, error) {
+func (c *Checker) read(id uint64) ([]byte, error) {
 	if !c.inUse(id) {
 		return nil, damaged("page %d outside pages 2 to %d", id, c.pages-1)
 	}
@@ -222,7 +224,7 @@ func (c *checker) read(id uint64) ([]byte, error) {
 // elements checks the element array of p, a branch or leaf page (or an
 // inline bucket's page), and calls each on every element in order: each
 // key and value inside p, keys strictly ascending, children in use.
-func (c *checker) elements(p []byte, each func(element) error) error {
+func (c *Checker) elements(p []byte, each func(element) error) error {
 	if len(p) < pageHeaderSize {
 		return damaged("page of %d bytes", len(p))
 	}
@@ -270,7 +272,7 @@ func (c *checker) elements(p []byte, each func(element) error) error {
 
 // walk checks every page of the tree under id, calling leaf on each leaf
 // element. A page reached twice (a cycle, or two parents) is damage.
-func (c *checker) walk(id uint64, seen map[uint64]bool, leaf func(element) error) error {
+func (c *Checker) walk(id uint64, seen map[uint64]bool, leaf func(element) error) error {
 	if seen == nil {
 		seen = make(map[uint64]bool)
 	}
@@ -302,7 +304,7 @@ func (c *checker) walk(id uint64, seen map[uint64]bool, leaf func(element) error
 
 // rootElement checks one bucket header of the root bucket; an inline
 // bucket is checked whole.
-func (c *checker) rootElement(e element) error {
+func (c *Checker) rootElement(e element) error {
 	if e.flags != bucketLeaf || len(e.value) < bucketHeaderSize {
 		return damaged("root bucket holds %q, not a bucket", e.key)
 	}
@@ -327,9 +329,9 @@ func dataElement(e element) error {
 	return nil
 }
 
-// path checks the pages bbolt reads to find key in bucket: every page from
+// Path checks the pages bbolt reads to find key in bucket: every page from
 // the bucket's root to the leaf, each whole (a write rewrites it).
-func (c *checker) path(bucket string, key []byte) error {
+func (c *Checker) Path(bucket string, key []byte) error {
 	id := c.buckets[bucket]
 	if id == 0 {
 		return nil // absent (a write creates it) or inline (checked with the root)
@@ -383,8 +385,8 @@ func childFor(children []branchTo, key []byte) uint64 {
 	return children[i].child
 }
 
-// tree checks every page of bucket, as an eviction reads them all.
-func (c *checker) tree(bucket string) error {
+// Tree checks every page of bucket, as an eviction reads them all.
+func (c *Checker) Tree(bucket string) error {
 	id := c.buckets[bucket]
 	if id == 0 {
 		return nil
@@ -394,7 +396,7 @@ func (c *checker) tree(bucket string) error {
 
 // loadFree reads and checks the free list: pages in use, each once, in a
 // page of its own type.
-func (c *checker) loadFree() error {
+func (c *Checker) loadFree() error {
 	p, err := c.read(c.freelist)
 	if err != nil {
 		return err
@@ -426,10 +428,10 @@ func (c *checker) loadFree() error {
 	return nil
 }
 
-// reusable checks that the free list names no page a write reads: every
+// Reusable checks that the free list names no page a write reads: every
 // page checked so far, which includes the root bucket's and the free
 // list's own.
-func (c *checker) reusable() error {
+func (c *Checker) Reusable() error {
 	for _, id := range c.free {
 		if c.touched[id] {
 			return damaged("free list names page %d, which is in use", id)
