@@ -78,6 +78,9 @@ func OpenLocked(open OpenFunc, clock LockClock, path string, flag int, perm os.F
 	if err == nil && !fi.Mode().IsRegular() {
 		err = ErrNotRegular
 	}
+	if err == nil && flag&os.O_CREATE != 0 && fi.Size() == 0 {
+		shareWithDirGroup(f, filepath.Dir(path))
+	}
 	if err == nil {
 		waited, err = lockFile(f, exclusive, wait, clock)
 	}
@@ -86,6 +89,28 @@ func OpenLocked(open OpenFunc, clock LockClock, path string, flag int, perm os.F
 		return nil, waited, &OpenError{err}
 	}
 	return f, waited, nil
+}
+
+// shareWithDirGroup gives a store that a root run (custom-misp check,
+// lookup, doctor) has just created the group of its directory (root:wazuh
+// after make install) and mode 0660, whatever root's umask: otherwise the
+// file is root:root 0640 and every later run of integratord, as user
+// wazuh, goes without it (and so, for the cache, without its one error
+// event per class and window), as seen on a Wazuh 4.14.7 manager. Only
+// root can give a file away; a file made by anyone else is theirs
+// already. Best effort: a failure leaves the file as it was, which the
+// wazuh user's run reports with its fix.
+func shareWithDirGroup(f *os.File, dir string) {
+	if os.Geteuid() != 0 {
+		return
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		return
+	}
+	if f.Chown(-1, int(st.Gid)) == nil {
+		_ = f.Chmod(0o660)
+	}
 }
 
 // lockFile takes the flock bbolt uses on f, trying every lockPoll for at

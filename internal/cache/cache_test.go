@@ -1153,3 +1153,42 @@ func TestLoad_NoFollow(t *testing.T) {
 		})
 	}
 }
+
+// TestOpen_RootSharesNewStore: a store created by a root run (custom-misp
+// check or lookup on the manager) must stay usable by integratord's runs
+// as user wazuh: it takes its directory's group (root:wazuh after make
+// install) and mode 0660 whatever the umask. On a Wazuh 4.14.7 manager it
+// was root:root 0640 and every later run went without the disk cache.
+func TestOpen_RootSharesNewStore(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: only root creates a store for another user's runs (and can chown)")
+	}
+	const group = 4242 // any group but root's
+	k := newClock()
+	o := testOptions(t, k)
+	dir := filepath.Dir(o.Path)
+	if err := os.Mkdir(dir, 0o770); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, 0, group); err != nil {
+		t.Fatal(err)
+	}
+	old := syscall.Umask(0o022) // root's usual umask, which alone gives 0640
+	defer syscall.Umask(old)
+	run(t, o, func(c *Cache) { c.Put(hitIP, nil) })
+	var st syscall.Stat_t
+	if err := syscall.Stat(o.Path, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Gid != group || st.Mode&0o777 != 0o660 {
+		t.Errorf("new store: gid %d mode %#o, want gid %d mode 0660", st.Gid, st.Mode&0o777, group)
+	}
+	// An existing store keeps what its owner gave it.
+	if err := os.Chmod(o.Path, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	run(t, o, func(c *Cache) { c.Put(hitIP, nil) })
+	if fi, err := os.Stat(o.Path); err != nil || fi.Mode().Perm() != 0o640 {
+		t.Errorf("existing store: mode %v, %v; want it left at 0640", fi.Mode().Perm(), err)
+	}
+}

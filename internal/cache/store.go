@@ -69,8 +69,9 @@ const evictTo = 9
 // The store is opened read-only (a shared lock, no free-page list to load):
 // the common run only reads. Flush (normally Close) reopens it for writing
 // when there is something to write. The directory is created with mode 0770 and
-// the file with 0660 (less the umask): the store is shared with the Wazuh
-// group, never with others.
+// the file with 0660 (less the umask; a root run gives a new file its
+// directory's group and 0660, see boltfile.OpenLocked): the store is shared
+// with the Wazuh group, never with others.
 func Open(o Options) (c *Cache, warn error) {
 	o = o.withDefaults()
 	mem, err := lru.New[string, entry](lruSize)

@@ -138,6 +138,49 @@ func TestRuleset_NoEmptySubstitution(t *testing.T) {
 	}
 }
 
+// correlationAgents are the locations of the correlation tests.
+var correlationAgents = map[string]string{
+	"A": "1:[003] (WIN-DC01) 10.20.0.15->misp:",
+	"B": "1:[004] (WS-HR-0107) 10.20.30.77->misp:",
+	"C": "1:[016] (LT-SALES-0219) any->misp:",
+	"M": "1:misp:", // the manager
+}
+
+// correlate feeds evs, oldest first, through rs and the correlation rule
+// corr as analysisd would, and returns the events (1-based) on which corr
+// fires, checking each firing's locations and description.
+func correlate(t *testing.T, rs *ruleset, corr *rule, evs []decoded, wantDesc func(decoded) string) []int {
+	t.Helper()
+	var history []earlier
+	var fired []int
+	for i, ev := range evs {
+		r := rs.match(ev)
+		if r == nil || !r.hasGroup(corr.ifMatchedGroup) {
+			t.Fatalf("event %d: matched %v, want a rule of group %s", i+1, r, corr.ifMatchedGroup)
+		}
+		matched := 0
+		if counted, ok := corr.fires(history, ev); ok {
+			fired = append(fired, i+1)
+			// analysisd marks the event and the newest counted
+			// one, so that they do not fire the rule again.
+			matched = corr.level
+			history[counted[0]].matched = corr.level
+			distinct := map[string]bool{ev.internalLocation(): true}
+			for _, j := range counted {
+				distinct[history[j].ev.internalLocation()] = true
+			}
+			if len(distinct) < 2 {
+				t.Errorf("event %d: fired with %d location(s)", i+1, len(distinct))
+			}
+			if got, want := expand(corr.description, ev), wantDesc(ev); got != want {
+				t.Errorf("description\n got %s\nwant %s", got, want)
+			}
+		}
+		history = append(history, earlier{ev: ev, matched: matched})
+	}
+	return fired
+}
+
 // TestRuleset_Correlation: 117630 counts the same IoC three times within
 // the hour, and analysisd compares each earlier match with the latest one
 // only (different_location), so it fires when two agents saw it. Its
@@ -152,22 +195,9 @@ func TestRuleset_Correlation(t *testing.T) {
 	if corr == nil {
 		t.Fatal("rule 117630 not found")
 	}
-	agents := map[string]string{
-		"A": "1:[003] (WIN-DC01) 10.20.0.15->misp:",
-		"B": "1:[004] (WS-HR-0107) 10.20.30.77->misp:",
-		"C": "1:[016] (LT-SALES-0219) any->misp:",
-		"M": "1:misp:", // the manager
-	}
 	body, err := json.Marshal(match(true, high))
 	if err != nil {
 		t.Fatal(err)
-	}
-	matchOf := func(agent string) decoded {
-		ev, err := decode(rs.decoders, agent, agents[agent]+string(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ev
 	}
 	tests := []struct {
 		name       string
@@ -181,38 +211,79 @@ func TestRuleset_Correlation(t *testing.T) {
 		{"the latest agent saw it before", "ABA", nil},
 		{"not again right after firing", "AABB", []int{3}},
 	}
+	want := func(decoded) string {
+		return `MISP: IoC 185.225.74.19 (ip) from MISP event 1337 "Emotet epoch 5 C2 servers" matched 3 times within one hour on at least 2 agents`
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var history []earlier
-			var fired []int
-			for i, a := range tt.agents {
-				ev := matchOf(string(a))
-				r := rs.match(ev)
-				if r == nil || !r.hasGroup(corr.ifMatchedGroup) {
-					t.Fatalf("event %d: matched %v, want a rule of group %s", i+1, r, corr.ifMatchedGroup)
+			var evs []decoded
+			for _, a := range tt.agents {
+				ev, err := decode(rs.decoders, string(a), correlationAgents[string(a)]+string(body))
+				if err != nil {
+					t.Fatal(err)
 				}
-				matched := 0
-				if counted, ok := corr.fires(history, ev); ok {
-					fired = append(fired, i+1)
-					// analysisd marks the event and the newest counted
-					// one, so that they do not fire the rule again.
-					matched = corr.level
-					history[counted[0]].matched = corr.level
-					distinct := map[string]bool{ev.internalLocation(): true}
-					for _, j := range counted {
-						distinct[history[j].ev.internalLocation()] = true
-					}
-					if len(distinct) < 2 {
-						t.Errorf("event %d: fired with %d location(s)", i+1, len(distinct))
-					}
-					got := expand(corr.description, ev)
-					want := `MISP: IoC 185.225.74.19 (ip) from MISP event 1337 "Emotet epoch 5 C2 servers" matched 3 times within one hour on at least 2 agents`
-					if got != want {
-						t.Errorf("description\n got %s\nwant %s", got, want)
-					}
-				}
-				history = append(history, earlier{ev: ev, matched: matched})
+				evs = append(evs, ev)
 			}
+			fired := correlate(t, rs, corr, evs, want)
+			if diff := cmp.Diff(tt.wantFireAt, fired); diff != "" {
+				t.Errorf("fires on events (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestRuleset_CorrelationSeveralServers: with several MISP servers one
+// alert gives one match event per server, all from the alert's agent.
+// 117630 must still need three alerts (three matches on one server), not
+// two alerts on two agents that made four events; on Wazuh 4.14.7 it fired
+// on the second alert until it required the same misp.event_ref (the
+// golden logtest-4.14.7.jsonl holds that sequence). Each server's
+// correlation names its server.
+func TestRuleset_CorrelationSeveralServers(t *testing.T) {
+	rules, decoders := readRepo(t)
+	rs, err := load(rules, decoders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	corr := rs.byID[117630]
+	if corr == nil {
+		t.Fatal("rule 117630 not found")
+	}
+	eventOf := func(agent, server string) decoded {
+		m := match(true, high)
+		m.MISP.SetInstance(server)
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := decode(rs.decoders, agent+" "+server, correlationAgents[agent]+string(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
+	tests := []struct {
+		name       string
+		seq        []string // agent:server, oldest first
+		wantFireAt []int
+	}{
+		{"two alerts on two agents", []string{"A:local", "A:circl", "B:local", "B:circl"}, nil},
+		{"three alerts on three agents", []string{"A:local", "A:circl", "B:local", "B:circl", "C:local", "C:circl"}, []int{5, 6}},
+		{"one server knows it", []string{"A:circl", "A:circl", "B:circl"}, []int{3}},
+		{"each server once per agent", []string{"A:local", "B:circl", "C:local"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var evs []decoded
+			for _, s := range tt.seq {
+				agent, server, _ := strings.Cut(s, ":")
+				evs = append(evs, eventOf(agent, server))
+			}
+			want := func(ev decoded) string {
+				return `MISP: IoC 185.225.74.19 (ip) from MISP event 1337 on ` + ev.fields["misp.instance"] +
+					` "Emotet epoch 5 C2 servers" matched 3 times within one hour on at least 2 agents`
+			}
+			fired := correlate(t, rs, corr, evs, want)
 			if diff := cmp.Diff(tt.wantFireAt, fired); diff != "" {
 				t.Errorf("fires on events (-want +got):\n%s", diff)
 			}
