@@ -578,11 +578,16 @@ func appendFile(ts *testscript.TestScript, name, s string) {
 	ts.Check(f.Close())
 }
 
-// sighted [-requests N] [UUID] N asserts what the fake MISP got as
-// sightings: N sightings in all, or N of the attribute UUID; -requests
-// also asserts how many POST /sightings/add requests added them.
+// sighted [-misp 2] [-requests N] [UUID] N asserts what the fake MISP (or
+// the second one) got as sightings: N sightings in all, or N of the
+// attribute UUID; -requests also asserts how many POST /sightings/add
+// requests added them.
 func cmdSighted(ts *testscript.TestScript, neg bool, args []string) {
 	fake := worldOf(ts).fake
+	if len(args) >= 2 && args[0] == "-misp" {
+		fake = fakeOf(ts, args[1])
+		args = args[2:]
+	}
 	if len(args) >= 2 && args[0] == "-requests" {
 		want, err := strconv.Atoi(args[1])
 		ts.Check(err)
@@ -599,7 +604,7 @@ func cmdSighted(ts *testscript.TestScript, neg bool, args []string) {
 		got = fake.SightingsOf(args[0])
 		args = args[1:]
 	default:
-		ts.Fatalf("usage: sighted [-requests N] [UUID] N")
+		ts.Fatalf("usage: sighted [-misp 2] [-requests N] [UUID] N")
 	}
 	want, err := strconv.Atoi(args[0])
 	ts.Check(err)
