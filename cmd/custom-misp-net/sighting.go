@@ -18,7 +18,7 @@ import (
 	"github.com/custom-misp/custom-misp/internal/mispclient"
 )
 
-const sightingUsage = "custom-misp sighting [--type sighting|false-positive|expiration] [--source S] [--instance NAME] " +
+const sightingUsage = "custom-misp sighting [--type sighting|false-positive|expiration] [--source S] " +
 	opFlagsUsage + " VALUE|UUID..."
 
 // sightingRow is what one argument became on one MISP server.
@@ -43,7 +43,6 @@ func runSighting(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs, f := newOpFlags("sighting")
 	typeName := fs.String("type", misp.Seen.String(), "sighting, false-positive or expiration")
 	source := fs.String("source", "", `the sighting's source (default: the "sightings" option's source, else wazuh-<this host>)`)
-	instance := fs.String("instance", "", "add them on this MISP server only (a name of option \"instances\"); default: every server")
 	argv, err := f.parse(args)
 	if errors.Is(err, flag.ErrHelp) {
 		return f.help(stdout, sightingUsage)
@@ -80,20 +79,15 @@ func runSighting(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if oc.err != nil {
 		return cli.Report(stderr, configError(oc.err))
 	}
-	servers := oc.cfg.All()
-	if *instance != "" {
-		srv := oc.cfg.Instance(*instance)
-		if srv == nil {
-			return cli.Report(stderr, cli.Fail(cli.ExitUsage, fmt.Errorf("sighting: no MISP server named %q", *instance),
-				"the configured servers are: "+strings.Join(oc.cfg.Names(), ", ")))
-		}
-		servers = []*config.Config{srv}
+	servers, err := oc.servers(f)
+	if err != nil {
+		return cli.Report(stderr, err)
 	}
 	host, _ := os.Hostname()
 
 	var rows []sightingRow
 	for _, srv := range servers {
-		client, err := opClient(*srv, srv.Retries)
+		client, err := opClient(srv, srv.Retries)
 		if err != nil {
 			return cli.Report(stderr, configError(err))
 		}
@@ -108,7 +102,7 @@ func runSighting(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			res, err := client.AddSightings(rctx, []misp.Sighting{s})
 			cancel()
 			if err != nil {
-				return cli.Report(stderr, sightingError(srv, err))
+				return cli.Report(stderr, sightingError(&srv, err))
 			}
 			row := sightingRow{Instance: srv.Name, Argument: argv[i], By: "uuid", Added: res.Added, Unknown: len(res.Unknown) > 0}
 			if s.AttributeUUID == "" {
@@ -190,7 +184,7 @@ func unknownEverywhere(rows []sightingRow) []string {
 	return missing
 }
 
-func namesOf(servers []*config.Config) []string {
+func namesOf(servers []config.Config) []string {
 	var n []string
 	for _, s := range servers {
 		n = append(n, s.Name)
