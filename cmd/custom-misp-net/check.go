@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/custom-misp/custom-misp/internal/alert"
@@ -52,6 +53,15 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		cfg = servers[0]
 		cfg.Others = nil
+	}
+	// A dry run leaves integratord's state alone: no cache (its answers,
+	// 429 pauses, circuit and error-event window are integratord's; a
+	// root check once used up that window on a real manager, and the
+	// runs that followed sent no error event), no sightings.
+	cfg.CacheOn = false
+	cfg.Others = slices.Clone(cfg.Others)
+	for i := range cfg.Others {
+		cfg.Others[i].CacheOn = false
 	}
 	cfg.AlertFile = pos[0]
 	cfg.Debug = cfg.Debug || *debug
