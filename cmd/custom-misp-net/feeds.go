@@ -97,11 +97,7 @@ func feedsList(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if len(pos) != 0 {
 		return cli.Report(stderr, cli.Fail(cli.ExitUsage, fmt.Errorf("feeds list: unexpected argument %q", pos[0]), feedsUsage))
 	}
-	oc := f.load()
-	if oc.err != nil {
-		return cli.Report(stderr, configError(oc.err))
-	}
-	servers, err := oc.servers(f)
+	oc, servers, err := f.loadServers()
 	if err != nil {
 		return cli.Report(stderr, err)
 	}

@@ -65,23 +65,17 @@ func runLookup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if len(values) > misp.MaxValues {
 		return cli.Report(stderr, cli.Fail(cli.ExitUsage, fmt.Errorf("lookup: %d values, at most %d", len(values), misp.MaxValues), ""))
 	}
-	oc := f.load()
-	if oc.err != nil {
-		return cli.Report(stderr, configError(oc.err))
+	oc, servers, err := f.loadServers()
+	if err != nil {
+		return cli.Report(stderr, err)
 	}
-	cfg := oc.cfg
-	policy, err := ioc.NewPolicy(cfg.Exclude, cfg.AllowSuffixes)
+	policy, err := ioc.NewPolicy(oc.cfg.Exclude, oc.cfg.AllowSuffixes)
 	if err != nil {
 		return cli.Report(stderr, configError(err))
 	}
-
 	rows := make([]lookupRow, 0, len(values))
 	for _, v := range values {
 		rows = append(rows, classify(policy, v))
-	}
-	servers, err := oc.servers(f)
-	if err != nil {
-		return cli.Report(stderr, err)
 	}
 	// Every server on its own, as integratord asks each: one table (or
 	// set of event lines) per server, named when several are configured.

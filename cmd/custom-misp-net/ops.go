@@ -171,6 +171,17 @@ func (oc *opConfig) servers(f *opFlags) ([]config.Config, error) {
 	return out, nil
 }
 
+// loadServers is load, then servers, for the commands that stop on an
+// unusable configuration; the error is the one to report.
+func (f *opFlags) loadServers() (opConfig, []config.Config, error) {
+	oc := f.load()
+	if oc.err != nil {
+		return oc, nil, configError(oc.err)
+	}
+	servers, err := oc.servers(f)
+	return oc, servers, err
+}
+
 // label names a server in the output of a command that covers several:
 // "MISP NAME: ", or nothing when only one is configured.
 func (oc *opConfig) label(srv config.Config) string {

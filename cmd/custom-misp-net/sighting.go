@@ -75,11 +75,7 @@ func runSighting(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		sightings[i] = s
 	}
 
-	oc := f.load()
-	if oc.err != nil {
-		return cli.Report(stderr, configError(oc.err))
-	}
-	servers, err := oc.servers(f)
+	_, servers, err := f.loadServers()
 	if err != nil {
 		return cli.Report(stderr, err)
 	}

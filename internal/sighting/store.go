@@ -238,34 +238,32 @@ func put64(n int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(n)
 
 // view runs fn in a read transaction after checking the pages of the
 // keys it reads; damage marks the store broken.
-func (s *Store) view(paths [][2]string, fn func(tx *bolt.Tx) error) (err error) {
-	if s.broken != nil {
-		return s.broken
-	}
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: %v", boltfile.ErrDamaged, r)
-		}
-		if errors.Is(err, boltfile.ErrDamaged) {
-			s.broken = err
-		}
-	}()
-	chk, err := s.checker()
-	if err != nil {
-		return err
-	}
-	for _, p := range paths {
-		if err := chk.Path(p[0], []byte(p[1])); err != nil {
-			return err
-		}
-	}
-	return s.db.View(fn)
+func (s *Store) view(paths [][2]string, fn func(tx *bolt.Tx) error) error {
+	return s.checked(paths, nil, func() error { return s.db.View(fn) })
 }
 
 // update is view for a write: the free list must name none of the pages
-// read, and after it the checks start afresh.
-func (s *Store) update(paths [][2]string, whole string, fn func(tx *bolt.Tx) error) (err error) {
+// read (nor of the bucket whole, when set), and after it the checks start
+// afresh.
+func (s *Store) update(paths [][2]string, whole string, fn func(tx *bolt.Tx) error) error {
+	more := func(chk *boltfile.Checker) error {
+		if whole != "" {
+			if err := chk.Tree(whole); err != nil {
+				return err
+			}
+		}
+		return chk.Reusable()
+	}
+	return s.checked(paths, more, func() error {
+		defer func() { s.chk = nil }() // the transaction rewrites pages
+		return s.db.Update(fn)
+	})
+}
+
+// checked runs tx once the pages of paths (and whatever more checks)
+// are sound. Damage found, or a fault while bbolt reads a page, marks
+// the store broken: every later call fails at once.
+func (s *Store) checked(paths [][2]string, more func(*boltfile.Checker) error, tx func() error) (err error) {
 	if s.broken != nil {
 		return s.broken
 	}
@@ -287,16 +285,12 @@ func (s *Store) update(paths [][2]string, whole string, fn func(tx *bolt.Tx) err
 			return err
 		}
 	}
-	if whole != "" {
-		if err := chk.Tree(whole); err != nil {
+	if more != nil {
+		if err := more(chk); err != nil {
 			return err
 		}
 	}
-	if err := chk.Reusable(); err != nil {
-		return err
-	}
-	defer func() { s.chk = nil }() // the transaction rewrites pages
-	return s.db.Update(fn)
+	return tx()
 }
 
 // live says whether a pair sighted at sent (Unix ns) still holds a
