@@ -134,6 +134,9 @@ func run(w io.Writer, bin, alertDir string, raw bool) error {
 	if err := wd.mirrorPart(w, files); err != nil {
 		return err
 	}
+	if err := wd.severalPart(w, example); err != nil {
+		return err
+	}
 	fmt.Fprintf(w, "\nanalysisd decodes each datagram \"1:<location>:<json>\" with the bundled decoder; the bundled rules turn it into an alert.\n")
 	return nil
 }
@@ -221,6 +224,71 @@ func (wd *world) mirrorPart(w io.Writer, files []string) error {
 		if _, js, ok := strings.Cut(g, ":{"); ok && json.Unmarshal([]byte("{"+js), &m) == nil && m.MISP.MatchedRange != "" {
 			fmt.Fprintf(w, "         matched_range %s, lookup %s, mirror_age %s s\n", m.MISP.MatchedRange, m.MISP.Lookup, m.MISP.MirrorAge)
 		}
+	}
+	return nil
+}
+
+// severalPart shows two MISP servers (option "instances") with sightings:
+// every match once per server, named, and each server told what was seen,
+// once per attribute, agent and window.
+func (wd *world) severalPart(w io.Writer, example string) error {
+	fmt.Fprintf(w, "\n== two MISP servers (option \"instances\"), with sightings ==\n")
+	const key2 = "SecondDemoKeySecondDemoKeySecondDemoKey2"
+	fake2, err := mispfake.New(mispfake.Options{Keys: map[string]mispfake.Key{key2: {}}})
+	if err != nil {
+		return err
+	}
+	defer fake2.Close()
+	srv2, ca2 := fake2.ServeTLS()
+	defer srv2.Close()
+	dir := filepath.Join(wd.dir, "several")
+	if err := os.Mkdir(dir, 0o750); err != nil {
+		return err
+	}
+	files := map[string][]byte{"misp2-ca.pem": ca2, "misp2.key": []byte(key2 + "\n")}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o640); err != nil {
+			return err
+		}
+	}
+	var opts map[string]any
+	b, err := os.ReadFile(wd.options)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &opts); err != nil {
+		return err
+	}
+	opts["cache_path"] = filepath.Join(dir, "cache.db")
+	opts["sightings_path"] = filepath.Join(dir, "sightings.db")
+	opts["name"] = "corp"
+	opts["sightings"] = map[string]any{"enabled": true, "window": "1h"}
+	opts["instances"] = []map[string]any{{"name": "community", "url": srv2.URL,
+		"api_key_file": filepath.Join(dir, "misp2.key"), "ca_file": filepath.Join(dir, "misp2-ca.pem")}}
+	if b, err = json.Marshal(opts); err != nil {
+		return err
+	}
+	options := filepath.Join(dir, "custom-misp.options")
+	if err := os.WriteFile(options, b, 0o640); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "  options: \"name\": \"corp\" (%s), \"instances\": [{\"name\": \"community\", \"url\": %q, ...}], \"sightings\": {\"enabled\": true}\n", wd.url, srv2.URL)
+	for pass := 1; pass <= 2; pass++ {
+		before1, before2 := len(wd.fake.Sightings()), len(fake2.Sightings())
+		_, _, grams, err := wd.runAlertWith(example, demoKey, options)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "  %s, run %d:\n", filepath.Base(example), pass)
+		for _, g := range grams {
+			line, _ := describe(g)
+			fmt.Fprintf(w, "         %s\n", line)
+		}
+		fmt.Fprintf(w, "         sightings added: corp %d, community %d", len(wd.fake.Sightings())-before1, len(fake2.Sightings())-before2)
+		if pass == 2 {
+			fmt.Fprintf(w, " (the same attributes on the same agent within the window are not sighted again)")
+		}
+		fmt.Fprintln(w)
 	}
 	return nil
 }
@@ -336,6 +404,6 @@ func describe(gram string) (string, bool) {
 	if p.Cached != nil && *p.Cached {
 		extra = append(extra, "cached")
 	}
-	return fmt.Sprintf("MATCH  %-7s %s (from %s) -> MISP event %s %q, threat %s, %s  [location %s]",
-		p.IndicatorKind, p.Indicator, p.AlertField, p.EventID, p.EventInfo, p.ThreatLevel, strings.Join(extra, ", "), loc), true
+	return fmt.Sprintf("MATCH  %-7s %s (from %s) -> %s %q, threat %s, %s  [location %s]",
+		p.IndicatorKind, p.Indicator, p.AlertField, p.EventRef, p.EventInfo, p.ThreatLevel, strings.Join(extra, ", "), loc), true
 }
