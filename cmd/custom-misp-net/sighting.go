@@ -121,7 +121,7 @@ func runSighting(ctx context.Context, args []string, stdout, stderr io.Writer) i
 // sightingOf reads one argument: an attribute UUID, or a value that
 // integratord would look up (normalised as it would be).
 func sightingOf(arg string, typ misp.SightingType) (misp.Sighting, error) {
-	if mispclient.IsUUID(arg) {
+	if misp.IsUUID(arg) {
 		return misp.Sighting{AttributeUUID: strings.ToLower(arg), Type: typ}, nil
 	}
 	k, ok := ioc.Classify(arg)

@@ -169,9 +169,6 @@ func Run(ctx context.Context, cfg *config.Config, a *alert.Alert, env Env) (Resu
 		res.Asked += lk.asked
 		if lk.failure != nil {
 			lk.mark(lk.failure, srv, several)
-			if several {
-				lk.failure.MISP.Message = "MISP " + srv.Name + ": " + lk.failure.MISP.Message
-			}
 			res.Events = append(res.Events, *lk.failure)
 		}
 	}
@@ -212,7 +209,17 @@ func (lk *lookup) mark(m *event.Message, srv *config.Config, several bool) {
 		m.MISP.MirrorAge = strconv.FormatInt(int64(lk.mirrorAge/time.Second), 10)
 	}
 	if several {
-		m.MISP.SetInstance(srv.Name)
+		nameServer(m, srv)
+	}
+}
+
+// nameServer marks an event of a run that asks several servers with the
+// one it comes from: misp.instance and the event reference for a match,
+// misp.instance and a "MISP NAME: " prefix on the message for an error.
+func nameServer(m *event.Message, srv *config.Config) {
+	m.MISP.SetInstance(srv.Name)
+	if m.MISP.Error != "" {
+		m.MISP.Message = "MISP " + srv.Name + ": " + m.MISP.Message
 	}
 }
 

@@ -23,8 +23,9 @@ type Sighter interface {
 type SightingMemory interface {
 	// Due returns those of uuids not sighted for agent within window.
 	Due(now time.Time, window time.Duration, agent string, uuids []string) []string
-	// Sent remembers that uuids were sighted for agent at now.
-	Sent(now time.Time, agent string, uuids []string) error
+	// Sent remembers that uuids were sighted for agent at now; window
+	// bounds how long the memory keeps them.
+	Sent(now time.Time, window time.Duration, agent string, uuids []string) error
 	// Refused remembers that the server refused sightings, and says
 	// whether to report it: once per window.
 	Refused(now time.Time, window time.Duration) (reportNow bool)
@@ -36,6 +37,12 @@ type SightingMemory interface {
 // maxSightingsPerAlert bounds the sightings of one alert on one server:
 // an alert that matches more is rare, and its first ones tell MISP enough.
 const maxSightingsPerAlert = 100
+
+// minSightingTime is the least time left before the run's deadline for
+// which sightings are still sent. With less (another server's lookup used
+// the run up), they wait for the next alert: a request doomed to time out
+// would only count against this server's circuit.
+const minSightingTime = 500 * time.Millisecond
 
 // sight reports the run's matches back to every server that has
 // sightings enabled, each at most once per attribute, agent and window,
@@ -57,8 +64,7 @@ func sight(ctx context.Context, cfg *config.Config, a *alert.Alert, matches []Ma
 		wg.Go(func() {
 			if refusal := sightOn(ctx, srv, a, s, now, log, h); refusal != nil && h.Emit != nil {
 				if cfg.Several() {
-					refusal.MISP.Instance = srv.Name
-					refusal.MISP.Message = "MISP " + srv.Name + ": " + refusal.MISP.Message
+					nameServer(refusal, srv)
 				}
 				if err := h.Emit(deadline, a, []event.Message{*refusal}); err != nil {
 					log.Warnf("alert %s: the sightings refusal event was not sent: %v", a.ID, err)
@@ -83,7 +89,9 @@ func sightingsOf(srv *config.Config, a *alert.Alert, matches []Match, now time.T
 		}
 		for _, at := range m.Attributes {
 			u := string(at.UUID)
-			if u == "" || seen[u] || len(out) == maxSightingsPerAlert {
+			// MISP's own answer names the attribute; one that is not a
+			// UUID would make the whole batch invalid, so it is left out.
+			if !misp.IsUUID(u) || seen[u] || len(out) == maxSightingsPerAlert {
 				continue
 			}
 			seen[u] = true
@@ -105,14 +113,18 @@ func sightOn(ctx context.Context, srv *config.Config, a *alert.Alert, s []misp.S
 		uuids[i] = s[i].AttributeUUID
 	}
 	var due []string
-	skip := remember(srv, log, what, h, func(mem SightingMemory) {
-		if until := mem.RefusedUntil(); now.Before(until) {
+	window := srv.Sightings.Window
+	skip := withMemory(srv, log, what, h, func(mem SightingMemory) {
+		// A refusal holds for one window; a refusal time further ahead
+		// than that means the clock went back, and must not silence
+		// sightings for longer.
+		if until := mem.RefusedUntil(); now.Before(until) && until.Sub(now) <= window {
 			log.Debugf("%s skipped: refused earlier, next try after %s", what, until.UTC().Format(time.RFC3339))
 			return
 		}
-		due = mem.Due(now, srv.Sightings.Window, agent, uuids)
+		due = mem.Due(now, window, agent, uuids)
 		if len(due) == 0 {
-			log.Debugf("%s: all %d already sighted for agent %s within %s", what, len(uuids), agent, srv.Sightings.Window)
+			log.Debugf("%s: all %d already sighted for agent %s within %s", what, len(uuids), agent, window)
 		}
 	})
 	if skip || len(due) == 0 {
@@ -120,6 +132,10 @@ func sightOn(ctx context.Context, srv *config.Config, a *alert.Alert, s []misp.S
 	}
 	s = slices.DeleteFunc(s, func(x misp.Sighting) bool { return !slices.Contains(due, x.AttributeUUID) })
 
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < minSightingTime {
+		log.Debugf("%s skipped: the run's deadline is too near (%s left)", what, time.Until(dl).Round(time.Millisecond))
+		return nil
+	}
 	// MISP's 429 and failure pauses hold for sightings too.
 	store := openCache(srv, log)
 	gate := store.Gate()
@@ -134,26 +150,35 @@ func sightOn(ctx context.Context, srv *config.Config, a *alert.Alert, s []misp.S
 		res, err = client.AddSightings(ctx, s)
 	}
 	if err == nil {
-		remember(srv, log, what, h, func(mem SightingMemory) {
-			if err := mem.Sent(now, agent, due); err != nil {
+		withMemory(srv, log, what, h, func(mem SightingMemory) {
+			if err := mem.Sent(now, window, agent, due); err != nil {
 				log.Warnf("%s: sent, but not remembered: %v", what, err)
 			}
 		})
+		store := openCache(srv, log)
+		store.Succeeded() // MISP answered: its failure count starts afresh
+		closeCache(store, log)
 		log.Debugf("%s: %d added in %d request(s)%s", what, res.Added, res.Requests, unknown(res))
 		return nil
 	}
 	class, status, msg, reset := describe(err)
 	switch class {
 	case misp.ClassForbidden, misp.ClassAuth:
+		// Either way the key cannot add sightings until someone acts:
+		// one attempt and one report per window. The event keeps the
+		// class: a key MISP rejects (revoked, expired) is rule 117641's
+		// business, a key that may not add sightings 117652's.
 		var report bool
-		remember(srv, log, what, h, func(mem SightingMemory) { report = mem.Refused(now, srv.Sightings.Window) })
+		withMemory(srv, log, what, h, func(mem SightingMemory) { report = mem.Refused(now, window) })
 		if !report {
 			return nil
 		}
-		log.Warnf("%s refused: %s; matches are still enriched, sightings are retried in %s (custom-misp doctor tells what the key lacks)", what, msg, srv.Sightings.Window)
-		m := event.Failure(misp.ClassForbidden, status, "sightings refused: "+msg, 0, Source(a))
+		log.Warnf("%s refused: %s; matches are still enriched, sightings are retried in %s (custom-misp doctor tells what the key lacks)", what, msg, window)
+		m := event.Failure(class, status, "sightings refused: "+msg, 0, Source(a))
 		return &m
-	case misp.ClassRateLimited, misp.ClassUnavailable, misp.ClassTimeout:
+	case misp.ClassRateLimited, misp.ClassUnavailable:
+		// A timeout is not counted: it may be this run's deadline, not
+		// MISP, and the lookups' own requests judge MISP's health.
 		store := openCache(srv, log)
 		store.Failed(class, reset)
 		closeCache(store, log)
@@ -162,11 +187,11 @@ func sightOn(ctx context.Context, srv *config.Config, a *alert.Alert, s []misp.S
 	return nil
 }
 
-// remember opens srv's sighting memory, runs use on it and closes it. It
-// reports whether the memory could not be opened: busy (another run holds
-// it) or unreadable; without it the window cannot be kept, so no
+// withMemory opens srv's sighting memory, runs use on it and closes it.
+// It reports whether the memory could not be opened: busy (another run
+// holds it) or unreadable; without it the window cannot be kept, so no
 // sightings this run.
-func remember(srv *config.Config, log Logger, what string, h Hooks, use func(SightingMemory)) (skipped bool) {
+func withMemory(srv *config.Config, log Logger, what string, h Hooks, use func(SightingMemory)) (skipped bool) {
 	mem, err := h.OpenSightings(srv)
 	if err != nil {
 		log.Debugf("%s skipped: %v", what, err)
@@ -187,10 +212,11 @@ func unknown(r misp.SightingResult) string {
 }
 
 // alertTime is when the alert was raised (its "timestamp"), as Unix
-// seconds, or now when it has none.
+// seconds, or now when it has none or one in the future (an alert file
+// is no authority on what MISP records as seen tomorrow).
 func alertTime(a *alert.Alert, now time.Time) int64 {
 	for _, layout := range []string{"2006-01-02T15:04:05.000-0700", time.RFC3339Nano} {
-		if t, err := time.Parse(layout, a.Root.Get("timestamp").String()); err == nil {
+		if t, err := time.Parse(layout, a.Root.Get("timestamp").String()); err == nil && !t.After(now) {
 			return t.Unix()
 		}
 	}

@@ -2,6 +2,7 @@ package enrich
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -40,7 +41,7 @@ func (m *memory) Due(now time.Time, window time.Duration, agent string, uuids []
 	}
 	return due
 }
-func (m *memory) Sent(now time.Time, agent string, uuids []string) error {
+func (m *memory) Sent(now time.Time, _ time.Duration, agent string, uuids []string) error {
 	for _, u := range uuids {
 		m.sent[agent+" "+u] = now
 	}
@@ -147,13 +148,13 @@ func TestSight_OncePerWindowInOneBatch(t *testing.T) {
 	var emitted []event.Message
 	h := sightHooks(map[string]*sightWorld{"misp": w}, &emitted)
 	a := parseSightAlert(t)
-	matches := append(matchesOf(&cfg, "u1", "u2"), matchesOf(&cfg, "u2", "u3")...)
+	matches := append(matchesOf(&cfg, uuidOf(1), uuidOf(2)), matchesOf(&cfg, uuidOf(2), uuidOf(3))...)
 
-	sight(context.Background(), &cfg, a, matches, t0.Add(time.Minute), t0, quietLog{}, h)
+	sight(context.Background(), &cfg, a, matches, soon(), t0, quietLog{}, h)
 	want := [][]misp.Sighting{{
-		{AttributeUUID: "u1", Value: "185.220.101.47", Type: misp.Seen, Source: "wazuh-mgr1", Timestamp: 1796119200},
-		{AttributeUUID: "u2", Value: "185.220.101.47", Type: misp.Seen, Source: "wazuh-mgr1", Timestamp: 1796119200},
-		{AttributeUUID: "u3", Value: "185.220.101.47", Type: misp.Seen, Source: "wazuh-mgr1", Timestamp: 1796119200},
+		{AttributeUUID: uuidOf(1), Value: "185.220.101.47", Type: misp.Seen, Source: "wazuh-mgr1", Timestamp: 1796119200},
+		{AttributeUUID: uuidOf(2), Value: "185.220.101.47", Type: misp.Seen, Source: "wazuh-mgr1", Timestamp: 1796119200},
+		{AttributeUUID: uuidOf(3), Value: "185.220.101.47", Type: misp.Seen, Source: "wazuh-mgr1", Timestamp: 1796119200},
 	}}
 	if diff := cmp.Diff(want, w.client.batches); diff != "" {
 		t.Errorf("batches (-want +got):\n%s", diff)
@@ -163,12 +164,12 @@ func TestSight_OncePerWindowInOneBatch(t *testing.T) {
 	}
 
 	// Within the window: nothing; one new attribute: only it.
-	sight(context.Background(), &cfg, a, matchesOf(&cfg, "u1", "u2", "u4"), t0.Add(31*time.Minute), t0.Add(30*time.Minute), quietLog{}, h)
-	if len(w.client.batches) != 2 || len(w.client.batches[1]) != 1 || w.client.batches[1][0].AttributeUUID != "u4" {
+	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(1), uuidOf(2), uuidOf(4)), soon(), t0.Add(30*time.Minute), quietLog{}, h)
+	if len(w.client.batches) != 2 || len(w.client.batches[1]) != 1 || w.client.batches[1][0].AttributeUUID != uuidOf(4) {
 		t.Errorf("second alert within the window sent %v, want only u4", w.client.batches[1:])
 	}
 	// After the window: again.
-	sight(context.Background(), &cfg, a, matchesOf(&cfg, "u1"), t0.Add(2*time.Hour), t0.Add(61*time.Minute), quietLog{}, h)
+	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(1)), soon(), t0.Add(61*time.Minute), quietLog{}, h)
 	if len(w.client.batches) != 3 {
 		t.Errorf("after the window: %d batches, want 3", len(w.client.batches))
 	}
@@ -185,9 +186,9 @@ func TestSight_WindowIsPerAgent(t *testing.T) {
 	var emitted []event.Message
 	h := sightHooks(map[string]*sightWorld{"misp": w}, &emitted)
 	a := parseSightAlert(t)
-	sight(context.Background(), &cfg, a, matchesOf(&cfg, "u1"), t0.Add(time.Minute), t0, quietLog{}, h)
+	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(1)), soon(), t0, quietLog{}, h)
 	a.Agent.ID = "008"
-	sight(context.Background(), &cfg, a, matchesOf(&cfg, "u1"), t0.Add(time.Minute), t0, quietLog{}, h)
+	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(1)), soon(), t0, quietLog{}, h)
 	if len(w.client.batches) != 2 {
 		t.Errorf("%d batches, want one per agent (2)", len(w.client.batches))
 	}
@@ -202,18 +203,18 @@ func TestSight_RefusedOncePerWindow(t *testing.T) {
 	h := sightHooks(map[string]*sightWorld{"misp": w}, &emitted)
 	a := parseSightAlert(t)
 
-	sight(context.Background(), &cfg, a, matchesOf(&cfg, "u1"), t0.Add(time.Minute), t0, quietLog{}, h)
+	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(1)), soon(), t0, quietLog{}, h)
 	if len(emitted) != 1 || emitted[0].MISP.Error != "forbidden" || emitted[0].MISP.HTTPStatus != "403" ||
 		emitted[0].MISP.Message != "sightings refused: the key's role lacks perm_sighting" {
 		t.Fatalf("emitted %+v, want one forbidden event", emitted)
 	}
 	// Within the window: not even tried.
-	sight(context.Background(), &cfg, a, matchesOf(&cfg, "u2"), t0.Add(11*time.Minute), t0.Add(10*time.Minute), quietLog{}, h)
+	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(2)), soon(), t0.Add(10*time.Minute), quietLog{}, h)
 	if len(w.client.batches) != 1 || len(emitted) != 1 {
 		t.Errorf("within the window: %d batches, %d events; want 1 and 1", len(w.client.batches), len(emitted))
 	}
 	// After it: tried again, and reported again if still refused.
-	sight(context.Background(), &cfg, a, matchesOf(&cfg, "u1"), t0.Add(2*time.Hour), t0.Add(61*time.Minute), quietLog{}, h)
+	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(1)), soon(), t0.Add(61*time.Minute), quietLog{}, h)
 	if len(w.client.batches) != 2 || len(emitted) != 2 {
 		t.Errorf("after the window: %d batches, %d events; want 2 and 2", len(w.client.batches), len(emitted))
 	}
@@ -230,8 +231,8 @@ func TestSight_FailureIsRetriedNextAlert(t *testing.T) {
 	var emitted []event.Message
 	h := sightHooks(map[string]*sightWorld{"misp": w}, &emitted)
 	a := parseSightAlert(t)
-	sight(context.Background(), &cfg, a, matchesOf(&cfg, "u1"), t0.Add(time.Minute), t0, quietLog{}, h)
-	sight(context.Background(), &cfg, a, matchesOf(&cfg, "u1"), t0.Add(2*time.Minute), t0.Add(time.Minute), quietLog{}, h)
+	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(1)), soon(), t0, quietLog{}, h)
+	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(1)), soon(), t0.Add(time.Minute), quietLog{}, h)
 	if len(w.client.batches) != 2 || len(emitted) != 0 || w.mem.refused != 0 {
 		t.Errorf("%d batches, %d events, %d refusals; want 2, 0, 0", len(w.client.batches), len(emitted), w.mem.refused)
 	}
@@ -252,9 +253,9 @@ func TestSight_SeveralServers(t *testing.T) {
 	otherW := &sightWorld{mem: newMemory(), client: &sighter{}}
 	var emitted []event.Message
 	h := sightHooks(map[string]*sightWorld{"corp": corpW, "circl": circlW, "other": otherW}, &emitted)
-	matches := append(append(matchesOf(srvs[0], "c1"), matchesOf(srvs[1], "x1", "x2")...), matchesOf(srvs[2], "o1")...)
+	matches := append(append(matchesOf(srvs[0], uuidOf(11)), matchesOf(srvs[1], uuidOf(21), uuidOf(22))...), matchesOf(srvs[2], uuidOf(31))...)
 
-	sight(context.Background(), &cfg, parseSightAlert(t), matches, t0.Add(time.Minute), t0, quietLog{}, h)
+	sight(context.Background(), &cfg, parseSightAlert(t), matches, soon(), t0, quietLog{}, h)
 	uuids := func(w *sightWorld) [][]string {
 		var out [][]string
 		for _, b := range w.client.batches {
@@ -266,10 +267,10 @@ func TestSight_SeveralServers(t *testing.T) {
 		}
 		return out
 	}
-	if diff := cmp.Diff([][]string{{"c1"}}, uuids(corpW)); diff != "" {
+	if diff := cmp.Diff([][]string{{uuidOf(11)}}, uuids(corpW)); diff != "" {
 		t.Errorf("corp (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([][]string{{"x1", "x2"}}, uuids(circlW)); diff != "" {
+	if diff := cmp.Diff([][]string{{uuidOf(21), uuidOf(22)}}, uuids(circlW)); diff != "" {
 		t.Errorf("circl (-want +got):\n%s", diff)
 	}
 	if len(otherW.client.batches) != 0 || otherW.mem.opens != 0 {
@@ -281,9 +282,10 @@ func TestSight_SeveralServers(t *testing.T) {
 }
 
 // A sighter that never answers is cut off by the run's deadline.
-type hangingSighter struct{}
+type hangingSighter struct{ asked *int }
 
-func (hangingSighter) AddSightings(ctx context.Context, _ []misp.Sighting) (misp.SightingResult, error) {
+func (h hangingSighter) AddSightings(ctx context.Context, _ []misp.Sighting) (misp.SightingResult, error) {
+	*h.asked++
 	<-ctx.Done()
 	return misp.SightingResult{}, ctx.Err()
 }
@@ -291,16 +293,77 @@ func (hangingSighter) AddSightings(ctx context.Context, _ []misp.Sighting) (misp
 func TestSight_DeadlineBoundsIt(t *testing.T) {
 	cfg := sightingConfig()
 	mem := newMemory()
+	var asked int
 	h := Hooks{
-		Sighter: func(*config.Config) (Sighter, error) { return hangingSighter{}, nil },
+		Sighter: func(*config.Config) (Sighter, error) { return hangingSighter{&asked}, nil },
 		OpenSightings: func(*config.Config) (SightingMemory, error) {
 			mem.mu.Lock()
 			return mem, nil
 		},
 	}
-	// The deadline has passed: sight must return rather than wait.
-	sight(context.Background(), &cfg, parseSightAlert(t), matchesOf(&cfg, "u1"), time.Now().Add(-time.Second), t0, quietLog{}, h)
-	if len(mem.sent) != 0 {
-		t.Errorf("timed-out sightings were remembered as sent")
+	// The deadline has passed (another server's lookup used the run up):
+	// MISP is not even asked, so the doomed request cannot count against
+	// it, and nothing is remembered.
+	sight(context.Background(), &cfg, parseSightAlert(t), matchesOf(&cfg, uuidOf(1)), time.Now().Add(-time.Second), t0, quietLog{}, h)
+	if asked != 0 || len(mem.sent) != 0 {
+		t.Errorf("past the deadline: asked %d times, %d remembered; want 0 and 0", asked, len(mem.sent))
+	}
+	// With time left, a MISP that never answers is cut off by it.
+	sight(context.Background(), &cfg, parseSightAlert(t), matchesOf(&cfg, uuidOf(1)), time.Now().Add(time.Second), t0, quietLog{}, h)
+	if asked != 1 || len(mem.sent) != 0 {
+		t.Errorf("hanging MISP: asked %d times, %d remembered; want 1 and 0", asked, len(mem.sent))
 	}
 }
+
+// MISP rejecting the key itself (revoked, expired) during sightings keeps
+// its class, auth (rule 117641), and is held back per window like a
+// refusal.
+func TestSight_AuthKeepsItsClass(t *testing.T) {
+	cfg := sightingConfig()
+	w := &sightWorld{mem: newMemory(), client: &sighter{err: &misp.Error{Class: misp.ClassAuth, Status: 401, Message: "Authentication failed."}}}
+	var emitted []event.Message
+	h := sightHooks(map[string]*sightWorld{"misp": w}, &emitted)
+	sight(context.Background(), &cfg, parseSightAlert(t), matchesOf(&cfg, uuidOf(1)), soon(), t0, quietLog{}, h)
+	if len(emitted) != 1 || emitted[0].MISP.Error != "auth" || emitted[0].MISP.Message != "sightings refused: Authentication failed." {
+		t.Errorf("emitted %+v, want one auth event", emitted)
+	}
+}
+
+// A refusal time further ahead than one window means the clock went back:
+// it does not silence sightings beyond a window.
+func TestSight_ClockBackDoesNotSilence(t *testing.T) {
+	cfg := sightingConfig()
+	w := &sightWorld{mem: newMemory(), client: &sighter{}}
+	w.mem.until = t0.Add(30 * 24 * time.Hour)
+	var emitted []event.Message
+	h := sightHooks(map[string]*sightWorld{"misp": w}, &emitted)
+	sight(context.Background(), &cfg, parseSightAlert(t), matchesOf(&cfg, uuidOf(1)), soon(), t0, quietLog{}, h)
+	if len(w.client.batches) != 1 {
+		t.Errorf("%d batches, want 1: a refusal a month ahead is a clock step, not a refusal", len(w.client.batches))
+	}
+}
+
+// An attribute UUID from MISP that is not a UUID is left out, not sent
+// (it would make MISP refuse the batch); an alert time in the future is
+// replaced by now.
+func TestSight_OddAttributeAndFutureAlert(t *testing.T) {
+	cfg := sightingConfig()
+	w := &sightWorld{mem: newMemory(), client: &sighter{}}
+	var emitted []event.Message
+	h := sightHooks(map[string]*sightWorld{"misp": w}, &emitted)
+	now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC) // before the alert's 2026-12-01
+	sight(context.Background(), &cfg, parseSightAlert(t), matchesOf(&cfg, "not-a-uuid", uuidOf(2)), soon(), now, quietLog{}, h)
+	if len(w.client.batches) != 1 || len(w.client.batches[0]) != 1 {
+		t.Fatalf("batches %+v, want one with the valid UUID only", w.client.batches)
+	}
+	if s := w.client.batches[0][0]; s.AttributeUUID != uuidOf(2) || s.Timestamp != now.Unix() {
+		t.Errorf("sent %+v, want %s stamped now (%d)", s, uuidOf(2), now.Unix())
+	}
+}
+
+// soon is a run deadline with time to spare: sight measures what is left
+// of it on the real clock, as the run's context does.
+func soon() time.Time { return time.Now().Add(time.Minute) }
+
+// uuidOf is a valid attribute UUID for the tests.
+func uuidOf(n int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", n) }

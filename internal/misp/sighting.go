@@ -54,3 +54,26 @@ type SightingResult struct {
 	Unknown  []string `json:"unknown,omitempty"`  // UUIDs or values MISP found no attribute for
 	Requests int      `json:"requests,omitempty"` // HTTP requests it took
 }
+
+// IsUUID says whether s is a UUID as MISP writes them: 8-4-4-4-12
+// hexadecimal digits. (By hand, not a regexp: this package is linked into
+// every integratord run, and a package-level regexp is compiled at start.)
+func IsUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -30,10 +29,6 @@ const (
 	forbiddenReason = "You do not have permission to use this functionality."
 )
 
-var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
-// IsUUID says whether s is a UUID as MISP writes them (8-4-4-4-12 hex).
-func IsUUID(s string) bool { return uuidPattern.MatchString(s) }
 
 // sightingBody is what POST /sightings/add reads. MISP compares the type
 // as a string ("2" === '2' decides whether an expiration replaces the
@@ -215,7 +210,7 @@ func sightingBatches(s []misp.Sighting) ([]sightingBatch, error) {
 // checkSighting refuses what MISP would misread or fail on.
 func checkSighting(x misp.Sighting) error {
 	switch {
-	case x.AttributeUUID != "" && !IsUUID(x.AttributeUUID):
+	case x.AttributeUUID != "" && !misp.IsUUID(x.AttributeUUID):
 		return fmt.Errorf("attribute UUID %q is not a UUID", short(x.AttributeUUID))
 	case x.AttributeUUID == "" && x.Value == "":
 		return fmt.Errorf("neither an attribute UUID nor a value")

@@ -80,7 +80,6 @@ type Store struct {
 	db     *bolt.DB
 	file   *os.File
 	chk    *boltfile.Checker // what this hold of the lock has checked; nil after a write
-	window time.Duration     // the window of the last Due, for pruning
 	broken error             // damage found after Open: Close moves the file aside
 	notice error             // what Open repaired, for the caller to log
 	now    func() time.Time  // names a moved-aside copy
@@ -306,7 +305,6 @@ func live(sent int64, now time.Time, window time.Duration) bool {
 // now, in their order, each once. A store it cannot read answers all of
 // them: a sighting sent twice costs less than one lost.
 func (s *Store) Due(now time.Time, window time.Duration, agent string, uuids []string) []string {
-	s.window = window
 	var paths [][2]string
 	for _, u := range uuids {
 		paths = append(paths, [2]string{bucketSent, string(pairKey(agent, u))})
@@ -338,9 +336,9 @@ func (s *Store) Due(now time.Time, window time.Duration, agent string, uuids []s
 
 // Sent remembers that uuids were sighted for agent at now, and that MISP
 // took them (any refusal is forgotten). Past MaxPairs, or once a day, old
-// pairs are pruned: those out of the window of the last Due (MaxAge when
-// none), then the oldest.
-func (s *Store) Sent(now time.Time, agent string, uuids []string) error {
+// pairs are pruned: those out of window (MaxAge when it is 0), then the
+// oldest.
+func (s *Store) Sent(now time.Time, window time.Duration, agent string, uuids []string) error {
 	if len(uuids) == 0 {
 		return nil
 	}
@@ -391,7 +389,7 @@ func (s *Store) Sent(now time.Time, agent string, uuids []string) error {
 			}
 		}
 		if prune {
-			if count, err = s.prune(b, now); err != nil {
+			if count, err = s.prune(b, now, window); err != nil {
 				return err
 			}
 			if err := st.Put([]byte(keyPruned), put64(now.UnixNano())); err != nil {
@@ -411,11 +409,10 @@ func (s *Store) Sent(now time.Time, agent string, uuids []string) error {
 	return nil
 }
 
-// prune deletes the pairs out of the retention (the last Due's window, or
-// MaxAge) or sighted after now, then the oldest until at most
+// prune deletes the pairs out of the retention (keep, or MaxAge when it
+// is 0) or sighted after now, then the oldest until at most
 // MaxPairs*pruneTo/10 remain, and returns how many remain.
-func (s *Store) prune(b *bolt.Bucket, now time.Time) (int64, error) {
-	keep := s.window
+func (s *Store) prune(b *bolt.Bucket, now time.Time, keep time.Duration) (int64, error) {
 	if keep <= 0 {
 		keep = MaxAge
 	}

@@ -48,7 +48,7 @@ func TestDue_OncePerAgentAndWindow(t *testing.T) {
 	if due := s.Due(t0, window, "001", []string{u1, u2, u1}); !slices.Equal(due, []string{u1, u2}) {
 		t.Fatalf("empty store: due %v, want [u1 u2]", due)
 	}
-	if err := s.Sent(t0, "001", []string{u1, u2}); err != nil {
+	if err := s.Sent(t0, time.Hour, "001", []string{u1, u2}); err != nil {
 		t.Fatal(err)
 	}
 	closeT(t, s)
@@ -102,7 +102,7 @@ func TestRefused_OnceAWindow(t *testing.T) {
 		t.Error("refusal a window after the logged one not logged")
 	}
 	// MISP took sightings again: the refusal is over.
-	if err := s.Sent(t0.Add(3*window), "001", []string{u1}); err != nil {
+	if err := s.Sent(t0.Add(3*window), time.Hour, "001", []string{u1}); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.RefusedUntil(); !got.IsZero() {
@@ -156,7 +156,7 @@ func TestOpen_DamagedFileRebuilt(t *testing.T) {
 		{"garbage", func(*testing.T, string) []byte { return []byte(strings.Repeat("\xff", 16384)) }},
 		{"truncated", func(t *testing.T, path string) []byte {
 			s := openT(t, path)
-			if err := s.Sent(t0, "001", []string{u1}); err != nil {
+			if err := s.Sent(t0, time.Hour, "001", []string{u1}); err != nil {
 				t.Fatal(err)
 			}
 			closeT(t, s)
@@ -185,7 +185,7 @@ func TestOpen_DamagedFileRebuilt(t *testing.T) {
 			if due := s.Due(t0, time.Hour, "001", []string{u1}); !slices.Equal(due, []string{u1}) {
 				t.Errorf("rebuilt store: due %v", due)
 			}
-			if err := s.Sent(t0, "001", []string{u1}); err != nil {
+			if err := s.Sent(t0, time.Hour, "001", []string{u1}); err != nil {
 				t.Errorf("rebuilt store: %v", err)
 			}
 			aside, _ := filepath.Glob(path + ".corrupt-*")
@@ -241,7 +241,7 @@ func TestSent_Bounded(t *testing.T) {
 	uuid := func(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012x", i) }
 	// 150 pairs, one a second: past the bound, the oldest go first.
 	for i := range 150 {
-		if err := s.Sent(t0.Add(time.Duration(i)*time.Second), "001", []string{uuid(i)}); err != nil {
+		if err := s.Sent(t0.Add(time.Duration(i)*time.Second), time.Hour, "001", []string{uuid(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -260,14 +260,13 @@ func TestSent_Bounded(t *testing.T) {
 func TestSent_PrunesOutOfWindow(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sightings.db")
 	s := openT(t, path)
-	s.Due(t0, time.Hour, "001", []string{u1, u2})
-	if err := s.Sent(t0, "001", []string{u1, u2}); err != nil {
+	if err := s.Sent(t0, time.Hour, "001", []string{u1, u2}); err != nil {
 		t.Fatal(err)
 	}
-	// A day later, a run with the same window prunes the old pairs.
+	// A day later, a run with the same window prunes the old pairs (the
+	// window Sent is given, not MaxAge: Due is called on another open).
 	later := t0.Add(pruneEvery)
-	s.Due(later, time.Hour, "002", []string{u3})
-	if err := s.Sent(later, "002", []string{u3}); err != nil {
+	if err := s.Sent(later, time.Hour, "002", []string{u3}); err != nil {
 		t.Fatal(err)
 	}
 	closeT(t, s)
