@@ -29,7 +29,6 @@ const (
 	forbiddenReason = "You do not have permission to use this functionality."
 )
 
-
 // sightingBody is what POST /sightings/add reads. MISP compares the type
 // as a string ("2" === '2' decides whether an expiration replaces the
 // org's earlier one), so it is sent as one.
