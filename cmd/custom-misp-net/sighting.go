@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -29,6 +30,7 @@ type sightingRow struct {
 	Value    string `json:"value,omitempty"` // the value as sent (normalised), when by value
 	Added    int    `json:"added"`           // sightings MISP added: one per attribute
 	Unknown  bool   `json:"unknown"`         // MISP has no attribute for it
+	Error    string `json:"error,omitempty"` // why it was not sent or not taken
 }
 
 // runSighting reports sightings to MISP by hand: an analyst, or a Wazuh
@@ -81,34 +83,54 @@ func runSighting(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	host, _ := os.Hostname()
 
+	// Every argument on every server, whatever fails on the way: adding
+	// is not idempotent, so the output must say what was added before a
+	// failure, or a retry would add it twice.
 	var rows []sightingRow
+	var failed error // the first failure, reported after the rows
 	for _, srv := range servers {
 		client, err := opClient(srv, srv.Retries)
 		if err != nil {
-			return cli.Report(stderr, configError(err))
+			failed = cmp.Or(failed, configError(err))
 		}
 		src := strings.TrimSpace(*source)
 		if src == "" {
 			src = srv.Sightings.SourceFor(host)
 		}
+		var refused error // a key that may not: the server's other arguments are not tried
 		for i, s := range sightings {
-			s.Source = src
-			// Each request gets a run's deadline, as a lookup does.
-			rctx, cancel := context.WithTimeout(ctx, srv.Deadline)
-			res, err := client.AddSightings(rctx, []misp.Sighting{s})
-			cancel()
-			if err != nil {
-				return cli.Report(stderr, sightingError(&srv, err))
-			}
-			row := sightingRow{Instance: srv.Name, Argument: argv[i], By: "uuid", Added: res.Added, Unknown: len(res.Unknown) > 0}
+			row := sightingRow{Instance: srv.Name, Argument: argv[i], By: "uuid"}
 			if s.AttributeUUID == "" {
 				row.By, row.Value = "value", s.Value
+			}
+			switch {
+			case client == nil:
+				row.Error = "not sent: " + cli.OneLine(err.Error())
+			case refused != nil:
+				row.Error = "not sent: " + cli.OneLine(refused.Error())
+			default:
+				s.Source = src
+				// Each request gets a run's deadline, as a lookup does.
+				rctx, cancel := context.WithTimeout(ctx, srv.Deadline)
+				res, err := client.AddSightings(rctx, []misp.Sighting{s})
+				cancel()
+				if err != nil {
+					row.Error = cli.OneLine(err.Error())
+					failed = cmp.Or(failed, sightingError(&srv, err))
+					if c := misp.ClassOf(err); c == misp.ClassForbidden || c == misp.ClassAuth || c == misp.ClassConfig {
+						refused = err
+					}
+				}
+				row.Added, row.Unknown = res.Added, len(res.Unknown) > 0
 			}
 			rows = append(rows, row)
 		}
 	}
 	if err := printSightings(stdout, rows, typ, f.json); err != nil {
 		return cli.Report(stderr, err)
+	}
+	if failed != nil {
+		return cli.Report(stderr, failed)
 	}
 	if missing := unknownEverywhere(rows); len(missing) > 0 {
 		return cli.Report(stderr, cli.Fail(cli.ExitNoAttribute,
@@ -169,7 +191,7 @@ func unknownEverywhere(rows []sightingRow) []string {
 		if _, ok := found[r.Argument]; !ok {
 			order = append(order, r.Argument)
 		}
-		found[r.Argument] = found[r.Argument] || !r.Unknown
+		found[r.Argument] = found[r.Argument] || !r.Unknown && r.Error == ""
 	}
 	var missing []string
 	for _, a := range order {
@@ -203,7 +225,10 @@ func printSightings(w io.Writer, rows []sightingRow, typ misp.SightingType, asJS
 	fmt.Fprintln(tw, "MISP\tARGUMENT\tRESULT")
 	for _, r := range rows {
 		result := fmt.Sprintf("%d %s(s) added", r.Added, typ)
-		if r.Unknown {
+		switch {
+		case r.Error != "":
+			result = "FAILED: " + r.Error
+		case r.Unknown:
 			result = "no attribute"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Instance, r.Argument, result)

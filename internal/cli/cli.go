@@ -30,7 +30,7 @@ const (
 	ExitMISP        = 11 // an operator command (lookup, feeds, sync) got no usable answer from MISP
 	ExitBusy        = 12 // sync: another sync of the same mirror is running
 	ExitStore       = 13 // sync: the new mirror could not be written (disk full, permissions); the old one still serves
-	ExitNoAttribute = 14 // sighting: MISP has no attribute for at least one argument (the others were sighted)
+	ExitNoAttribute = 14 // sighting: no configured MISP server has an attribute for at least one argument (the others were sighted)
 )
 
 // exitError carries the exit code and an optional hint for the operator.

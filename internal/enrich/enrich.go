@@ -54,7 +54,8 @@ type Logger interface {
 type Env struct {
 	Log Logger
 	// Server gives what reaches one MISP server of cfg.All(); it is
-	// called once per server, from the run's goroutine.
+	// called once per server, with several servers from each server's own
+	// goroutine, so it must be safe for concurrent use.
 	Server func(srv *config.Config) Server
 	Policy *ioc.Policy
 	// Deadline, if set, bounds the MISP lookup of every server: one

@@ -217,7 +217,9 @@ func Match(ind ioc.Indicator, attrs []misp.Attribute, baseURL string, src Source
 	if p.EventID == "" {
 		p.EventID = string(a.Event.ID)
 	}
-	p.EventRef = "MISP event " + p.EventID
+	if p.EventID != "" {
+		p.EventRef = "MISP event " + p.EventID
+	}
 	if p.EventUUID != "" && baseURL != "" {
 		p.Permalink = strings.TrimRight(baseURL, "/") + "/events/view/" + p.EventUUID
 	}

@@ -115,6 +115,14 @@ func (c *Client) AddSightings(ctx context.Context, s []misp.Sighting) (misp.Sigh
 		if err != nil {
 			return res, err
 		}
+		if b.byUUID && len(b.items) > 1 && added > len(b.items) {
+			// The batch form asks for every value ("%") limited by the
+			// uuid filter; a MISP that ignored the filter sighted more
+			// than was asked. Say so loudly rather than go on.
+			res.Added += added
+			return res, &misp.Error{Class: misp.ClassBadResponse, Message: fmt.Sprintf(
+				"sightings: MISP added %d for a batch of %d attribute UUIDs: it did not apply the uuid filter (MISP 2.5.1 does; check the MISP version)", added, len(b.items))}
+		}
 		res.Added += added
 		if none {
 			res.Unknown = append(res.Unknown, b.items...)

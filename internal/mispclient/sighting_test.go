@@ -188,7 +188,8 @@ func TestAddSightings_CapturedAnswers(t *testing.T) {
 				reply(w, status, body)
 			})
 			c, _ := newClient(t, srv.URL, func(c *Config) { c.Retries = 0 })
-			res, err := c.AddSightings(context.Background(), []misp.Sighting{{AttributeUUID: uuidIP}, {AttributeUUID: uuidDomain}})
+			// Three, as in the captured batch requests.
+			res, err := c.AddSightings(context.Background(), []misp.Sighting{{AttributeUUID: uuidIP}, {AttributeUUID: uuidDomain}, {AttributeUUID: uuidSHA256}})
 			if tt.class != "" {
 				if e := asError(t, err); e.Class != tt.class {
 					t.Fatalf("error %v, want class %s", err, tt.class)
@@ -198,7 +199,7 @@ func TestAddSightings_CapturedAnswers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Added != tt.added || (len(res.Unknown) == 2) != tt.unknown {
+			if res.Added != tt.added || (len(res.Unknown) == 3) != tt.unknown {
 				t.Errorf("result %+v, want %d added, unknown %t", res, tt.added, tt.unknown)
 			}
 		})
@@ -281,5 +282,20 @@ func TestAddSightings_NeverRetried(t *testing.T) {
 		if err == nil || srv.hits.Load() != 1 || res.Requests != 1 {
 			t.Errorf("status %d: %d request(s) sent, result %+v, error %v; want 1 request and an error", status, srv.hits.Load(), res, err)
 		}
+	}
+}
+
+// A MISP that ignored the uuid filter of the batch form would sight every
+// attribute it holds ("%"): more added than asked is an error, not a
+// success.
+func TestAddSightings_MoreAddedThanAsked(t *testing.T) {
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		reply(w, http.StatusOK, []byte(`{"saved":true,"success":"5000 sightings  added."}`))
+	})
+	c, _ := newClient(t, srv.URL, nil)
+	res, err := c.AddSightings(context.Background(), []misp.Sighting{{AttributeUUID: uuidIP}, {AttributeUUID: uuidDomain}})
+	e := asError(t, err)
+	if e.Class != misp.ClassBadResponse || !strings.Contains(e.Message, "did not apply the uuid filter") || res.Added != 5000 {
+		t.Errorf("got %+v, %v; want bad_response naming the filter, 5000 added", res, e)
 	}
 }
