@@ -410,7 +410,7 @@ uninstall | purge)
 	remove_all
 	echo
 	if [ "$action" = uninstall ]; then
-		echo "Kept the key file and $home/var/custom-misp (cache, mirror): install.sh --purge removes them."
+		echo "Kept the key file and $home/var/custom-misp (cache, mirror, sightings memory): install.sh --purge removes them."
 	fi
 	echo "Remove the custom-misp <integration> block (and the mirror wodle, the etc/lists/misp <list> lines if you added them) from $home/etc/ossec.conf, then restart the manager: systemctl restart wazuh-manager"
 	;;
