@@ -71,7 +71,8 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			OptionsFile: f.options,
 			// The Wazuh side is checked where Wazuh is (or is said to
 			// be): doctor run from a build directory checks MISP only.
-			Wazuh: wazuhSide && i == 0,
+			Wazuh:       wazuhSide && i == 0,
+			ServerFiles: wazuhSide && i > 0,
 		}
 		if oc.cfg.Several() {
 			in.Instance = srv.Name

@@ -61,14 +61,17 @@ type Input struct {
 	Resolve func(ctx context.Context, host string) ([]string, error)
 	Now     func() time.Time
 
-	// Wazuh side; skipped unless Wazuh is set.
-	Wazuh   bool
-	Home    string
-	Conf    *config.OssecConf // nil when ossec.conf could not be read (ConfErr)
-	ConfErr error
-	User    Identity      // the wazuh user, for permission checks
-	Root    int           // uid that should own installed files: 0 except in tests
-	Cache   cache.Options // the cache integratord opens (path, scope)
+	// Wazuh side; skipped unless Wazuh is set. ServerFiles checks only
+	// this server's cache and mirror (a server of option "instances"
+	// after the first, whose Wazuh side is the first's).
+	Wazuh       bool
+	ServerFiles bool
+	Home        string
+	Conf        *config.OssecConf // nil when ossec.conf could not be read (ConfErr)
+	ConfErr     error
+	User        Identity      // the wazuh user, for permission checks
+	Root        int           // uid that should own installed files: 0 except in tests
+	Cache       cache.Options // the cache integratord opens (path, scope)
 	// MirrorScope is the mirror scope of integratord's configuration
 	// (mirror.Scope): a mirror built for another is not used.
 	MirrorScope string
@@ -95,8 +98,22 @@ func Run(ctx context.Context, in Input) []Result {
 			rs[i].Check = in.Instance + ": " + rs[i].Check
 		}
 	}
-	if in.Wazuh {
+	switch {
+	case in.Wazuh:
 		rs = append(rs, Wazuh(in)...)
+	case in.ServerFiles:
+		rs = append(rs, serverFiles(in)...)
+	}
+	return rs
+}
+
+// serverFiles checks the files of one more MISP server (option
+// "instances"): its cache and its mirror are its own, the rest of the
+// Wazuh side is shared and checked once.
+func serverFiles(in Input) []Result {
+	rs := append([]Result{storeCheck(in)}, mirrorCheck(in)...)
+	for i := range rs {
+		rs[i].Check = in.Instance + ": " + rs[i].Check
 	}
 	return rs
 }
