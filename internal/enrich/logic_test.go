@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -360,11 +361,16 @@ func TestRun_OwnEventsAreNotLookedUp(t *testing.T) {
 }
 
 // recordingLog keeps the warnings a run logs.
-type recordingLog struct{ warnings []string }
+type recordingLog struct {
+	mu       sync.Mutex // the servers' sightings log at once
+	warnings []string
+}
 
 func (*recordingLog) Debugf(string, ...any) {}
 func (*recordingLog) Errorf(string, ...any) {}
 func (l *recordingLog) Warnf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.warnings = append(l.warnings, fmt.Sprintf(format, args...))
 }
 

@@ -62,7 +62,13 @@ func sight(ctx context.Context, cfg *config.Config, a *alert.Alert, matches []Ma
 			continue
 		}
 		wg.Go(func() {
-			if refusal := sightOn(ctx, srv, a, s, now, log, h); refusal != nil && h.Emit != nil {
+			// The log names the server as the lookups' lines do: only
+			// when there are several ("misp" alone would name nothing).
+			what := "alert " + a.ID + ": sightings"
+			if cfg.Several() {
+				what += " to MISP " + srv.Name
+			}
+			if refusal := sightOn(ctx, srv, what, a, s, now, log, h); refusal != nil && h.Emit != nil {
 				if cfg.Several() {
 					nameServer(refusal, srv)
 				}
@@ -101,12 +107,11 @@ func sightingsOf(srv *config.Config, a *alert.Alert, matches []Match, now time.T
 	return out
 }
 
-// sightOn sends one server's sightings. The memory is held only to read
+// sightOn sends one server's sightings; what starts its log lines. The memory is held only to read
 // and to record, never across the MISP request, so that other runs of a
 // busy manager are not kept waiting on a slow MISP. It returns the error
 // event to send when MISP refused the sightings, once per window.
-func sightOn(ctx context.Context, srv *config.Config, a *alert.Alert, s []misp.Sighting, now time.Time, log Logger, h Hooks) *event.Message {
-	what := "alert " + a.ID + ": sightings to MISP " + srv.Name
+func sightOn(ctx context.Context, srv *config.Config, what string, a *alert.Alert, s []misp.Sighting, now time.Time, log Logger, h Hooks) *event.Message {
 	agent := a.Agent.ID
 	uuids := make([]string, len(s))
 	for i := range s {

@@ -3,6 +3,7 @@ package enrich
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -203,10 +204,16 @@ func TestSight_RefusedOncePerWindow(t *testing.T) {
 	h := sightHooks(map[string]*sightWorld{"misp": w}, &emitted)
 	a := parseSightAlert(t)
 
-	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(1)), soon(), t0, quietLog{}, h)
+	log := &recordingLog{}
+	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(1)), soon(), t0, log, h)
 	if len(emitted) != 1 || emitted[0].MISP.Error != "forbidden" || emitted[0].MISP.HTTPStatus != "403" ||
 		emitted[0].MISP.Message != "sightings refused: the key's role lacks perm_sighting" {
 		t.Fatalf("emitted %+v, want one forbidden event", emitted)
+	}
+	// One server is not named, as in the lookups' lines (seen on a real
+	// manager: "sightings to MISP misp refused").
+	if len(log.warnings) != 1 || !strings.HasPrefix(log.warnings[0], "alert 1700000000.42: sightings refused: the key's role lacks perm_sighting; ") {
+		t.Errorf("warnings %q, want one, without a server name", log.warnings)
 	}
 	// Within the window: not even tried.
 	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(2)), soon(), t0.Add(10*time.Minute), quietLog{}, h)
@@ -255,7 +262,11 @@ func TestSight_SeveralServers(t *testing.T) {
 	h := sightHooks(map[string]*sightWorld{"corp": corpW, "circl": circlW, "other": otherW}, &emitted)
 	matches := append(append(matchesOf(srvs[0], uuidOf(11)), matchesOf(srvs[1], uuidOf(21), uuidOf(22))...), matchesOf(srvs[2], uuidOf(31))...)
 
-	sight(context.Background(), &cfg, parseSightAlert(t), matches, soon(), t0, quietLog{}, h)
+	log := &recordingLog{}
+	sight(context.Background(), &cfg, parseSightAlert(t), matches, soon(), t0, log, h)
+	if len(log.warnings) != 1 || !strings.HasPrefix(log.warnings[0], "alert 1700000000.42: sightings to MISP circl refused: no perm_sighting; ") {
+		t.Errorf("warnings %q, want circl's refusal, named", log.warnings)
+	}
 	uuids := func(w *sightWorld) [][]string {
 		var out [][]string
 		for _, b := range w.client.batches {

@@ -70,6 +70,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	synthetic := fl.String("synthetic", "", "add a generated data set of N attributes over M events, given as NxM (e.g. 1000000x20000)")
 	seed := fl.Int64("seed", 1, "with -synthetic, the seed of the generated set (the same seed gives the same set)")
 	watchStdin := fl.Bool("stdin", true, "stop when stdin is closed")
+	reportSightings := fl.Bool("report-sightings", false, "at exit, print every sighting added (one line each) and their count, to check a client's sightings from outside")
 	if err := fl.Parse(args); err != nil {
 		return usageError{err}
 	}
@@ -149,7 +150,22 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fake.Close() // release hung handlers so Shutdown can finish
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return srv.Shutdown(shutdownCtx)
+	err = srv.Shutdown(shutdownCtx)
+	if *reportSightings {
+		printSightings(stdout, fake.Sightings(), fake.SightingRequests())
+	}
+	return err
+}
+
+// printSightings writes what -report-sightings promises: a sighting a
+// line, then the totals. The fake keeps no log, so this is how a loop
+// run (a real Wazuh manager driving the binary) checks what reached MISP.
+func printSightings(w io.Writer, recs []mispfake.SightingRecord, requests int) {
+	for _, r := range recs {
+		fmt.Fprintf(w, "sighting event=%s attribute=%s type=%s source=%q request=%d\n",
+			r.EventID, r.AttributeUUID, r.Type, r.Source, r.Request)
+	}
+	fmt.Fprintf(w, "sightings: %d added by %d requests\n", len(recs), requests)
 }
 
 // selfSigned makes a certificate for the loopback names, valid for a day.

@@ -210,3 +210,52 @@ func TestRun_SyntheticUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestRun_ReportSightings: with -report-sightings the fake prints, once
+// stopped, each sighting a client added (here one for attribute
+// 19f709e1-... of the embedded event 1, testdata/events/01-misp251-event-1.json)
+// and the count; a refused one (wrong key) is not among them.
+func TestRun_ReportSightings(t *testing.T) {
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run([]string{"-key", testKey, "-report-sightings"}, inR, outW, io.Discard)
+		outW.Close()
+	}()
+	out := bufio.NewReader(outR)
+	line, err := out.ReadString('\n')
+	if err != nil {
+		t.Fatalf("first line: %v", err)
+	}
+	base := strings.TrimSpace(line)
+	rest := make(chan string, 1)
+	go func() { b, _ := io.ReadAll(out); rest <- string(b) }()
+	add := func(key string) int {
+		req, _ := http.NewRequest(http.MethodPost, base+"/sightings/add",
+			strings.NewReader(`{"uuid":"19f709e1-c921-4939-87cf-669935e4a78b","source":"wazuh"}`))
+		req.Header.Set("Authorization", key)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := add(testKey); got != 200 {
+		t.Fatalf("sightings/add: %d", got)
+	}
+	if got := add(strings.Repeat("x", 40)); got != 403 {
+		t.Errorf("sightings/add with another key: %d", got)
+	}
+	inW.Close()
+	waitDone(t, done)
+	want := `sighting event=1 attribute=19f709e1-c921-4939-87cf-669935e4a78b type=0 source="wazuh" request=1
+sightings: 1 added by 1 requests
+`
+	if got := <-rest; got != want {
+		t.Errorf("report:\n%s\nwant:\n%s", got, want)
+	}
+}

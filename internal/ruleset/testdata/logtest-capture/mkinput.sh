@@ -5,8 +5,9 @@
 #   A  https://127.0.0.1:28443  embedded data, key KEY_A (CA_A)
 #   B  https://127.0.0.1:28444  embedded data, a read-only key KEY_B (CA_B)
 #   C  https://127.0.0.1:28445  -events from mkevents.py, key KEY_A (CA_C)
-# Only the forbidden events are built from internal/event (FORBIDDEN, one
-# event per line): the binary does not send them yet.
+# The forbidden events (FORBIDDEN, one event per line) come from
+# mkforbidden.sh: `check` adds no sightings, so they are what the binary
+# sent to a stand-in queue socket in integratord mode.
 #
 # Env: TREE (a manager tree with the integration installed), BIN
 # (custom-misp), WORK (scratch), KEY_A KEY_B (key files), CA_A CA_B CA_C,
@@ -46,7 +47,7 @@ A1=$ALERTS/sysmon-eid3-dropped-binary-to-public-ipv4.json
 chk one-badkey "" "$A1" | emit errors "check one-badkey" misp
 chk two-badkey "" "$A1" | emit errors "check two-badkey" misp
 chk two-down "" "$A1" | emit errors "check two-down" misp
-emit errors "event.Failure forbidden (not yet sent by the binary)" misp < "$FORBIDDEN"
+emit errors "integratord sightings refused (mkforbidden.sh: one server, then circl of two)" misp < "$FORBIDDEN"
 one=$(chk one-rules $C "$RULES_ALERT" | sed -n 1p)
 two=$(chk two-rules $C "$RULES_ALERT" | grep '"instance":"circl"' | sed -n 1p)
 both=$(chk two-rules $C "$RULES_ALERT" | sed -n 1,2p)
