@@ -179,7 +179,13 @@ func sightOn(ctx context.Context, srv *config.Config, what string, a *alert.Aler
 			return nil
 		}
 		log.Warnf("%s refused: %s; matches are still enriched, sightings are retried in %s (custom-misp doctor tells what the key lacks)", what, msg, window)
-		m := event.Failure(class, status, "sightings refused: "+msg, 0, Source(a))
+		// A key MISP rejects outright says nothing of sightings: say
+		// what was refused. A forbidden one already says it (the client
+		// names the permission), and rule 117652's text too.
+		if class != misp.ClassForbidden {
+			msg = "sightings refused: " + msg
+		}
+		m := event.Failure(class, status, msg, 0, Source(a))
 		return &m
 	case misp.ClassRateLimited, misp.ClassUnavailable:
 		// A timeout is not counted: it may be this run's deadline, not

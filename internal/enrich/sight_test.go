@@ -207,7 +207,7 @@ func TestSight_RefusedOncePerWindow(t *testing.T) {
 	log := &recordingLog{}
 	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(1)), soon(), t0, log, h)
 	if len(emitted) != 1 || emitted[0].MISP.Error != "forbidden" || emitted[0].MISP.HTTPStatus != "403" ||
-		emitted[0].MISP.Message != "sightings refused: the key's role lacks perm_sighting" {
+		emitted[0].MISP.Message != "the key's role lacks perm_sighting" {
 		t.Fatalf("emitted %+v, want one forbidden event", emitted)
 	}
 	// One server is not named, as in the lookups' lines (seen on a real
@@ -287,7 +287,7 @@ func TestSight_SeveralServers(t *testing.T) {
 	if len(otherW.client.batches) != 0 || otherW.mem.opens != 0 {
 		t.Errorf("a server with sightings off was asked or its memory opened")
 	}
-	if len(emitted) != 1 || emitted[0].MISP.Instance != "circl" || emitted[0].MISP.Message != "MISP circl: sightings refused: no perm_sighting" {
+	if len(emitted) != 1 || emitted[0].MISP.Instance != "circl" || emitted[0].MISP.Message != "MISP circl: no perm_sighting" {
 		t.Errorf("emitted %+v, want circl's refusal, named", emitted)
 	}
 }
