@@ -50,6 +50,10 @@ const minSightingTime = 500 * time.Millisecond
 // It never fails the run: what goes wrong is logged, and a refusal (a key
 // without perm_sighting) is also one error event per window.
 func sight(ctx context.Context, cfg *config.Config, a *alert.Alert, matches []Match, deadline, now time.Time, log Logger, h Hooks) {
+	if left := deadline.Sub(now); left < minSightingTime {
+		log.Debugf("alert %s: sightings skipped: the run's deadline is too near (%s left)", a.ID, left.Round(time.Millisecond))
+		return
+	}
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -137,10 +141,6 @@ func sightOn(ctx context.Context, srv *config.Config, what string, a *alert.Aler
 	}
 	s = slices.DeleteFunc(s, func(x misp.Sighting) bool { return !slices.Contains(due, x.AttributeUUID) })
 
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < minSightingTime {
-		log.Debugf("%s skipped: the run's deadline is too near (%s left)", what, time.Until(dl).Round(time.Millisecond))
-		return nil
-	}
 	// MISP's 429 and failure pauses hold for sightings too.
 	store := openCache(srv, log)
 	gate := store.Gate()

@@ -151,7 +151,7 @@ func TestSight_OncePerWindowInOneBatch(t *testing.T) {
 	a := parseSightAlert(t)
 	matches := append(matchesOf(&cfg, uuidOf(1), uuidOf(2)), matchesOf(&cfg, uuidOf(2), uuidOf(3))...)
 
-	sight(context.Background(), &cfg, a, matches, soon(), t0, quietLog{}, h)
+	sight(context.Background(), &cfg, a, matches, t0.Add(time.Minute), t0, quietLog{}, h)
 	want := [][]misp.Sighting{{
 		{AttributeUUID: uuidOf(1), Value: "185.220.101.47", Type: misp.Seen, Source: "wazuh-mgr1", Timestamp: 1796119200},
 		{AttributeUUID: uuidOf(2), Value: "185.220.101.47", Type: misp.Seen, Source: "wazuh-mgr1", Timestamp: 1796119200},
@@ -165,12 +165,12 @@ func TestSight_OncePerWindowInOneBatch(t *testing.T) {
 	}
 
 	// Within the window: nothing; one new attribute: only it.
-	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(1), uuidOf(2), uuidOf(4)), soon(), t0.Add(30*time.Minute), quietLog{}, h)
+	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(1), uuidOf(2), uuidOf(4)), t0.Add(30*time.Minute).Add(time.Minute), t0.Add(30*time.Minute), quietLog{}, h)
 	if len(w.client.batches) != 2 || len(w.client.batches[1]) != 1 || w.client.batches[1][0].AttributeUUID != uuidOf(4) {
 		t.Errorf("second alert within the window sent %v, want only u4", w.client.batches[1:])
 	}
 	// After the window: again.
-	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(1)), soon(), t0.Add(61*time.Minute), quietLog{}, h)
+	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(1)), t0.Add(61*time.Minute).Add(time.Minute), t0.Add(61*time.Minute), quietLog{}, h)
 	if len(w.client.batches) != 3 {
 		t.Errorf("after the window: %d batches, want 3", len(w.client.batches))
 	}
@@ -187,9 +187,9 @@ func TestSight_WindowIsPerAgent(t *testing.T) {
 	var emitted []event.Message
 	h := sightHooks(map[string]*sightWorld{"misp": w}, &emitted)
 	a := parseSightAlert(t)
-	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(1)), soon(), t0, quietLog{}, h)
+	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(1)), t0.Add(time.Minute), t0, quietLog{}, h)
 	a.Agent.ID = "008"
-	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(1)), soon(), t0, quietLog{}, h)
+	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(1)), t0.Add(time.Minute), t0, quietLog{}, h)
 	if len(w.client.batches) != 2 {
 		t.Errorf("%d batches, want one per agent (2)", len(w.client.batches))
 	}
@@ -205,7 +205,7 @@ func TestSight_RefusedOncePerWindow(t *testing.T) {
 	a := parseSightAlert(t)
 
 	log := &recordingLog{}
-	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(1)), soon(), t0, log, h)
+	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(1)), t0.Add(time.Minute), t0, log, h)
 	if len(emitted) != 1 || emitted[0].MISP.Error != "forbidden" || emitted[0].MISP.HTTPStatus != "403" ||
 		emitted[0].MISP.Message != "the key's role lacks perm_sighting" {
 		t.Fatalf("emitted %+v, want one forbidden event", emitted)
@@ -216,12 +216,12 @@ func TestSight_RefusedOncePerWindow(t *testing.T) {
 		t.Errorf("warnings %q, want one, without a server name", log.warnings)
 	}
 	// Within the window: not even tried.
-	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(2)), soon(), t0.Add(10*time.Minute), quietLog{}, h)
+	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(2)), t0.Add(10*time.Minute).Add(time.Minute), t0.Add(10*time.Minute), quietLog{}, h)
 	if len(w.client.batches) != 1 || len(emitted) != 1 {
 		t.Errorf("within the window: %d batches, %d events; want 1 and 1", len(w.client.batches), len(emitted))
 	}
 	// After it: tried again, and reported again if still refused.
-	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(1)), soon(), t0.Add(61*time.Minute), quietLog{}, h)
+	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(1)), t0.Add(61*time.Minute).Add(time.Minute), t0.Add(61*time.Minute), quietLog{}, h)
 	if len(w.client.batches) != 2 || len(emitted) != 2 {
 		t.Errorf("after the window: %d batches, %d events; want 2 and 2", len(w.client.batches), len(emitted))
 	}
@@ -238,8 +238,8 @@ func TestSight_FailureIsRetriedNextAlert(t *testing.T) {
 	var emitted []event.Message
 	h := sightHooks(map[string]*sightWorld{"misp": w}, &emitted)
 	a := parseSightAlert(t)
-	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(1)), soon(), t0, quietLog{}, h)
-	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(1)), soon(), t0.Add(time.Minute), quietLog{}, h)
+	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(1)), t0.Add(time.Minute), t0, quietLog{}, h)
+	sight(context.Background(), &cfg, a, matchesOf(&cfg, uuidOf(1)), t0.Add(time.Minute).Add(time.Minute), t0.Add(time.Minute), quietLog{}, h)
 	if len(w.client.batches) != 2 || len(emitted) != 0 || w.mem.refused != 0 {
 		t.Errorf("%d batches, %d events, %d refusals; want 2, 0, 0", len(w.client.batches), len(emitted), w.mem.refused)
 	}
@@ -263,7 +263,7 @@ func TestSight_SeveralServers(t *testing.T) {
 	matches := append(append(matchesOf(srvs[0], uuidOf(11)), matchesOf(srvs[1], uuidOf(21), uuidOf(22))...), matchesOf(srvs[2], uuidOf(31))...)
 
 	log := &recordingLog{}
-	sight(context.Background(), &cfg, parseSightAlert(t), matches, soon(), t0, log, h)
+	sight(context.Background(), &cfg, parseSightAlert(t), matches, t0.Add(time.Minute), t0, log, h)
 	if len(log.warnings) != 1 || !strings.HasPrefix(log.warnings[0], "alert 1700000000.42: sightings to MISP circl refused: no perm_sighting; ") {
 		t.Errorf("warnings %q, want circl's refusal, named", log.warnings)
 	}
@@ -315,12 +315,12 @@ func TestSight_DeadlineBoundsIt(t *testing.T) {
 	// The deadline has passed (another server's lookup used the run up):
 	// MISP is not even asked, so the doomed request cannot count against
 	// it, and nothing is remembered.
-	sight(context.Background(), &cfg, parseSightAlert(t), matchesOf(&cfg, uuidOf(1)), time.Now().Add(-time.Second), t0, quietLog{}, h)
+	sight(context.Background(), &cfg, parseSightAlert(t), matchesOf(&cfg, uuidOf(1)), t0.Add(-time.Second), t0, quietLog{}, h)
 	if asked != 0 || len(mem.sent) != 0 {
 		t.Errorf("past the deadline: asked %d times, %d remembered; want 0 and 0", asked, len(mem.sent))
 	}
 	// With time left, a MISP that never answers is cut off by it.
-	sight(context.Background(), &cfg, parseSightAlert(t), matchesOf(&cfg, uuidOf(1)), time.Now().Add(time.Second), t0, quietLog{}, h)
+	sight(context.Background(), &cfg, parseSightAlert(t), matchesOf(&cfg, uuidOf(1)), t0.Add(time.Second), t0, quietLog{}, h)
 	if asked != 1 || len(mem.sent) != 0 {
 		t.Errorf("hanging MISP: asked %d times, %d remembered; want 1 and 0", asked, len(mem.sent))
 	}
@@ -334,7 +334,7 @@ func TestSight_AuthKeepsItsClass(t *testing.T) {
 	w := &sightWorld{mem: newMemory(), client: &sighter{err: &misp.Error{Class: misp.ClassAuth, Status: 401, Message: "Authentication failed."}}}
 	var emitted []event.Message
 	h := sightHooks(map[string]*sightWorld{"misp": w}, &emitted)
-	sight(context.Background(), &cfg, parseSightAlert(t), matchesOf(&cfg, uuidOf(1)), soon(), t0, quietLog{}, h)
+	sight(context.Background(), &cfg, parseSightAlert(t), matchesOf(&cfg, uuidOf(1)), t0.Add(time.Minute), t0, quietLog{}, h)
 	if len(emitted) != 1 || emitted[0].MISP.Error != "auth" || emitted[0].MISP.Message != "sightings refused: Authentication failed." {
 		t.Errorf("emitted %+v, want one auth event", emitted)
 	}
@@ -348,7 +348,7 @@ func TestSight_ClockBackDoesNotSilence(t *testing.T) {
 	w.mem.until = t0.Add(30 * 24 * time.Hour)
 	var emitted []event.Message
 	h := sightHooks(map[string]*sightWorld{"misp": w}, &emitted)
-	sight(context.Background(), &cfg, parseSightAlert(t), matchesOf(&cfg, uuidOf(1)), soon(), t0, quietLog{}, h)
+	sight(context.Background(), &cfg, parseSightAlert(t), matchesOf(&cfg, uuidOf(1)), t0.Add(time.Minute), t0, quietLog{}, h)
 	if len(w.client.batches) != 1 {
 		t.Errorf("%d batches, want 1: a refusal a month ahead is a clock step, not a refusal", len(w.client.batches))
 	}
@@ -363,7 +363,7 @@ func TestSight_OddAttributeAndFutureAlert(t *testing.T) {
 	var emitted []event.Message
 	h := sightHooks(map[string]*sightWorld{"misp": w}, &emitted)
 	now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC) // before the alert's 2026-12-01
-	sight(context.Background(), &cfg, parseSightAlert(t), matchesOf(&cfg, "not-a-uuid", uuidOf(2)), soon(), now, quietLog{}, h)
+	sight(context.Background(), &cfg, parseSightAlert(t), matchesOf(&cfg, "not-a-uuid", uuidOf(2)), now.Add(time.Minute), now, quietLog{}, h)
 	if len(w.client.batches) != 1 || len(w.client.batches[0]) != 1 {
 		t.Fatalf("batches %+v, want one with the valid UUID only", w.client.batches)
 	}
@@ -371,10 +371,6 @@ func TestSight_OddAttributeAndFutureAlert(t *testing.T) {
 		t.Errorf("sent %+v, want %s stamped now (%d)", s, uuidOf(2), now.Unix())
 	}
 }
-
-// soon is a run deadline with time to spare: sight measures what is left
-// of it on the real clock, as the run's context does.
-func soon() time.Time { return time.Now().Add(time.Minute) }
 
 // uuidOf is a valid attribute UUID for the tests.
 func uuidOf(n int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", n) }
